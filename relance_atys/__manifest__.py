@@ -1,0 +1,31 @@
+{
+    "name": "Relances clients (Atys)",
+    "summary": "French customer dunning: levels, control list, letters, "
+    "definitive edition, email dunning, manual levels, signature reminders",
+    "version": "18.0.1.0.0",
+    "category": "Accounting/Accounting",
+    "license": "LGPL-3",
+    "author": "relance_atys developers",
+    "website": "https://example.com/relance_atys",
+    "depends": ["account", "sale_management", "mail", "portal"],
+    "external_dependencies": {"python": ["xlsxwriter"]},
+    "data": [
+        "security/relance_security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_sequence_data.xml",
+        "data/relance_level_data.xml",
+        "views/relance_level_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/res_partner_views.xml",
+        "views/account_move_views.xml",
+        "views/relance_run_views.xml",
+        "views/sale_order_views.xml",
+        "views/relance_menus.xml",
+    ],
+    "demo": [],
+    "assets": {
+        "web.assets_tests": ["relance_atys/static/tests/tours/*.js"],
+    },
+    "installable": True,
+    "application": False,
+}

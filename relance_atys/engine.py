@@ -1,0 +1,500 @@
+"""Dunning engine of relance_atys: which documents to remind, and at which level.
+
+Pure Python, no Odoo import and no database: the models feed plain frozen
+dataclasses in and read a `Proposal` out.
+
+A document (pièce) is an open customer invoice (residual > 0).  Any other item
+(credit note, unreconciled payment: residual <= 0) is a credit item: it never
+gets a level, it is only netted into its partner+currency group as a deduction.
+
+Three rules decide the level of a document (see `level_for`):
+
+* RULE_SEQUENTIAL (Atys seed 001): the user asks for level N and the engine
+  takes the documents of the partners standing at the level before N.
+* RULE_BOUNDS (Akuiteo seed 002, default): the level is the one whose
+  [lower, upper] days-late bounds contain the delay; levels may be skipped.
+* RULE_PROGRESSIVE (Akuiteo seed 002, RELCLI_BORNEREL): one level at a time,
+  each after `lower` days since the previous reminder; upper bounds ignored.
+
+Under every rule the top configured level repeats every `repeat_days`.
+"""
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from itertools import combinations
+
+RULE_SEQUENTIAL, RULE_BOUNDS, RULE_PROGRESSIVE = "sequential", "bounds", "progressive"
+RULES = (RULE_SEQUENTIAL, RULE_BOUNDS, RULE_PROGRESSIVE)
+SELECT_NEVER, SELECT_PREVIOUS, SELECT_LOWER = "never", "previous", "lower"
+SELECTIONS = (SELECT_NEVER, SELECT_PREVIOUS, SELECT_LOWER)
+MIN_LEVEL, MAX_LEVEL = 1, 5
+
+R_PARTNER_EXCLUDED = "partner_excluded"
+R_PARTNER_DISABLED = "partner_disabled"
+R_PARTNER_LEVEL = "partner_level"
+R_EXCLUDED = "excluded"
+R_BLOCKED = "blocked"
+R_DUE_RANGE = "due_range"
+R_NOT_DUE = "not_due"
+R_NO_LEVEL = "no_level"
+R_ALREADY = "already_dunned"
+R_TOO_RECENT = "too_recent"
+R_SELECTION = "selection"
+R_OTHER_LEVEL = "other_level"
+R_BELOW_AMOUNT = "below_amount"
+R_NOTHING_TO_DUN = "nothing_to_dun"
+
+REASONS = {
+    R_PARTNER_EXCLUDED: "partner excluded from dunning",
+    R_PARTNER_DISABLED: "partner not enabled for dunning",
+    R_PARTNER_LEVEL: "partner not at the level preceding the requested one",
+    R_EXCLUDED: "document excluded from dunning",
+    R_BLOCKED: "payment blocked (dispute)",
+    R_DUE_RANGE: "outside due-date range",
+    R_NOT_DUE: "not due",
+    R_NO_LEVEL: "no level for this delay",
+    R_ALREADY: "already dunned",
+    R_TOO_RECENT: "last reminder too recent",
+    R_SELECTION: "not taken by the selection mode",
+    R_OTHER_LEVEL: "other level",
+    R_BELOW_AMOUNT: "below amount threshold",
+    R_NOTHING_TO_DUN: "nothing to dun",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    number: int
+    lower: int
+    upper: int
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: int
+    partner_id: int
+    currency_id: int
+    due_date: date
+    residual: float
+    level: int = 0
+    last_date: date | None = None
+    excluded: bool = False
+    blocked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    id: int
+    level: int = 0
+    last_date: date | None = None
+    enabled: bool = True
+    excluded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    as_of: date
+    rule: str
+    levels: tuple[Level, ...]
+    level: int | None = None
+    selection: str = SELECT_LOWER
+    min_amount: float | None = None
+    repeat_days: int = 30
+    due_from: date | None = None
+    due_to: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Proposed:
+    item: Item
+    level: int
+    days_late: int
+    repeat: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    partner_id: int
+    currency_id: int
+    proposed: tuple[Proposed, ...]
+    deductions: tuple[Item, ...]
+    total: float
+    level: int  # highest proposed level
+    selected: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    item_id: int
+    partner_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    groups: tuple[Group, ...]
+    skipped: tuple[Skipped, ...]
+
+
+LevelResult = tuple[int | None, bool, str | None]
+
+
+# --- small helpers -----------------------------------------------------------
+
+
+def days_between(start: date, end: date) -> int:
+    """Signed number of days from `start` to `end` (negative if `end` is before)."""
+    return (end - start).days
+
+
+def _top(params: Params) -> int:
+    """Highest configured level number: the level that repeats."""
+    return max(lv.number for lv in params.levels)
+
+
+def _level(params: Params, number: int) -> Level:
+    return next(lv for lv in params.levels if lv.number == number)
+
+
+def _previous_number(params: Params, number: int) -> int:
+    """Configured level just below `number` (N-1 when levels are 1..5), 0 if none."""
+    return max((lv.number for lv in params.levels if lv.number < number), default=0)
+
+
+def _next_level(params: Params, number: int) -> Level:
+    """First configured level above `number` (caller ensures it exists)."""
+    return min((lv for lv in params.levels if lv.number > number), key=_number)
+
+
+def _number(level: Level) -> int:
+    return level.number
+
+
+def _days_late(item: Item, params: Params) -> int:
+    return days_between(item.due_date, params.as_of)
+
+
+def _days_since_last(item: Item, params: Params) -> int:
+    """Days since the document's last reminder, or days late if never reminded."""
+    return days_between(item.last_date or item.due_date, params.as_of)
+
+
+def _skip(reason: str) -> LevelResult:
+    return None, False, reason
+
+
+def _repeat_top(item: Item, params: Params, too_soon: str) -> LevelResult:
+    """The top level is sent again once `repeat_days` have passed since the last."""
+    if _days_since_last(item, params) >= params.repeat_days:
+        return _top(params), True, None
+    return _skip(too_soon)
+
+
+# --- the three rules ---------------------------------------------------------
+
+
+def _sequential(item: Item, params: Params) -> LevelResult:
+    """Atys seed 001: level N takes documents late >= N's lower bound, picked by the
+    selection mode; a document at N or above is already dunned, unless N is the top
+    level and its last reminder is at least `repeat_days` old (repeat at N).
+    """
+    number = params.level
+    if _days_late(item, params) < _level(params, number).lower:
+        return _skip(R_NOT_DUE)
+    if item.level == number == _top(params):
+        return _repeat_top(item, params, R_ALREADY)
+    if item.level >= number:
+        return _skip(R_ALREADY)
+    if not _selected(item.level, number, params):
+        return _skip(R_SELECTION)
+    return number, False, None
+
+
+def _selected(current: int, number: int, params: Params) -> bool:
+    """Atys seed 001 selection modes, for a document below the requested level:
+    "never" takes level 0, "previous" the level just before, "lower" any level.
+    """
+    if params.selection == SELECT_NEVER:
+        return current == 0
+    if params.selection == SELECT_PREVIOUS:
+        return current == _previous_number(params, number)
+    return current < number
+
+
+def _bounds(item: Item, params: Params) -> LevelResult:
+    """Akuiteo seed 002 (default): the level is the one whose bounds contain the days
+    late, even if earlier levels were never sent; it is proposed only above the
+    document's current level, and the top level repeats every `repeat_days`.
+    """
+    number, reason = _level_by_bounds(_days_late(item, params), params)
+    if number is None:
+        return _skip(reason)
+    if number > item.level:
+        return number, False, None
+    if number == item.level == _top(params):
+        return _repeat_top(item, params, R_TOO_RECENT)
+    return _skip(R_ALREADY)
+
+
+def _level_by_bounds(days: int, params: Params) -> tuple[int | None, str | None]:
+    """Highest level whose [lower, upper] contains `days`; the top level past every
+    upper bound; "not due" before every lower bound; "no level" in a gap.
+    """
+    containing = [lv.number for lv in params.levels if lv.lower <= days <= lv.upper]
+    if containing:
+        return max(containing), None
+    if days < min(lv.lower for lv in params.levels):
+        return None, R_NOT_DUE
+    if days > max(lv.upper for lv in params.levels):
+        return _top(params), None
+    return None, R_NO_LEVEL
+
+
+def _progressive(item: Item, params: Params) -> LevelResult:
+    """Akuiteo seed 002 RELCLI_BORNEREL: never skip a level.  Level 0 gets the first
+    level once days late >= its lower bound; level k gets the next configured level
+    once the days since the last reminder (days late if unknown) reach that level's
+    lower bound.  Upper bounds are ignored: 13 days late under L1 [0, 5] still gives
+    level 1.  At the top level the reminder repeats every `repeat_days`.
+    """
+    top = _top(params)
+    if item.level == top:
+        return _repeat_top(item, params, R_TOO_RECENT)
+    if item.level > top:
+        return _skip(R_ALREADY)
+    target = _next_level(params, item.level)
+    if item.level == 0:
+        elapsed, too_soon = _days_late(item, params), R_NOT_DUE
+    else:
+        elapsed, too_soon = _days_since_last(item, params), R_TOO_RECENT
+    if elapsed < target.lower:
+        return _skip(too_soon)
+    return target.number, False, None
+
+
+_RULES = {
+    RULE_SEQUENTIAL: _sequential,
+    RULE_BOUNDS: _bounds,
+    RULE_PROGRESSIVE: _progressive,
+}
+
+
+def _validate(params: Params) -> None:
+    """Raise ValueError for parameters no rule can run with."""
+    if not params.levels:
+        raise ValueError("No dunning level configured: params.levels is empty.")
+    if params.rule not in RULES:
+        raise ValueError(f"Unknown dunning rule {params.rule!r}; expected {RULES}.")
+    if params.selection not in SELECTIONS:
+        raise ValueError(
+            f"Unknown selection mode {params.selection!r}; expected {SELECTIONS}."
+        )
+    if params.rule == RULE_SEQUENTIAL and params.level is None:
+        raise ValueError("The sequential rule needs the level to send (params.level).")
+    numbers = {lv.number for lv in params.levels}
+    if params.level is not None and params.level not in numbers:
+        raise ValueError(f"Level {params.level} is not a configured dunning level.")
+
+
+def level_for(item: Item, params: Params) -> LevelResult:
+    """Rule part only, for one positive document, ignoring the partner's state:
+    (new level, repeat, None) when it is to be dunned, else (None, False, reason).
+    With `params.level` set, any other resulting level is skipped "other level".
+    """
+    _validate(params)
+    return _level_for(item, params)
+
+
+def _level_for(item: Item, params: Params) -> LevelResult:
+    number, repeat, reason = _RULES[params.rule](item, params)
+    if number is not None and params.level not in (None, number):
+        return _skip(R_OTHER_LEVEL)
+    return number, repeat, reason
+
+
+# --- filters applied before the rule ------------------------------------------
+
+
+def _is_credit(item: Item) -> bool:
+    """Credit notes and unreconciled payments never get a level of their own."""
+    return item.residual <= 0
+
+
+def _filter_reason(item: Item, partner: Partner, params: Params) -> str | None:
+    """Exclusions checked before any rule; the due-date range and the partner's turn
+    only concern positive documents.
+    """
+    if partner.excluded:
+        return R_PARTNER_EXCLUDED
+    if not partner.enabled:
+        return R_PARTNER_DISABLED
+    if item.excluded:
+        return R_EXCLUDED
+    if item.blocked:
+        return R_BLOCKED
+    if _is_credit(item):
+        return None
+    if not _in_due_range(item.due_date, params):
+        return R_DUE_RANGE
+    if not _partner_in_turn(partner, params):
+        return R_PARTNER_LEVEL
+    return None
+
+
+def _in_due_range(due: date, params: Params) -> bool:
+    """Inclusive [due_from, due_to] filter; either bound may be None (open)."""
+    after_start = params.due_from is None or due >= params.due_from
+    return after_start and (params.due_to is None or due <= params.due_to)
+
+
+def _partner_in_turn(partner: Partner, params: Params) -> bool:
+    """Atys seed 001: level N goes to partners at the level before N; at the top level
+    also to partners already there whose last reminder is `repeat_days` old.
+    """
+    if params.rule != RULE_SEQUENTIAL:
+        return True
+    number = params.level
+    if partner.level == _previous_number(params, number):
+        return True
+    at_top = number == _top(params) == partner.level
+    return at_top and _partner_due_again(partner, params)
+
+
+def _partner_due_again(partner: Partner, params: Params) -> bool:
+    if partner.last_date is None:
+        return True
+    return days_between(partner.last_date, params.as_of) >= params.repeat_days
+
+
+# --- proposal -----------------------------------------------------------------
+
+
+def _classify(
+    item: Item, partner: Partner, params: Params
+) -> Proposed | Item | Skipped:
+    """One item's fate before grouping: proposed, candidate deduction or skipped."""
+    reason = _filter_reason(item, partner, params)
+    if reason is not None:
+        return Skipped(item.id, item.partner_id, reason)
+    if _is_credit(item):
+        return item
+    number, repeat, reason = _level_for(item, params)
+    if reason is not None:
+        return Skipped(item.id, item.partner_id, reason)
+    return Proposed(item, number, _days_late(item, params), repeat)
+
+
+def _key(item: Item) -> tuple[int, int]:
+    return item.partner_id, item.currency_id
+
+
+def _due_order(item: Item) -> tuple[date, int]:
+    return item.due_date, item.id
+
+
+def _make_group(
+    key: tuple[int, int], docs: list[Proposed], credits: list[Item]
+) -> Group:
+    """Net the proposed documents and the deductions of one partner+currency."""
+    docs_t = tuple(sorted(docs, key=lambda p: _due_order(p.item)))
+    credits_t = tuple(sorted(credits, key=_due_order))
+    amounts = [p.item.residual for p in docs_t] + [c.residual for c in credits_t]
+    total = round(math.fsum(amounts), 2)
+    level = max(p.level for p in docs_t)
+    return Group(*key, docs_t, credits_t, total, level, total > 0)
+
+
+def _below_threshold(total: float, params: Params) -> bool:
+    return params.min_amount is not None and not total > params.min_amount
+
+
+def _skip_items(items: Iterable[Item], reason: str) -> list[Skipped]:
+    return [Skipped(item.id, item.partner_id, reason) for item in items]
+
+
+def propose(
+    items: Iterable[Item], partners: Mapping[int, Partner], params: Params
+) -> Proposal:
+    """Run the rule over `items` in one pass, then group by (partner, currency).
+
+    Credit items become deductions of a group that has a proposed document, else
+    they are skipped "nothing to dun".  With `min_amount` set, a group whose net
+    total is not above it is dropped ("below amount threshold"); without it, a
+    group netting to <= 0 stays but unticked (selected=False), as EIG's -6.00.
+    """
+    _validate(params)
+    proposed: dict[tuple[int, int], list[Proposed]] = defaultdict(list)
+    credits: dict[tuple[int, int], list[Item]] = defaultdict(list)
+    skipped: list[Skipped] = []
+    for item in items:
+        partner = partners.get(item.partner_id) or Partner(item.partner_id)
+        match _classify(item, partner, params):
+            case Skipped() as skip:
+                skipped.append(skip)
+            case Proposed() as doc:
+                proposed[_key(item)].append(doc)
+            case Item():
+                credits[_key(item)].append(item)
+    groups = []
+    for key in sorted(proposed):
+        group = _make_group(key, proposed[key], credits.pop(key, []))
+        if _below_threshold(group.total, params):
+            dropped = [p.item for p in group.proposed] + list(group.deductions)
+            skipped += _skip_items(dropped, R_BELOW_AMOUNT)
+        else:
+            groups.append(group)
+    for leftovers in credits.values():
+        skipped += _skip_items(leftovers, R_NOTHING_TO_DUN)
+    skipped.sort(key=lambda s: (s.partner_id, s.item_id))
+    return Proposal(tuple(groups), tuple(skipped))
+
+
+# --- configuration check ------------------------------------------------------
+
+
+def check_levels(levels: Iterable[Level], rule: str) -> list[str]:
+    """Problems of a level configuration, as English sentences (empty list = fine).
+    Overlapping bounds only matter to RULE_BOUNDS (Akuiteo seed 002 default).
+    """
+    if rule not in RULES:
+        raise ValueError(f"Unknown dunning rule {rule!r}; expected {RULES}.")
+    levels = list(levels)
+    problems = [] if levels else ["No dunning level is configured."]
+    problems += _number_problems(levels)
+    problems += [
+        f"Level {lv.number}: lower bound {lv.lower} is greater than upper bound "
+        f"{lv.upper}."
+        for lv in levels
+        if lv.lower > lv.upper
+    ]
+    if rule == RULE_BOUNDS:
+        problems += _overlap_problems(levels)
+    return problems
+
+
+def _number_problems(levels: list[Level]) -> list[str]:
+    out_of_range = [
+        f"Level {lv.number}: the number must be between {MIN_LEVEL} and {MAX_LEVEL}."
+        for lv in levels
+        if not MIN_LEVEL <= lv.number <= MAX_LEVEL
+    ]
+    counts = Counter(lv.number for lv in levels)
+    duplicates = [
+        f"Level {number} is defined {count} times."
+        for number, count in sorted(counts.items())
+        if count > 1
+    ]
+    return out_of_range + duplicates
+
+
+def _overlap_problems(levels: list[Level]) -> list[str]:
+    ordered = sorted(levels, key=_number)
+    return [
+        f"Levels {a.number} and {b.number} have overlapping bounds "
+        f"([{a.lower}, {a.upper}] and [{b.lower}, {b.upper}])."
+        for a, b in combinations(ordered, 2)
+        if max(a.lower, b.lower) <= min(a.upper, b.upper)
+    ]

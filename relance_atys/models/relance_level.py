@@ -1,0 +1,131 @@
+import string
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from .. import engine
+
+# Placeholders a level's subject may be built from (Akuiteo "mot-clé").
+SUBJECT_PLACEHOLDERS = {
+    "partner": "customer name",
+    "ref": "customer reference",
+    "documents": "document numbers",
+    "level": "dunning level",
+    "company": "your company",
+    "date": "dunning date",
+}
+
+
+class RelanceLevel(models.Model):
+    _name = "relance.level"
+    _description = "Dunning level"
+    _order = "company_id, number"
+
+    name = fields.Char(required=True, translate=True)
+    number = fields.Integer(required=True, help="1 = first reminder ... 5 = most severe.")
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, index=True
+    )
+    lower_bound = fields.Integer(
+        string="Lower bound (days)",
+        help="Days past the due date from which this level applies; "
+        "negative for a notice before the due date.",
+    )
+    upper_bound = fields.Integer(string="Upper bound (days)", default=15)
+    header = fields.Html(string="Letter header", translate=True, sanitize_style=True)
+    footer = fields.Html(string="Letter footer", translate=True, sanitize_style=True)
+    mail_subject = fields.Char(string="Mail subject", translate=True)
+    subject_template = fields.Char(
+        string="Subject from placeholders",
+        translate=True,
+        help="Built subject, e.g. 'Relance {level} - {partner} - {documents}'. "
+        "Placeholders: " + ", ".join("{%s}" % k for k in SUBJECT_PLACEHOLDERS),
+    )
+    mail_template_id = fields.Many2one(
+        "mail.template",
+        string="Mail template",
+        domain="[('model', '=', 'res.partner')]",
+    )
+    active = fields.Boolean(default=True)
+
+    _sql_constraints = [
+        (
+            "number_company_uniq",
+            "unique(company_id, number)",
+            "A company has one dunning level per number.",
+        ),
+    ]
+
+    @api.depends("number", "name")
+    def _compute_display_name(self):
+        for level in self:
+            level.display_name = f"{level.number} - {level.name}"
+
+    @api.constrains("number")
+    def _check_number(self):
+        for level in self:
+            if not 1 <= level.number <= 5:
+                raise ValidationError(
+                    self.env._("A dunning level number goes from 1 to 5 (got %s).", level.number)
+                )
+
+    @api.constrains("lower_bound", "upper_bound", "company_id", "active")
+    def _check_bounds(self):
+        for company in self.company_id:
+            levels = self.search([("company_id", "=", company.id)])
+            problems = engine.check_levels(levels._to_engine(), company.relance_rule)
+            if problems:
+                raise ValidationError(
+                    self.env._("Dunning levels of %(company)s: %(problems)s",
+                               company=company.name, problems="; ".join(problems))
+                )
+
+    @api.constrains("mail_subject", "subject_template")
+    def _check_subject(self):
+        for level in self:
+            if level.mail_subject and level.subject_template:
+                raise ValidationError(
+                    self.env._(
+                        "Level %s: give either a mail subject or a subject built from "
+                        "placeholders, not both.", level.number
+                    )
+                )
+            level._check_placeholders(level.subject_template or "")
+
+    def _check_placeholders(self, pattern):
+        try:
+            names = {f for _t, f, _s, _c in string.Formatter().parse(pattern) if f is not None}
+        except ValueError as err:
+            raise ValidationError(
+                self.env._("Subject '%(subject)s' is malformed: %(error)s",
+                           subject=pattern, error=err)
+            ) from err
+        unknown = names - set(SUBJECT_PLACEHOLDERS)
+        if unknown:
+            raise ValidationError(
+                self.env._(
+                    "Unknown placeholder(s) %(unknown)s in the subject. Known: %(known)s.",
+                    unknown=", ".join(sorted(unknown)),
+                    known=", ".join("{%s}" % k for k in SUBJECT_PLACEHOLDERS),
+                )
+            )
+
+    def _to_engine(self):
+        return tuple(engine.Level(lv.number, lv.lower_bound, lv.upper_bound) for lv in self)
+
+    def _subject(self, partner, documents, date):
+        """The subject of a mail or letter of this level for ``partner``."""
+        self.ensure_one()
+        if self.mail_subject:
+            return self.mail_subject
+        values = {
+            "partner": partner.name or "",
+            "ref": partner.ref or "",
+            "documents": ", ".join(documents),
+            "level": self.number,
+            "company": self.company_id.name,
+            "date": fields.Date.to_string(date) if date else "",
+        }
+        if self.subject_template:
+            return self.subject_template.format(**values)
+        return self.name

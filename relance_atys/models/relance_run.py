@@ -1,0 +1,123 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+RUN_TYPES = [
+    ("letter", "Letters"),
+    ("email", "Email"),
+    ("manual", "Manual level change"),
+    ("signature", "Signature reminders"),
+]
+OUTCOMES = [
+    ("printed", "Printed"),
+    ("sent", "Sent"),
+    ("queued", "Queued"),
+    ("changed", "Level changed"),
+    ("skipped", "Skipped"),
+    ("failed", "Failed"),
+]
+
+
+class RelanceRun(models.Model):
+    _name = "relance.run"
+    _description = "Dunning run"
+    _inherit = ["mail.thread"]
+    _order = "id desc"
+
+    name = fields.Char(required=True, readonly=True, default="/", copy=False)
+    run_type = fields.Selection(RUN_TYPES, string="Type", required=True, readonly=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, readonly=True, default=lambda self: self.env.company
+    )
+    user_id = fields.Many2one(
+        "res.users", string="By", readonly=True, default=lambda self: self.env.user
+    )
+    date = fields.Date(string="Dunning date", required=True, readonly=True)
+    level = fields.Integer(readonly=True)
+    state = fields.Selection(
+        [("running", "Running"), ("done", "Done"), ("cancelled", "Cancelled")],
+        default="done",
+        readonly=True,
+        tracking=True,
+    )
+    parameters = fields.Text(readonly=True)
+    line_ids = fields.One2many("relance.run.line", "run_id", readonly=True)
+    attachment_id = fields.Many2one("ir.attachment", string="Document", readonly=True)
+    attachment_name = fields.Char(related="attachment_id.name", string="File name")
+    partner_count = fields.Integer(compute="_compute_counts", string="Customers")
+    done_count = fields.Integer(compute="_compute_counts", string="Done")
+    skipped_count = fields.Integer(compute="_compute_counts", string="Skipped")
+    failed_count = fields.Integer(compute="_compute_counts", string="Failed")
+    cancelled_by_id = fields.Many2one("res.users", readonly=True)
+    cancel_date = fields.Datetime(readonly=True)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("name", "/") == "/":
+                vals["name"] = self.env["ir.sequence"].next_by_code("relance.run") or "/"
+        return super().create(vals_list)
+
+    def _compute_counts(self):
+        groups = self.env["relance.run.line"]._read_group(
+            [("run_id", "in", self.ids)],
+            ["run_id", "outcome"],
+            ["__count", "partner_id:count_distinct"],
+        )
+        counts = {}
+        for run, outcome, count, partners in groups:
+            stats = counts.setdefault(run.id, {"partners": 0, "done": 0, "skipped": 0, "failed": 0})
+            stats["partners"] += partners
+            key = outcome if outcome in ("skipped", "failed") else "done"
+            stats[key] += count
+        for run in self:
+            stats = counts.get(run.id, {})
+            run.partner_count = stats.get("partners", 0)
+            run.done_count = stats.get("done", 0)
+            run.skipped_count = stats.get("skipped", 0)
+            run.failed_count = stats.get("failed", 0)
+
+    def action_download(self):
+        self.ensure_one()
+        if not self.attachment_id:
+            raise UserError(self.env._("This run has no document attached."))
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{self.attachment_id.id}?download=true",
+            "target": "self",
+        }
+
+    def action_cancel(self):
+        """Give back the levels this run recorded (managers only)."""
+        return self.env["relance.service"]._cancel_runs(self)
+
+    def action_resend_failed(self):
+        return self.env["relance.service"]._resend_failed(self)
+
+
+class RelanceRunLine(models.Model):
+    _name = "relance.run.line"
+    _description = "Dunning run line"
+    _order = "run_id desc, partner_id, id"
+
+    run_id = fields.Many2one("relance.run", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="run_id.company_id", store=True)
+    run_type = fields.Selection(related="run_id.run_type", store=True)
+    run_state = fields.Selection(related="run_id.state")
+    date = fields.Date(related="run_id.date", store=True)
+    user_id = fields.Many2one(related="run_id.user_id")
+    partner_id = fields.Many2one("res.partner", string="Customer", index=True)
+    move_id = fields.Many2one("account.move", string="Document", index=True)
+    order_id = fields.Many2one("sale.order", string="Quotation", index=True)
+    level_before = fields.Integer(string="Level before")
+    level_after = fields.Integer(string="Level after")
+    date_before = fields.Date(string="Date before")
+    date_after = fields.Date(string="Date after")
+    partner_level_before = fields.Integer()
+    partner_date_before = fields.Date()
+    residual = fields.Monetary(currency_field="currency_id")
+    currency_id = fields.Many2one("res.currency")
+    channel = fields.Selection([("letter", "Letter"), ("email", "Email"), ("none", "None")])
+    outcome = fields.Selection(OUTCOMES, required=True, default="printed")
+    reason = fields.Char()
+    mail_id = fields.Many2one("mail.mail", string="Mail", ondelete="set null")
+    message_id = fields.Many2one("mail.message", string="Message", ondelete="set null")

@@ -1,0 +1,354 @@
+"""The one dunning service behind every wizard and scheduled action.
+
+It gathers a company's open items in a few set-based queries, hands them to the
+pure engine (``relance_atys.engine``) and writes what the engine decided. The
+edition wizard, the email mode, the composer and the cron only call it.
+"""
+
+import json
+from collections import defaultdict
+
+from psycopg2 import errors as pg_errors
+
+from odoo import fields, models
+from odoo.exceptions import UserError
+
+from .. import engine
+
+# Open documents of a company: posted customer invoices and credit notes with a
+# residual (in their own currency), plus receivable lines of payments and other
+# entries that nothing has reconciled yet (deductions).
+OPEN_ITEMS_SQL = """
+    SELECT m.id, m.commercial_partner_id, m.currency_id,
+           COALESCE(m.invoice_date_due, m.invoice_date, m.date),
+           CASE WHEN m.move_type = 'out_refund' THEN -m.amount_residual
+                ELSE m.amount_residual END,
+           COALESCE(m.relance_level, 0), m.relance_date,
+           COALESCE(m.relance_excluded, false), m.payment_state = 'blocked'
+      FROM account_move m
+      JOIN res_partner p ON p.id = m.commercial_partner_id
+     WHERE m.company_id = %(company)s
+       AND m.state = 'posted'
+       AND m.move_type IN ('out_invoice', 'out_refund')
+       AND m.payment_state IN ('not_paid', 'partial', 'blocked')
+       AND m.amount_residual > 0
+       {move_filter}
+    UNION ALL
+    SELECT l.move_id, l.commercial_partner_id, l.currency_id, MIN(l.date),
+           SUM(l.amount_residual_currency), 0, NULL, false, false
+      FROM account_move_line l
+      JOIN account_move m ON m.id = l.move_id
+      JOIN account_account a ON a.id = l.account_id
+      JOIN res_partner p ON p.id = l.commercial_partner_id
+     WHERE l.company_id = %(company)s
+       AND l.parent_state = 'posted'
+       AND a.account_type = 'asset_receivable'
+       AND NOT l.reconciled
+       AND m.move_type NOT IN ('out_invoice', 'out_refund')
+       AND l.amount_residual_currency < 0
+       {line_filter}
+     GROUP BY l.move_id, l.commercial_partner_id, l.currency_id
+"""
+
+PARTNERS_SQL = """
+    SELECT p.id, COALESCE((p.relance_level->>%(company_key)s)::int, 0),
+           (p.relance_date->>%(company_key)s)::date,
+           COALESCE(p.relance_enabled, false), COALESCE(p.relance_excluded, false)
+      FROM res_partner p
+     WHERE p.id = ANY(%(ids)s)
+"""
+
+
+class RelanceService(models.AbstractModel):
+    _name = "relance.service"
+    _description = "Dunning service"
+
+    # -- configuration ---------------------------------------------------------
+
+    def _get_levels(self, company):
+        return self.env["relance.level"].search(
+            [("company_id", "=", company.id)], order="number"
+        )
+
+    def _engine_params(self, company, options):
+        """Build engine parameters from a wizard's or cron's ``options`` dict."""
+        levels = self._get_levels(company)
+        if not levels:
+            raise UserError(
+                self.env._(
+                    "No dunning level is configured for %s: add some in "
+                    "Accounting > Configuration > Dunning levels.",
+                    company.name,
+                )
+            )
+        min_amount = options.get("min_amount") or 0.0
+        return engine.Params(
+            as_of=options["date"],
+            rule=options.get("rule") or company.relance_rule,
+            levels=levels._to_engine(),
+            level=options.get("level") or None,
+            selection=options.get("selection") or engine.SELECT_LOWER,
+            min_amount=min_amount if min_amount > 0 else None,
+            repeat_days=company.relance_repeat_days,
+            due_from=options.get("due_from") or None,
+            due_to=options.get("due_to") or None,
+        )
+
+    # -- gathering -------------------------------------------------------------
+
+    def _get_open_items_filters(self, options):
+        """SQL conditions (on ``m`` the move, ``p`` the commercial partner)."""
+        conds, lconds, args = [], [], {}
+        if options.get("partner_ids"):
+            conds.append("m.commercial_partner_id = ANY(%(partners)s)")
+            lconds.append("l.commercial_partner_id = ANY(%(partners)s)")
+            args["partners"] = list(options["partner_ids"])
+        if options.get("move_ids"):
+            conds.append("m.id = ANY(%(moves)s)")
+            lconds.append("l.move_id = ANY(%(moves)s)")
+            args["moves"] = list(options["move_ids"])
+        if options.get("user_ids"):
+            cond = "p.user_id = ANY(%(users)s)"
+            conds.append(cond)
+            lconds.append(cond)
+            args["users"] = list(options["user_ids"])
+        if options.get("category_ids"):
+            cond = (
+                "EXISTS (SELECT 1 FROM res_partner_res_partner_category_rel r "
+                "WHERE r.partner_id = p.id AND r.category_id = ANY(%(categs)s))"
+            )
+            conds.append(cond)
+            lconds.append(cond)
+            args["categs"] = list(options["category_ids"])
+        if options.get("payment_method_line_ids"):
+            conds.append("m.preferred_payment_method_line_id = ANY(%(pmls)s)")
+            args["pmls"] = list(options["payment_method_line_ids"])
+        if options.get("payment_term_ids"):
+            conds.append("m.invoice_payment_term_id = ANY(%(terms)s)")
+            args["terms"] = list(options["payment_term_ids"])
+        return conds, lconds, args
+
+    def _get_open_items(self, company, options):
+        """Return the company's open items as engine items, in one query."""
+        conds, lconds, args = self._get_open_items_filters(options)
+        query = OPEN_ITEMS_SQL.format(
+            move_filter="".join(f" AND {c}" for c in conds),
+            line_filter="".join(f" AND {c}" for c in lconds),
+        )
+        self.env.flush_all()
+        self.env.cr.execute(query, dict(args, company=company.id))
+        return [engine.Item(*row) for row in self.env.cr.fetchall()]
+
+    def _get_partner_states(self, company, partner_ids):
+        self.env.cr.execute(
+            PARTNERS_SQL, {"company_key": str(company.id), "ids": list(partner_ids)}
+        )
+        return {row[0]: engine.Partner(*row) for row in self.env.cr.fetchall()}
+
+    def _propose(self, company, options):
+        """The engine's proposal for ``company`` under ``options``."""
+        params = self._engine_params(company, options)
+        items = self._get_open_items(company, options)
+        partners = self._get_partner_states(company, {item.partner_id for item in items})
+        return engine.propose(items, partners, params)
+
+    @staticmethod
+    def _group_by_partner(proposal):
+        """Engine groups (per partner and currency) gathered per partner."""
+        by_partner = defaultdict(list)
+        for group in proposal.groups:
+            by_partner[group.partner_id].append(group)
+        return by_partner
+
+    # -- recording -------------------------------------------------------------
+
+    def _lock_documents(self, move_ids):
+        """Lock the documents of a definitive run, or say another run holds them."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    "SELECT id FROM account_move WHERE id = ANY(%s) FOR UPDATE NOWAIT",
+                    [list(move_ids)],
+                )
+        except pg_errors.LockNotAvailable as err:
+            raise UserError(
+                self.env._(
+                    "Another definitive dunning is recording some of these documents "
+                    "right now. Wait until it has finished, then run the proposal again."
+                )
+            ) from err
+
+    def _check_unchanged(self, lines):
+        """Refuse when a document's level moved since the proposal was made."""
+        self.env.cr.execute(
+            "SELECT id, COALESCE(relance_level, 0), relance_date FROM account_move "
+            "WHERE id = ANY(%s)",
+            [[line["move_id"] for line in lines if line.get("move_id")]],
+        )
+        current = {row[0]: (row[1], row[2]) for row in self.env.cr.fetchall()}
+        changed = [
+            line["move_id"]
+            for line in lines
+            if line.get("move_id") in current
+            and current[line["move_id"]] != (line["level_before"], line.get("date_before"))
+        ]
+        if changed:
+            run = self.env["relance.run.line"].search(
+                [("move_id", "in", changed)], order="id desc", limit=1
+            ).run_id
+            raise UserError(
+                self.env._(
+                    "%(count)s document(s) were dunned since this proposal was made "
+                    "(run %(run)s). Run the proposal again.",
+                    count=len(changed),
+                    run=run.name or "?",
+                )
+            )
+
+    def _write_levels(self, moves_levels, date):
+        """Set level and date on documents: one UPDATE for all of them."""
+        if not moves_levels:
+            return
+        self.env.cr.execute(
+            """
+            UPDATE account_move m
+               SET relance_level = v.level, relance_date = %s,
+                   write_date = now() at time zone 'UTC', write_uid = %s
+              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS level) v
+             WHERE m.id = v.id
+            """,
+            [date, self.env.uid, list(moves_levels), list(moves_levels.values())],
+        )
+        self.env["account.move"].invalidate_model(["relance_level", "relance_date"])
+
+    def _write_partner_levels(self, company, partner_levels, date):
+        """Partner level and date (company dependent), one write per level."""
+        by_level = defaultdict(list)
+        for partner_id, level in partner_levels.items():
+            by_level[level].append(partner_id)
+        Partner = self.env["res.partner"].with_company(company).sudo()
+        for level, ids in by_level.items():
+            Partner.browse(ids).write({"relance_level": level, "relance_date": date})
+
+    def _create_run(self, vals, line_vals):
+        run = self.env["relance.run"].sudo().create(vals)
+        for line in line_vals:
+            line["run_id"] = run.id
+        self.env["relance.run.line"].sudo().create(line_vals)
+        return run
+
+    def _record_definitive(self, company, run_vals, lines, partner_levels):
+        """Record a definitive edition: levels on documents and partners, a run.
+
+        ``lines`` are run line values (with ``move_id``, ``level_before``,
+        ``level_after``, ``date_before``); ``partner_levels`` maps partner to
+        its new level. Locks first, checks nothing moved, then writes.
+        """
+        date = run_vals["date"]
+        moves = {
+            line["move_id"]: line["level_after"]
+            for line in lines
+            if line.get("move_id") and line.get("outcome") not in ("skipped", "failed")
+        }
+        self._lock_documents(moves)
+        self._check_unchanged(lines)
+        partner_before = self._get_partner_states(company, partner_levels)
+        for line in lines:
+            state = partner_before.get(line["partner_id"])
+            if state:
+                line.setdefault("partner_level_before", state.level)
+                line.setdefault("partner_date_before", state.last_date)
+            line.setdefault("date_after", date)
+        self._write_levels(moves, date)
+        self._write_partner_levels(company, partner_levels, date)
+        return self._create_run(run_vals, lines)
+
+    @staticmethod
+    def _parameters_text(options):
+        """Readable JSON of what the user asked, kept on the run."""
+
+        def plain(value):
+            if isinstance(value, models.BaseModel):
+                return value.mapped("display_name")
+            if hasattr(value, "isoformat"):
+                return value.isoformat()
+            return value
+
+        return json.dumps(
+            {key: plain(value) for key, value in options.items() if value},
+            ensure_ascii=False,
+            indent=1,
+            default=str,
+        )
+
+    # -- cancelling -----------------------------------------------------------
+
+    def _cancel_runs(self, runs):
+        if not self.env.user.has_group("relance_atys.group_relance_manager"):
+            raise UserError(self.env._("Only dunning managers can cancel a run."))
+        for run in runs:
+            self._cancel_run(run)
+        return True
+
+    def _cancel_run(self, run):
+        """Give documents and partners back the level they had before ``run``."""
+        if run.state != "done" or run.run_type not in ("letter", "email", "manual"):
+            raise UserError(
+                self.env._("Run %s cannot be cancelled: only done runs that recorded "
+                           "levels can.", run.name)
+            )
+        lines = run.line_ids.filtered(lambda line: line.outcome not in ("skipped", "failed"))
+        later = self.env["relance.run.line"].search(
+            [
+                ("run_id.state", "=", "done"),
+                ("run_id", ">", run.id),
+                ("run_id.run_type", "in", ("letter", "email", "manual")),
+                ("outcome", "not in", ("skipped", "failed")),
+                "|",
+                ("move_id", "in", lines.move_id.ids),
+                "&",
+                ("partner_id", "in", lines.partner_id.ids),
+                ("run_id.run_type", "!=", "manual"),
+            ],
+            order="run_id",
+            limit=1,
+        )
+        if later:
+            raise UserError(
+                self.env._(
+                    "Run %(run)s cannot be cancelled: run %(later)s has dunned the same "
+                    "documents or customers since. Cancel %(later)s first.",
+                    run=run.name,
+                    later=later.run_id.name,
+                )
+            )
+        self._lock_documents(lines.move_id.ids)
+        by_date = defaultdict(dict)
+        for line in lines.filtered("move_id"):
+            by_date[line.date_before][line.move_id.id] = line.level_before
+        for date, moves in by_date.items():
+            self._write_levels(moves, date)
+        if run.run_type != "manual":
+            Partner = self.env["res.partner"].with_company(run.company_id).sudo()
+            seen = set()
+            for line in lines:
+                if line.partner_id.id in seen:
+                    continue
+                seen.add(line.partner_id.id)
+                Partner.browse(line.partner_id.id).write(
+                    {
+                        "relance_level": line.partner_level_before,
+                        "relance_date": line.partner_date_before,
+                    }
+                )
+        run.write(
+            {
+                "state": "cancelled",
+                "cancelled_by_id": self.env.uid,
+                "cancel_date": fields.Datetime.now(),
+            }
+        )
+        run.message_post(body=self.env._("Run cancelled: previous levels restored."))
+
+    def _resend_failed(self, runs):
+        return self.env["relance.mailer"]._resend_failed(runs)

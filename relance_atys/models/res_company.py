@@ -1,0 +1,61 @@
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+RULES = [
+    ("sequential", "Sequential (Atys): level N for partners at level N-1"),
+    ("bounds", "Bounds: days past the due date (Akuiteo)"),
+    ("progressive", "Progressive bounds: no level skipped (Akuiteo RELCLI_BORNEREL)"),
+]
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    relance_rule = fields.Selection(RULES, string="Dunning rule", default="bounds", required=True)
+    relance_repeat_days = fields.Integer(
+        string="Top level repeat interval (days)",
+        default=30,
+        help="The highest dunning level may be sent again, no more often than this.",
+    )
+    relance_level_ids = fields.One2many("relance.level", "company_id", string="Dunning levels")
+    relance_sign_first_days = fields.Integer(string="First signature reminder after", default=30)
+    relance_sign_second_days = fields.Integer(string="Second signature reminder after", default=60)
+    relance_sign_repeat_days = fields.Integer(
+        string="Reminder at each processing after", default=90
+    )
+    relance_sign_min_interval = fields.Integer(
+        string="Minimum days between two signature reminders", default=7
+    )
+
+    @api.constrains(
+        "relance_repeat_days",
+        "relance_sign_first_days",
+        "relance_sign_second_days",
+        "relance_sign_repeat_days",
+        "relance_sign_min_interval",
+    )
+    def _check_relance_days(self):
+        for company in self:
+            if min(
+                company.relance_repeat_days,
+                company.relance_sign_first_days,
+                company.relance_sign_min_interval,
+            ) < 0:
+                raise ValidationError(
+                    self.env._("Dunning delays cannot be negative.")
+                )
+            if not (
+                company.relance_sign_first_days
+                < company.relance_sign_second_days
+                < company.relance_sign_repeat_days
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "Signature reminder thresholds must increase: first < second < "
+                        "each processing (e.g. 30, 60, 90 days)."
+                    )
+                )
+
+    @api.constrains("relance_rule")
+    def _check_relance_rule_levels(self):
+        self.relance_level_ids._check_bounds()

@@ -1,0 +1,59 @@
+from odoo import api, fields, models
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    relance_enabled = fields.Boolean(
+        string="Dunning letters",
+        default=True,
+        help="Atys 'Édition relance': only these customers are dunned.",
+    )
+    relance_send_doc = fields.Boolean(
+        string="Send documents by email",
+        default=True,
+        help="Atys 'Envoi doc': documents and reminders may be emailed to this customer.",
+    )
+    relance_excluded = fields.Boolean(
+        string="Excluded from dunning",
+        help="Level 'NA': this customer is kept out of every dunning.",
+    )
+    relance_level = fields.Integer(
+        string="Dunning level",
+        company_dependent=True,
+        readonly=True,
+        help="Level of the last definitive dunning of this customer.",
+    )
+    relance_date = fields.Date(
+        string="Last dunning", company_dependent=True, readonly=True
+    )
+    relance_run_line_ids = fields.One2many(
+        "relance.run.line", "partner_id", string="Dunning history"
+    )
+    relance_run_count = fields.Integer(compute="_compute_relance_run_count")
+
+    @api.model
+    def _commercial_fields(self):
+        return super()._commercial_fields() + [
+            "relance_enabled",
+            "relance_send_doc",
+            "relance_excluded",
+        ]
+
+    def _compute_relance_run_count(self):
+        groups = self.env["relance.run.line"]._read_group(
+            [("partner_id", "in", self.ids)], ["partner_id"], ["run_id:count_distinct"]
+        )
+        counts = {partner.id: count for partner, count in groups}
+        for partner in self:
+            partner.relance_run_count = counts.get(partner.id, 0)
+
+    def action_relance_runs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("relance_atys.action_relance_run")
+        action["domain"] = [("line_ids.partner_id", "child_of", self.commercial_partner_id.id)]
+        return action
+
+    def action_relance_compose(self):
+        self.ensure_one()
+        return self.env["relance.composer"].action_open_for_partner(self.commercial_partner_id)

@@ -1,0 +1,629 @@
+"""Dunning edition (Atys "Édition des relances") with EIG's review screen."""
+
+import base64
+from collections import defaultdict
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import format_date, formatLang
+
+from .. import engine
+from ..report.relance_xlsx import write_control_list
+
+SORTS = [
+    ("name", "Customer name"),
+    ("zip", "Zip code"),
+    ("ref", "Customer reference"),
+    ("user", "Salesperson"),
+]
+SELECTIONS = [
+    (engine.SELECT_NEVER, "Never dunned documents (level 0)"),
+    (engine.SELECT_PREVIOUS, "Documents of the previous level only"),
+    (engine.SELECT_LOWER, "Documents of every lower level"),
+]
+DEFAULT_TEMPLATE = "relance_atys.letter_document"
+
+
+class RelanceEdition(models.TransientModel):
+    _name = "relance.edition"
+    _description = "Dunning edition"
+
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    rule = fields.Selection(related="company_id.relance_rule")
+    state = fields.Selection([("params", "Parameters"), ("review", "Review")], default="params")
+    date = fields.Date(string="Dunning date", required=True, default=fields.Date.context_today)
+    level_id = fields.Many2one(
+        "relance.level",
+        string="Level",
+        domain="[('company_id', '=', company_id)]",
+        help="Sequential rule: the level to send, to customers at the level before. "
+        "Bounds rules: leave empty to send every due level, or keep one level only.",
+    )
+    level = fields.Integer(related="level_id.number")
+    output = fields.Selection(
+        [("control", "Control list"), ("letters", "Letters")], default="letters", required=True
+    )
+    mode = fields.Selection(
+        [("letter", "Letter mode"), ("email", "Email mode")], default="letter", required=True
+    )
+    definitive = fields.Boolean(
+        help="Record the new level and date on the documents and customers once the "
+        "letters are produced."
+    )
+    selection = fields.Selection(
+        SELECTIONS, string="Documents", default=engine.SELECT_LOWER, required=True
+    )
+    template_id = fields.Many2one(
+        "ir.ui.view",
+        string="Letter template",
+        domain="[('type', '=', 'qweb'), ('key', '=like', 'relance_atys.letter_%')]",
+        default=lambda self: self.env.ref(DEFAULT_TEMPLATE, raise_if_not_found=False),
+    )
+    due_from = fields.Date(string="Due from")
+    due_to = fields.Date(string="Due to")
+    sort_by = fields.Selection(SORTS, default="name", required=True)
+    subtotal_due = fields.Boolean(string="Subtotal per due date")
+    category_ids = fields.Many2many("res.partner.category", string="Customer tags")
+    user_ids = fields.Many2many("res.users", string="Salespersons")
+    payment_method_line_ids = fields.Many2many(
+        "account.payment.method.line", string="Payment methods",
+        domain="[('payment_type', '=', 'inbound')]",
+    )
+    payment_term_ids = fields.Many2many("account.payment.term", string="Payment terms")
+    min_amount = fields.Monetary(
+        string="Amount greater than", currency_field="currency_id",
+        help="Only customers whose total due (after the other filters) is greater.",
+    )
+    partner_ids = fields.Many2many(
+        "res.partner", string="Customers",
+        domain="[('is_company', '=', True), ('customer_rank', '>', 0)]",
+    )
+    partner_line_ids = fields.One2many("relance.edition.partner", "edition_id")
+    line_ids = fields.One2many("relance.edition.line", "edition_id")
+    skipped_text = fields.Text(readonly=True)
+    summary = fields.Char(compute="_compute_summary")
+
+    # -- checks ------------------------------------------------------------
+
+    def _check_input(self):
+        """Raise a clear error for anything the user asked wrongly."""
+        self.ensure_one()
+        _ = self.env._
+        if self.due_from and self.due_to and self.due_from > self.due_to:
+            raise UserError(_("The due-date range is inverted: 'Due from' is after 'Due to'."))
+        if self.min_amount < 0:
+            raise UserError(_("The amount threshold cannot be negative."))
+        if self.rule == "sequential" and not self.level_id:
+            raise UserError(_("Choose the dunning level to send (sequential rule)."))
+        if self.level_id and not 1 <= self.level_id.number <= 5:
+            raise UserError(_("The dunning level must be between 1 and 5."))
+        if self.level_id and self.level_id.company_id != self.company_id:
+            raise UserError(_("This level belongs to another company."))
+        if self.definitive and self.output != "letters" and self.mode == "letter":
+            raise UserError(_("Only letters can be definitive, not a control list."))
+        foreign = self.partner_ids.filtered(
+            lambda p: p.company_id and p.company_id != self.company_id
+        )
+        if foreign:
+            raise UserError(
+                _("These customers belong to another company: %s", ", ".join(foreign.mapped("name")))
+            )
+
+    def _options(self):
+        self.ensure_one()
+        return {
+            "date": self.date,
+            "rule": self.rule,
+            "level": self.level_id.number or None,
+            "selection": self.selection,
+            "due_from": self.due_from,
+            "due_to": self.due_to,
+            "min_amount": self.min_amount,
+            "partner_ids": self.partner_ids.ids,
+            "category_ids": self.category_ids.ids,
+            "user_ids": self.user_ids.ids,
+            "payment_method_line_ids": self.payment_method_line_ids.ids,
+            "payment_term_ids": self.payment_term_ids.ids,
+        }
+
+    # -- proposal -------------------------------------------------------------
+
+    def action_review(self):
+        """Compute the proposal and show it for review, nothing recorded."""
+        self._check_input()
+        service = self.env["relance.service"]
+        proposal = service._propose(self.company_id, self._options())
+        self.partner_line_ids.unlink()
+        if not proposal.groups:
+            raise UserError(self._nothing_to_dun_message(proposal))
+        self._create_review_lines(proposal)
+        self.write({"state": "review", "skipped_text": self._skipped_summary(proposal)})
+        return self._reopen()
+
+    def _nothing_to_dun_message(self, proposal):
+        message = self.env._("Nothing to dun with these parameters.")
+        summary = self._skipped_summary(proposal)
+        return f"{message}\n{summary}" if summary else message
+
+    def _skipped_summary(self, proposal):
+        counts = defaultdict(int)
+        for skipped in proposal.skipped:
+            counts[skipped.reason] += 1
+        labels = self._reason_labels()
+        return "\n".join(
+            self.env._("%(count)s document(s): %(reason)s", count=count, reason=labels[reason])
+            for reason, count in sorted(counts.items(), key=lambda kv: -kv[1])
+        )
+
+    def _reason_labels(self):
+        _ = self.env._
+        return {
+            engine.R_PARTNER_EXCLUDED: _("customer excluded from dunning"),
+            engine.R_PARTNER_DISABLED: _("customer without 'Dunning letters'"),
+            engine.R_PARTNER_LEVEL: _("customer not at the previous level"),
+            engine.R_EXCLUDED: _("document excluded from dunning"),
+            engine.R_BLOCKED: _("payment blocked (dispute)"),
+            engine.R_DUE_RANGE: _("due date outside the range"),
+            engine.R_NOT_DUE: _("not due yet"),
+            engine.R_NO_LEVEL: _("no level for these days late"),
+            engine.R_ALREADY: _("already dunned at this level"),
+            engine.R_TOO_RECENT: _("last dunning too recent"),
+            engine.R_SELECTION: _("document level not selected"),
+            engine.R_OTHER_LEVEL: _("due for another level"),
+            engine.R_BELOW_AMOUNT: _("customer total below the threshold"),
+            engine.R_NOTHING_TO_DUN: _("credit with nothing to dun"),
+        }
+
+    def _create_review_lines(self, proposal):
+        """One partner line per customer, one line per document, in one create each."""
+        groups = self.env["relance.service"]._group_by_partner(proposal)
+        partners = self.env["res.partner"].browse(list(groups)).with_company(self.company_id)
+        partner_vals = []
+        for partner in self._sorted_partners(partners):
+            partner_groups = groups[partner.id]
+            partner_vals.append(
+                {
+                    "edition_id": self.id,
+                    "partner_id": partner.id,
+                    "sequence": len(partner_vals),
+                    "selected": any(group.selected for group in partner_groups),
+                    "new_level": max(group.level for group in partner_groups),
+                    "current_level": partner.relance_level,
+                    "current_date": partner.relance_date,
+                }
+            )
+        partner_lines = self.env["relance.edition.partner"].create(partner_vals)
+        line_vals = []
+        for pline in partner_lines:
+            for group in groups[pline.partner_id.id]:
+                line_vals.extend(self._document_line_vals(pline, group))
+        self.env["relance.edition.line"].create(line_vals)
+
+    def _document_line_vals(self, pline, group):
+        def vals(item, level, days, deduction):
+            return {
+                "edition_id": self.id,
+                "partner_line_id": pline.id,
+                "partner_id": pline.partner_id.id,
+                "move_id": item.id,
+                "currency_id": item.currency_id,
+                "due_date": item.due_date,
+                "residual": item.residual,
+                "level_before": item.level,
+                "date_before": item.last_date,
+                "level_after": level,
+                "days_late": days,
+                "is_deduction": deduction,
+                "selected": True,
+            }
+
+        rows = [vals(p.item, p.level, p.days_late, False) for p in group.proposed]
+        rows += [
+            vals(item, 0, engine.days_between(item.due_date, self.date), True)
+            for item in group.deductions
+        ]
+        return rows
+
+    def _sorted_partners(self, partners):
+        keys = {
+            "name": lambda p: (p.name or "").lower(),
+            "zip": lambda p: (p.zip or "", (p.name or "").lower()),
+            "ref": lambda p: (p.ref or "", (p.name or "").lower()),
+            "user": lambda p: (p.user_id.name or "", (p.name or "").lower()),
+        }
+        return partners.sorted(keys[self.sort_by])
+
+    @api.depends("partner_line_ids.selected", "line_ids.selected")
+    def _compute_summary(self):
+        for wizard in self:
+            lines = wizard._selected_lines()
+            wizard.summary = wizard.env._(
+                "%(partners)s customer(s), %(docs)s document(s): %(totals)s",
+                partners=len(lines.partner_line_id),
+                docs=len(lines.filtered(lambda line: not line.is_deduction)),
+                totals=wizard._totals_text(lines),
+            )
+
+    def _totals_text(self, lines):
+        totals = defaultdict(float)
+        for line in lines:
+            totals[line.currency_id] += line.residual
+        return " ; ".join(
+            formatLang(self.env, amount, currency_obj=currency)
+            for currency, amount in sorted(totals.items(), key=lambda kv: kv[0].name)
+        )
+
+    def _selected_lines(self):
+        return self.line_ids.filtered(lambda line: line.selected and line.partner_line_id.selected)
+
+    def _selected_partner_lines(self):
+        return self.partner_line_ids.filtered(
+            lambda pl: pl.selected and any(not line.is_deduction and line.selected for line in pl.line_ids)
+        )
+
+    def _reopen(self):
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+            "name": self.env._("Dunning edition"),
+        }
+
+    def action_back(self):
+        self.partner_line_ids.unlink()
+        self.state = "params"
+        return self._reopen()
+
+    def action_switch_mode(self):
+        self.mode = "email" if self.mode == "letter" else "letter"
+        if self.mode == "email":
+            for pline in self.partner_line_ids:
+                pline.selected = pline.selected and bool(pline.email)
+        return self._reopen()
+
+    def action_select_all(self):
+        self.partner_line_ids.write({"selected": True})
+        self.line_ids.write({"selected": True})
+        return self._reopen()
+
+    def action_unselect_all(self):
+        self.partner_line_ids.write({"selected": False})
+        return self._reopen()
+
+    # -- control list ---------------------------------------------------------
+
+    def action_control_list(self):
+        """The proposal on screen, grouped by customer."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Control list"),
+            "res_model": "relance.edition.line",
+            "view_mode": "list",
+            "domain": [("edition_id", "=", self.id)],
+            "context": {"search_default_group_partner": 1},
+            "target": "current",
+        }
+
+    def _control_list_rows(self):
+        """Rows for the XLSX, in the review order, read in one query."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT p.ref, p.name, p.zip, COALESCE(up.name, ''), m.name,
+                   m.invoice_date, l.due_date, l.days_late,
+                   CASE WHEN m.move_type = 'out_refund' THEN -m.amount_total
+                        WHEN m.move_type = 'out_invoice' THEN m.amount_total
+                        ELSE l.residual END,
+                   l.residual, l.level_before, l.date_before, l.level_after,
+                   COALESCE(p.email, ''), c.name, l.is_deduction, pl.id
+              FROM relance_edition_line l
+              JOIN relance_edition_partner pl ON pl.id = l.partner_line_id
+              JOIN res_partner p ON p.id = l.partner_id
+              JOIN account_move m ON m.id = l.move_id
+              JOIN res_currency c ON c.id = l.currency_id
+              LEFT JOIN res_users u ON u.id = p.user_id
+              LEFT JOIN res_partner up ON up.id = u.partner_id
+             WHERE l.edition_id = %s AND l.selected AND pl.selected
+             ORDER BY pl.sequence, c.name, l.is_deduction, l.due_date, l.id
+            """,
+            [self.id],
+        )
+        return self.env.cr.fetchall()
+
+    def _file_name(self, kind, extension):
+        level = self.level_id.number or self.env._("all")
+        company = "".join(ch if ch.isalnum() else "_" for ch in self.company_id.name)
+        return f"{kind}_{company}_{self.env._('level')}_{level}_{self.date}.{extension}"
+
+    def action_export_xlsx(self):
+        self.ensure_one()
+        data = write_control_list(
+            self._control_list_rows(),
+            subtotal_due=self.subtotal_due,
+            labels=self._xlsx_labels(),
+            title=self._xlsx_title(),
+        )
+        attachment = self.env["ir.attachment"].create(
+            {
+                "name": self._file_name(self.env._("control_list"), "xlsx"),
+                "datas": base64.b64encode(data),
+                "res_model": self._name,
+                "res_id": self.id,
+                "mimetype": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            }
+        )
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{attachment.id}?download=true",
+            "target": "self",
+        }
+
+    def _xlsx_title(self):
+        level = self.level_id.display_name or self.env._("all levels")
+        return self.env._(
+            "Dunning control list - %(company)s - %(level)s - %(date)s",
+            company=self.company_id.name,
+            level=level,
+            date=format_date(self.env, self.date),
+        )
+
+    def _xlsx_labels(self):
+        _ = self.env._
+        return {
+            "columns": [
+                _("Customer ref."), _("Customer"), _("Zip"), _("Salesperson"), _("Document"),
+                _("Date"), _("Due date"), _("Days late"), _("Amount"), _("Residual"),
+                _("Current level"), _("Last dunning"), _("Proposed level"), _("Email"),
+                _("Currency"),
+            ],
+            "subtotal": _("Subtotal"),
+            "subtotal_due": _("Subtotal due"),
+            "total": _("Grand total"),
+        }
+
+    # -- letters --------------------------------------------------------------
+
+    def _letter_partner_lines(self):
+        lines = self._selected_partner_lines()
+        if not lines:
+            raise UserError(self.env._("No customer is ticked: nothing to print."))
+        return lines
+
+    def action_print_draft(self):
+        self.ensure_one()
+        self._letter_partner_lines()
+        return self.env.ref("relance_atys.action_report_relance_letter").report_action(
+            self, config=False
+        )
+
+    def _render_letters(self):
+        """The PDF of every ticked letter, checked before anything is recorded."""
+        report = self.env.ref("relance_atys.action_report_relance_letter")
+        pdf, _type = self.env["ir.actions.report"].with_context(
+            relance_definitive=True
+        )._render_qweb_pdf(report, self.ids)
+        if not pdf or not pdf.startswith(b"%PDF") or b"/Type /Page" not in pdf:
+            raise UserError(
+                self.env._("The letters could not be produced (empty PDF): nothing recorded.")
+            )
+        return pdf
+
+    def _check_definitive_dates(self, partner_lines):
+        late = partner_lines.filtered(
+            lambda pl: pl.current_date and pl.current_date > self.date
+        )
+        if late:
+            raise UserError(
+                self.env._(
+                    "The dunning date %(date)s is before the last dunning of %(partners)s: "
+                    "a definitive edition cannot go back in time.",
+                    date=format_date(self.env, self.date),
+                    partners=", ".join(late.mapped("partner_id.name")),
+                )
+            )
+
+    def action_print_definitive(self):
+        """Produce the letters, then record levels, dates and a run; all or nothing."""
+        self.ensure_one()
+        self._check_manager()
+        partner_lines = self._letter_partner_lines()
+        self._check_definitive_dates(partner_lines)
+        pdf = self._render_letters()
+        run = self._record(partner_lines, "letter", "printed")
+        name = self._file_name(self.env._("letters"), "pdf")
+        attachment = self.env["ir.attachment"].create(
+            {"name": name, "raw": pdf, "res_model": "relance.run", "res_id": run.id,
+             "mimetype": "application/pdf"}
+        )
+        run.attachment_id = attachment
+        self._post_on_partners(run, partner_lines, attachment)
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{attachment.id}?download=true",
+            "target": "self",
+        }
+
+    def _check_manager(self):
+        if not self.env.user.has_group("relance_atys.group_relance_manager"):
+            raise UserError(
+                self.env._("Only dunning managers can record a definitive dunning.")
+            )
+
+    def _record(self, partner_lines, run_type, outcome, partner_ids=None):
+        """Write the definitive levels of ``partner_lines`` and their run."""
+        lines = self._selected_lines().filtered(
+            lambda line: line.partner_line_id in partner_lines
+            and (partner_ids is None or line.partner_id.id in partner_ids)
+        )
+        run_lines = [line._run_line_vals(run_type, outcome) for line in lines]
+        partner_levels = defaultdict(int)
+        for line in lines.filtered(lambda ln: not ln.is_deduction):
+            partner_levels[line.partner_id.id] = max(
+                partner_levels[line.partner_id.id], line.level_after
+            )
+        options = self._options()
+        options.update(mode=self.mode, sort_by=self.sort_by, template=self.template_id.key)
+        run_vals = {
+            "run_type": run_type,
+            "company_id": self.company_id.id,
+            "date": self.date,
+            "level": max(partner_levels.values(), default=0),
+            "parameters": self.env["relance.service"]._parameters_text(options),
+        }
+        return self.env["relance.service"]._record_definitive(
+            self.company_id, run_vals, run_lines, partner_levels
+        )
+
+    def _post_on_partners(self, run, partner_lines, attachment):
+        body = self.env._("Dunning letter (level %(level)s) recorded by run %(run)s.")
+        for pline in partner_lines:
+            pline.partner_id.message_post(
+                body=body % {"level": pline.new_level, "run": run.name},
+                attachment_ids=[attachment.id],
+            )
+
+    # -- helpers for the letter template ---------------------------------------
+
+    def _letters(self):
+        """What the letter template prints: one entry per ticked customer."""
+        for pline in self._selected_partner_lines():
+            yield pline, pline._letter_sections(self.subtotal_due)
+
+
+class RelanceEditionPartner(models.TransientModel):
+    _name = "relance.edition.partner"
+    _description = "Dunning edition: customer"
+    _order = "sequence, id"
+
+    edition_id = fields.Many2one("relance.edition", required=True, ondelete="cascade", index=True)
+    sequence = fields.Integer()
+    selected = fields.Boolean(default=True)
+    partner_id = fields.Many2one("res.partner", string="Customer", required=True, readonly=True)
+    partner_ref = fields.Char(related="partner_id.ref", string="Ref.")
+    zip = fields.Char(related="partner_id.zip")
+    salesperson_id = fields.Many2one(related="partner_id.user_id", string="Salesperson")
+    current_level = fields.Integer(readonly=True)
+    current_date = fields.Date(string="Last dunning", readonly=True)
+    new_level = fields.Integer(string="New level", readonly=True)
+    line_ids = fields.One2many("relance.edition.line", "partner_line_id", string="Documents")
+    doc_count = fields.Integer(compute="_compute_totals", string="Documents")
+    doc_count_text = fields.Char(compute="_compute_totals", string="Count")
+    totals_text = fields.Char(compute="_compute_totals", string="Total due")
+    email = fields.Char(compute="_compute_email", string="Email to")
+    mode = fields.Selection(related="edition_id.mode")
+
+    @api.depends("line_ids.selected", "line_ids.residual")
+    def _compute_totals(self):
+        for pline in self:
+            lines = pline.line_ids.filtered("selected")
+            docs = lines.filtered(lambda line: not line.is_deduction)
+            pline.doc_count = len(docs)
+            pline.doc_count_text = pline.env._("%s document(s)", len(lines))
+            pline.totals_text = pline.edition_id._totals_text(lines)
+
+    @api.depends("partner_id")
+    def _compute_email(self):
+        for pline in self:
+            pline.email = pline._mail_partner().email or False
+
+    def _mail_partner(self):
+        """The invoicing contact of the customer, else the customer itself."""
+        partner = self.partner_id
+        invoice_contact = partner.child_ids.filtered(
+            lambda child: child.type == "invoice" and child.email
+        )[:1]
+        return invoice_contact or partner
+
+    def _letter_sections(self, subtotal_due):
+        """Per currency: documents (with optional subtotals per due date), deductions, total."""
+        by_currency = defaultdict(list)
+        for line in self.line_ids.filtered("selected").sorted(lambda ln: (ln.due_date, ln.id)):
+            by_currency[line.currency_id].append(line)
+        sections = []
+        for currency, lines in sorted(by_currency.items(), key=lambda kv: kv[0].name):
+            docs = [line for line in lines if not line.is_deduction]
+            sections.append(
+                {
+                    "currency": currency,
+                    "rows": self._rows_with_subtotals(docs, subtotal_due),
+                    "deductions": [line for line in lines if line.is_deduction],
+                    "total": currency.round(sum(line.residual for line in lines)),
+                }
+            )
+        return sections
+
+    @staticmethod
+    def _rows_with_subtotals(docs, subtotal_due):
+        rows = []
+        for index, line in enumerate(docs):
+            rows.append(("line", line))
+            last_of_date = index + 1 == len(docs) or docs[index + 1].due_date != line.due_date
+            if subtotal_due and last_of_date:
+                same = [d.residual for d in docs if d.due_date == line.due_date]
+                rows.append(("subtotal", (line.due_date, sum(same))))
+        return rows
+
+    def action_open(self):
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+            "name": self.partner_id.display_name,
+        }
+
+    def action_back_to_review(self):
+        return self.edition_id._reopen()
+
+    def action_compose(self):
+        return self.env["relance.composer"].action_open_for_partner(
+            self.partner_id, self.line_ids.filtered("selected").move_id
+        )
+
+
+class RelanceEditionLine(models.TransientModel):
+    _name = "relance.edition.line"
+    _description = "Dunning edition: document"
+    _order = "partner_line_id, is_deduction, due_date, id"
+
+    edition_id = fields.Many2one("relance.edition", required=True, ondelete="cascade", index=True)
+    partner_line_id = fields.Many2one(
+        "relance.edition.partner", required=True, ondelete="cascade", index=True
+    )
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    selected = fields.Boolean(default=True)
+    move_id = fields.Many2one("account.move", string="Document", readonly=True)
+    invoice_date = fields.Date(related="move_id.invoice_date", string="Date")
+    amount_total = fields.Monetary(
+        related="move_id.amount_total_in_currency_signed", string="Amount"
+    )
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    due_date = fields.Date(readonly=True)
+    days_late = fields.Integer(string="Days late", readonly=True)
+    residual = fields.Monetary(readonly=True, aggregator="sum")
+    level_before = fields.Integer(string="Current level", readonly=True)
+    date_before = fields.Date(string="Last dunning", readonly=True)
+    level_after = fields.Integer(string="Proposed level", readonly=True)
+    is_deduction = fields.Boolean(string="Deduction", readonly=True)
+
+    def _run_line_vals(self, run_type, outcome):
+        return {
+            "partner_id": self.partner_id.id,
+            "move_id": self.move_id.id,
+            "level_before": self.level_before,
+            "date_before": self.date_before,
+            "level_after": self.level_after if not self.is_deduction else self.level_before,
+            "residual": self.residual,
+            "currency_id": self.currency_id.id,
+            "channel": "letter" if run_type == "letter" else "email",
+            "outcome": outcome if not self.is_deduction else "skipped",
+            "reason": self.env._("deduction") if self.is_deduction else False,
+        }
+
