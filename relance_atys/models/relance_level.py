@@ -2,6 +2,7 @@ import string
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import format_date
 
 from .. import engine
 
@@ -124,7 +125,7 @@ class RelanceLevel(models.Model):
             "documents": ", ".join(documents),
             "level": self.number,
             "company": self.company_id.name,
-            "date": fields.Date.to_string(date) if date else "",
+            "date": format_date(self.env, date) if date else "",
         }
         if self.subject_template:
             return self.subject_template.format(**values)

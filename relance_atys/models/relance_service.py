@@ -12,8 +12,12 @@ from psycopg2 import errors as pg_errors
 
 from odoo import fields, models
 from odoo.exceptions import UserError
+from odoo.osv import expression
 
 from .. import engine
+
+# Runs that record levels, and so can be cancelled.
+LEVEL_RUN_TYPES = ("letter", "email", "manual")
 
 # Open documents of a company: posted customer invoices and credit notes with a
 # residual (in their own currency), plus receivable lines of payments and other
@@ -34,12 +38,13 @@ OPEN_ITEMS_SQL = """
        AND m.amount_residual > 0
        {move_filter}
     UNION ALL
-    SELECT l.move_id, l.commercial_partner_id, l.currency_id, MIN(l.date),
+    SELECT l.move_id, p.id, l.currency_id, MIN(l.date),
            SUM(l.amount_residual_currency), 0, NULL, false, false
       FROM account_move_line l
       JOIN account_move m ON m.id = l.move_id
       JOIN account_account a ON a.id = l.account_id
-      JOIN res_partner p ON p.id = l.commercial_partner_id
+      JOIN res_partner lp ON lp.id = l.partner_id
+      JOIN res_partner p ON p.id = lp.commercial_partner_id
      WHERE l.company_id = %(company)s
        AND l.parent_state = 'posted'
        AND a.account_type = 'asset_receivable'
@@ -47,7 +52,7 @@ OPEN_ITEMS_SQL = """
        AND m.move_type NOT IN ('out_invoice', 'out_refund')
        AND l.amount_residual_currency < 0
        {line_filter}
-     GROUP BY l.move_id, l.commercial_partner_id, l.currency_id
+     GROUP BY l.move_id, p.id, l.currency_id
 """
 
 PARTNERS_SQL = """
@@ -100,8 +105,8 @@ class RelanceService(models.AbstractModel):
         """SQL conditions (on ``m`` the move, ``p`` the commercial partner)."""
         conds, lconds, args = [], [], {}
         if options.get("partner_ids"):
-            conds.append("m.commercial_partner_id = ANY(%(partners)s)")
-            lconds.append("l.commercial_partner_id = ANY(%(partners)s)")
+            conds.append("p.id = ANY(%(partners)s)")
+            lconds.append("p.id = ANY(%(partners)s)")
             args["partners"] = list(options["partner_ids"])
         if options.get("move_ids"):
             conds.append("m.id = ANY(%(moves)s)")
@@ -190,7 +195,7 @@ class RelanceService(models.AbstractModel):
             line["move_id"]
             for line in lines
             if line.get("move_id") in current
-            and current[line["move_id"]] != (line["level_before"], line.get("date_before"))
+            and current[line["move_id"]] != (line["level_before"], line.get("date_before") or None)
         ]
         if changed:
             run = self.env["relance.run.line"].search(
@@ -284,63 +289,37 @@ class RelanceService(models.AbstractModel):
     # -- cancelling -----------------------------------------------------------
 
     def _cancel_runs(self, runs):
+        """Cancel ``runs``, the latest first (managers only)."""
         if not self.env.user.has_group("relance_atys.group_relance_manager"):
             raise UserError(self.env._("Only dunning managers can cancel a run."))
-        for run in runs:
+        for run in runs.sorted("id", reverse=True):
             self._cancel_run(run)
         return True
 
     def _cancel_run(self, run):
         """Give documents and partners back the level they had before ``run``."""
-        if run.state != "done" or run.run_type not in ("letter", "email", "manual"):
+        if run.state != "done" or run.run_type not in LEVEL_RUN_TYPES:
             raise UserError(
-                self.env._("Run %s cannot be cancelled: only done runs that recorded "
-                           "levels can.", run.name)
+                self.env._(
+                    "Run %s cannot be cancelled: only done runs that recorded levels can.",
+                    run.name,
+                )
             )
         lines = run.line_ids.filtered(lambda line: line.outcome not in ("skipped", "failed"))
-        later = self.env["relance.run.line"].search(
-            [
-                ("run_id.state", "=", "done"),
-                ("run_id", ">", run.id),
-                ("run_id.run_type", "in", ("letter", "email", "manual")),
-                ("outcome", "not in", ("skipped", "failed")),
-                "|",
-                ("move_id", "in", lines.move_id.ids),
-                "&",
-                ("partner_id", "in", lines.partner_id.ids),
-                ("run_id.run_type", "!=", "manual"),
-            ],
-            order="run_id",
-            limit=1,
-        )
+        self._lock_documents(lines.move_id.ids)
+        later = self._get_later_line(run, lines)
         if later:
             raise UserError(
                 self.env._(
-                    "Run %(run)s cannot be cancelled: run %(later)s has dunned the same "
-                    "documents or customers since. Cancel %(later)s first.",
+                    "Run %(run)s cannot be cancelled: run %(later)s has changed the level "
+                    "of the same documents or customers since. Cancel %(later)s first.",
                     run=run.name,
                     later=later.run_id.name,
                 )
             )
-        self._lock_documents(lines.move_id.ids)
-        by_date = defaultdict(dict)
-        for line in lines.filtered("move_id"):
-            by_date[line.date_before][line.move_id.id] = line.level_before
-        for date, moves in by_date.items():
-            self._write_levels(moves, date)
+        self._restore_documents(lines)
         if run.run_type != "manual":
-            Partner = self.env["res.partner"].with_company(run.company_id).sudo()
-            seen = set()
-            for line in lines:
-                if line.partner_id.id in seen:
-                    continue
-                seen.add(line.partner_id.id)
-                Partner.browse(line.partner_id.id).write(
-                    {
-                        "relance_level": line.partner_level_before,
-                        "relance_date": line.partner_date_before,
-                    }
-                )
+            self._restore_partners(run.company_id, lines)
         run.write(
             {
                 "state": "cancelled",
@@ -349,6 +328,47 @@ class RelanceService(models.AbstractModel):
             }
         )
         run.message_post(body=self.env._("Run cancelled: previous levels restored."))
+
+    def _get_later_line(self, run, lines):
+        """A line of a later, not cancelled run that moved a level ``lines`` recorded.
+
+        Documents are checked for every run; customers only when ``run`` set
+        their level (not a manual run), against later runs that set it too.
+        """
+        touched = [("move_id", "in", lines.move_id.ids)]
+        if run.run_type != "manual":
+            touched = expression.OR(
+                [
+                    touched,
+                    [("partner_id", "in", lines.partner_id.ids), ("run_type", "!=", "manual")],
+                ]
+            )
+        domain = [
+            ("run_id", ">", run.id),
+            ("company_id", "=", run.company_id.id),
+            ("run_id.state", "!=", "cancelled"),
+            ("run_type", "in", LEVEL_RUN_TYPES),
+            ("outcome", "not in", ("skipped", "failed")),
+        ]
+        return self.env["relance.run.line"].sudo().search(
+            expression.AND([domain, touched]), order="run_id", limit=1
+        )
+
+    def _restore_documents(self, lines):
+        """Documents' previous level and date: one UPDATE per previous date."""
+        by_date = defaultdict(dict)
+        for line in lines.filtered("move_id"):
+            by_date[line.date_before or None][line.move_id.id] = line.level_before
+        for date, moves_levels in by_date.items():
+            self._write_levels(moves_levels, date)
+
+    def _restore_partners(self, company, lines):
+        """Customers' previous level and date: one write per previous level and date."""
+        by_date = defaultdict(dict)
+        for line in lines.filtered("partner_id"):
+            by_date[line.partner_date_before][line.partner_id.id] = line.partner_level_before
+        for date, partner_levels in by_date.items():
+            self._write_partner_levels(company, partner_levels, date)
 
     def _resend_failed(self, runs):
         return self.env["relance.mailer"]._resend_failed(runs)

@@ -1,4 +1,46 @@
-from odoo import fields, models
+"""Signature reminders of quotations (Atys "Relance signature pièces", seed 000).
+
+One service, two front doors: the wizard ``relance.signature`` and the weekly
+cron both call `_relance_signature_process`. The gathering reads a company's
+quotations waiting for a signature in one query, `relance_atys.signature`
+decides, then each batch locks its quotations, decides again on their current
+level and writes, per quotation and in one savepoint, the new level and date
+with the queued mail: a run killed half-way never sends twice once resumed.
+"""
+
+import logging
+from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
+
+import pytz
+
+from odoo import api, fields, models, modules, tools
+from odoo.exceptions import UserError
+from odoo.osv import expression
+from odoo.tools import SQL, split_every
+from odoo.tools.safe_eval import safe_eval
+from odoo.tools.safe_eval import time as safe_time
+
+from .. import signature
+
+_logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+MAIL_TEMPLATE = "relance_atys.mail_template_relance_signature"
+
+
+class Candidate(NamedTuple):
+    """A quotation waiting for a signature, as the gathering reads it."""
+
+    order_id: int
+    partner_id: int
+    commercial_id: int
+    created: date
+    level: int
+    last_date: date | None
+    recipient_id: int | None
+    send_doc: bool
+    selected: bool
 
 
 class SaleOrder(models.Model):
@@ -12,3 +54,358 @@ class SaleOrder(models.Model):
     relance_sign_line_ids = fields.One2many(
         "relance.run.line", "order_id", string="Signature reminder history", readonly=True
     )
+
+    # -- gathering -----------------------------------------------------------
+
+    @api.model
+    def _relance_signature_domain(self, company):
+        """Quotations of ``company`` waiting for their customer's signature."""
+        return [
+            ("company_id", "=", company.id),
+            ("require_signature", "=", True),
+            ("signature", "=", False),
+            ("state", "in", ("draft", "sent")),
+        ]
+
+    @api.model
+    def _relance_signature_tz(self):
+        return pytz.timezone(self.env.context.get("tz") or self.env.user.tz or "UTC")
+
+    @api.model
+    def _relance_signature_day_start(self, day):
+        """The UTC instant a local ``day`` starts at, to compare with create_date."""
+        start = self._relance_signature_tz().localize(datetime.combine(day, time.min))
+        return start.astimezone(pytz.UTC).replace(tzinfo=None)
+
+    @api.model
+    def _relance_signature_filter_domain(self, options):
+        """The run's filters; quotations failing them are reported "filtered out"."""
+        domain = []
+        if options.get("date_from"):
+            start = self._relance_signature_day_start(options["date_from"])
+            domain.append(("create_date", ">=", start))
+        if options.get("date_to"):
+            end = self._relance_signature_day_start(options["date_to"] + timedelta(days=1))
+            domain.append(("create_date", "<", end))
+        if options.get("template_ids"):
+            domain.append(("sale_order_template_id", "in", options["template_ids"].ids))
+        if options.get("category_ids"):
+            categories = options["category_ids"].ids
+            domain.append(("partner_id.commercial_partner_id.category_id", "in", categories))
+        if options.get("partner_ids"):
+            domain.append(("partner_id", "child_of", options["partner_ids"].ids))
+        if options.get("condition") in ("draft", "sent"):
+            domain.append(("state", "=", options["condition"]))
+        return domain
+
+    @api.model
+    def _relance_signature_candidates(self, company, options):
+        """Every quotation of ``company`` waiting for a signature, in one query.
+
+        With ``order_ids`` in the options, only those. The recipient is the
+        quotation's partner when it has an email, else its commercial partner.
+        """
+        domain = self._relance_signature_domain(company)
+        if options.get("order_ids"):
+            domain = expression.AND([domain, [("id", "in", options["order_ids"].ids)]])
+        query = self._search(domain, order="id")
+        partner = query.join("sale_order", "partner_id", "res_partner", "id", "partner_id")
+        commercial = query.join(
+            partner, "commercial_partner_id", "res_partner", "id", "commercial_partner_id"
+        )
+        Partner = self.env["res.partner"]
+        filters = self._relance_signature_filter_domain(options)
+        rows = self.env.execute_query(
+            query.select(
+                SQL.identifier("sale_order", "id"),
+                SQL.identifier(partner, "id"),
+                SQL.identifier(commercial, "id"),
+                SQL(
+                    "(%s AT TIME ZONE 'UTC' AT TIME ZONE %s)::date",
+                    self._field_to_sql("sale_order", "create_date", query),
+                    self._relance_signature_tz().zone,
+                ),
+                SQL("COALESCE(%s, 0)", self._field_to_sql("sale_order", "relance_sign_level", query)),
+                self._field_to_sql("sale_order", "relance_sign_date", query),
+                SQL(
+                    "CASE WHEN %s > '' THEN %s WHEN %s > '' THEN %s END",
+                    Partner._field_to_sql(partner, "email", query),
+                    SQL.identifier(partner, "id"),
+                    Partner._field_to_sql(commercial, "email", query),
+                    SQL.identifier(commercial, "id"),
+                ),
+                SQL("COALESCE(%s, FALSE)", Partner._field_to_sql(commercial, "relance_send_doc", query)),
+                SQL("sale_order.id IN %s", self._search(filters).subselect()) if filters else SQL("TRUE"),
+            )
+        )
+        return [Candidate(*row) for row in rows]
+
+    # -- deciding ------------------------------------------------------------
+
+    @api.model
+    def _relance_signature_thresholds(self, company):
+        return signature.Thresholds(
+            first=company.relance_sign_first_days,
+            second=company.relance_sign_second_days,
+            repeat=company.relance_sign_repeat_days,
+            min_interval=company.relance_sign_min_interval,
+        )
+
+    @api.model
+    def _relance_signature_decision(self, candidate, as_of, thresholds):
+        reason = signature.screen(
+            candidate.selected, bool(candidate.recipient_id), candidate.send_doc
+        )
+        if reason:
+            return signature.Decision(reason=reason)
+        return signature.decide(
+            candidate.created, candidate.level, candidate.last_date, as_of, thresholds
+        )
+
+    @api.model
+    def _relance_signature_proposal(self, company, options):
+        """What a run with ``options`` would do: [(candidate, decision)]."""
+        thresholds = self._relance_signature_thresholds(company)
+        return [
+            (candidate, self._relance_signature_decision(candidate, options["date"], thresholds))
+            for candidate in self._relance_signature_candidates(company, options)
+        ]
+
+    @api.model
+    def _relance_signature_reasons(self):
+        _ = self.env._
+        return {
+            signature.R_FILTERED: _("outside the filters"),
+            signature.R_NO_EMAIL: _("no email address"),
+            signature.R_NO_SEND_DOC: _("customer without 'Send documents by email'"),
+            signature.R_NOT_DUE: _("not due yet"),
+            signature.R_TOO_RECENT: _("last reminder too recent"),
+            signature.R_NOT_WAITING: _("no longer waiting for a signature"),
+        }
+
+    # -- processing ----------------------------------------------------------
+
+    @api.model
+    def _relance_signature_process(self, company, options, proposal, on_batch=None):
+        """Send the reminders ``proposal`` holds as due; return the run reporting it.
+
+        Skipped quotations are recorded first, then the due ones are sent in
+        batches of BATCH_SIZE, ``on_batch(count)`` being called after each.
+        """
+        run = self.env["relance.run"].sudo().create(
+            {
+                "run_type": "signature",
+                "company_id": company.id,
+                "date": options["date"],
+                "state": "running",
+                "parameters": self.env["relance.service"]._parameters_text(options),
+            }
+        )
+        reasons = self._relance_signature_reasons()
+        self._relance_signature_record(
+            run,
+            [
+                self._relance_signature_line_vals(candidate, decision, options["date"], reasons)
+                for candidate, decision in proposal
+                if not decision.due
+            ],
+        )
+        due = [candidate for candidate, decision in proposal if decision.due]
+        for batch in split_every(BATCH_SIZE, due):
+            self._relance_signature_send_batch(run, batch, options)
+            if on_batch:
+                on_batch(len(batch))
+        run.state = "done"
+        return run
+
+    @api.model
+    def _relance_signature_lock(self, company, order_ids):
+        """Lock the quotations still waiting; their current level and last date."""
+        query = self._search(
+            expression.AND([self._relance_signature_domain(company), [("id", "in", order_ids)]])
+        )
+        rows = self.env.execute_query(
+            SQL(
+                "%s FOR UPDATE OF sale_order",
+                query.select(
+                    SQL.identifier("sale_order", "id"),
+                    SQL("COALESCE(%s, 0)", self._field_to_sql("sale_order", "relance_sign_level", query)),
+                    self._field_to_sql("sale_order", "relance_sign_date", query),
+                ),
+            )
+        )
+        return {order_id: (level, last_date) for order_id, level, last_date in rows}
+
+    @api.model
+    def _relance_signature_send_batch(self, run, candidates, options):
+        """Send one batch, deciding again on the level each quotation has now."""
+        as_of = options["date"]
+        current = self._relance_signature_lock(run.company_id, [c.order_id for c in candidates])
+        thresholds = self._relance_signature_thresholds(run.company_id)
+        reasons = self._relance_signature_reasons()
+        report = options.get("attach_pdf") and options.get("report_id")
+        template = self._relance_signature_template()
+        lines = []
+        for candidate in candidates:
+            if candidate.order_id in current:
+                level, last_date = current[candidate.order_id]
+                candidate = candidate._replace(level=level, last_date=last_date)
+                decision = self._relance_signature_decision(candidate, as_of, thresholds)
+            else:
+                decision = signature.Decision(reason=signature.R_NOT_WAITING)
+            vals = self._relance_signature_line_vals(candidate, decision, as_of, reasons)
+            if decision.due:
+                order = self.browse(candidate.order_id)
+                vals.update(order._relance_signature_send(candidate, decision.level, as_of, template, report))
+            lines.append(vals)
+        self._relance_signature_link_mails(lines)
+        self._relance_signature_record(run, lines)
+
+    @api.model
+    def _relance_signature_template(self):
+        template = self.env.ref(MAIL_TEMPLATE, raise_if_not_found=False)
+        if not template:
+            raise UserError(
+                self.env._(
+                    "The signature reminder mail template is missing: upgrade the "
+                    "Dunning module to restore it."
+                )
+            )
+        return template
+
+    def _relance_signature_send(self, candidate, level, as_of, template, report):
+        """Record ``level`` and queue the mail, both or neither; return line values."""
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                self.write({"relance_sign_level": level, "relance_sign_date": as_of})
+                message = self._relance_signature_post(candidate.recipient_id, template, report)
+        except Exception as error:  # noqa: BLE001 - one quotation must not stop the others
+            _logger.warning("Signature reminder of %s failed", self.name, exc_info=True)
+            return {
+                "outcome": "failed",
+                "channel": "none",
+                "level_after": candidate.level,
+                "date_after": candidate.last_date,
+                "reason": str(error),
+            }
+        return {"message_id": message.id}
+
+    def _relance_signature_post(self, recipient_id, template, report):
+        """Post the reminder on the quotation's chatter, its mail in the queue."""
+        self.ensure_one()
+        attachments = self._relance_signature_pdf(report) if report else self.env["ir.attachment"]
+        return self.message_post_with_source(
+            template,
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+            email_layout_xmlid="mail.mail_notification_layout_with_responsible_signature",
+            partner_ids=[recipient_id],
+            attachment_ids=attachments.ids,
+            force_send=False,
+        )
+
+    def _relance_signature_pdf(self, report):
+        """The quotation printed by ``report``, an attachment for the composer."""
+        self.ensure_one()
+        content, _format = self.env["ir.actions.report"]._render_qweb_pdf(report, self.ids)
+        name = (
+            safe_eval(report.print_report_name, {"object": self, "time": safe_time})
+            if report.print_report_name
+            else self._get_report_base_filename()
+        )
+        return self.env["ir.attachment"].create(
+            {
+                "name": f"{name}.pdf",
+                "raw": content,
+                "mimetype": "application/pdf",
+                "res_model": "mail.compose.message",
+                "res_id": 0,
+            }
+        )
+
+    # -- recording -----------------------------------------------------------
+
+    @api.model
+    def _relance_signature_line_vals(self, candidate, decision, as_of, reasons):
+        return {
+            "order_id": candidate.order_id,
+            "partner_id": candidate.commercial_id,
+            "level_before": candidate.level,
+            "level_after": decision.level if decision.due else candidate.level,
+            "date_before": candidate.last_date,
+            "date_after": as_of if decision.due else candidate.last_date,
+            "channel": "email" if decision.due else "none",
+            "outcome": "sent" if decision.due else "skipped",
+            "reason": reasons.get(decision.reason, False),
+        }
+
+    @api.model
+    def _relance_signature_link_mails(self, lines):
+        """Add to each sent line the queued mail of its message, in one search."""
+        by_message = {line["message_id"]: line for line in lines if line.get("message_id")}
+        mails = self.env["mail.mail"].sudo().search([("mail_message_id", "in", list(by_message))])
+        for mail in mails:
+            by_message[mail.mail_message_id.id]["mail_id"] = mail.id
+
+    @api.model
+    def _relance_signature_record(self, run, lines):
+        for line in lines:
+            line["run_id"] = run.id
+        self.env["relance.run.line"].sudo().create(lines)
+
+    # -- scheduled action ----------------------------------------------------
+
+    @api.model
+    def _cron_relance_signature(self, as_of=None):
+        """Every company's reminders with the wizard's defaults, committed per batch.
+
+        Killed half-way, the next call closes the interrupted run and goes on:
+        quotations already reminded are then too recent to be sent again.
+        """
+        as_of = as_of or fields.Date.context_today(self)
+        plans = []
+        for company in self.env["res.company"].search([]):
+            self._relance_signature_close_interrupted(company)
+            options = self.env["relance.signature"].create(
+                {"company_id": company.id, "date": as_of}
+            )._options()
+            plans.append((company, options, self._relance_signature_proposal(company, options)))
+        total = sum(decision.due for *_plan, proposal in plans for _c, decision in proposal)
+        progress = {"done": 0}
+
+        def on_batch(count):
+            progress["done"] += count
+            self.env["ir.cron"]._notify_progress(
+                done=progress["done"], remaining=total - progress["done"]
+            )
+            if self._relance_signature_can_commit():
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+
+        for company, options, proposal in plans:
+            self.with_company(company)._relance_signature_process(
+                company, options, proposal, on_batch=on_batch
+            )
+
+    @api.model
+    def _relance_signature_can_commit(self):
+        # pytest-odoo does not set current_test under Odoo 18, test_enable it does
+        return not modules.module.current_test and not tools.config["test_enable"]
+
+    @api.model
+    def _relance_signature_close_interrupted(self, company):
+        runs = self.env["relance.run"].sudo().search(
+            [
+                ("run_type", "=", "signature"),
+                ("state", "=", "running"),
+                ("company_id", "=", company.id),
+            ]
+        )
+        for run in runs:
+            run.message_post(
+                body=self.env._(
+                    "Interrupted before its end: the next scheduled run went on with "
+                    "the quotations left."
+                )
+            )
+        runs.state = "done"

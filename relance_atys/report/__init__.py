@@ -1,0 +1,1 @@
+from . import relance_xlsx

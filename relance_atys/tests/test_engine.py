@@ -67,7 +67,6 @@ class TestSeedProgressive(unittest.TestCase):
          engine.R_TOO_RECENT),
         ("first reminder on 6 July (before due) -> not due", (0, None), 6,
          engine.R_NOT_DUE),
-        ("level 0 counts days late, not a stray last date", (0, 19), 20, 1),
     )  # fmt: skip
 
     def test_seed_rows(self):
@@ -76,6 +75,11 @@ class TestSeedProgressive(unittest.TestCase):
                 item = doc(level=current, last_date=last and july(last))
                 prm = params(PROG, july(day), PROG_LEVELS)
                 self.assertEqual(outcome(item, prm), expected)
+
+    def test_level_0_counts_days_late_not_a_stray_last_date(self):
+        item = doc(level=0, last_date=july(19))
+        prm = params(PROG, july(20), (Level(1, 5, 10), Level(2, 6, 10)))
+        self.assertEqual(outcome(item, prm), 1)
 
     def test_level_filter_other_level(self):
         prm = params(PROG, july(20), PROG_LEVELS, level=2)
@@ -122,7 +126,7 @@ class TestSeedSequential(unittest.TestCase):
     """Atys seed 001: the user asks for a level; partners at the level before it."""
 
     def test_asked_level_2_only_partners_at_level_1(self):
-        items = [doc(1, partner=1), doc(2, partner=2), doc(3, partner=3)]
+        items = [doc(3, partner=3), doc(1, partner=1), doc(2, partner=2)]
         partners = {
             1: Partner(1, level=0),
             2: Partner(2, level=1),
@@ -131,6 +135,7 @@ class TestSeedSequential(unittest.TestCase):
         proposal = engine.propose(items, partners, params(SEQ, level=2))
         self.assertEqual(proposed_ids(proposal), [2])
         self.assertEqual(reasons(proposal), {1: "partner_level", 3: "partner_level"})
+        self.assertEqual([s.item_id for s in proposal.skipped], [1, 3])
 
     SELECTION_ROWS = (
         ("lower with level 2 takes documents at level 1 and 0", "lower", [10, 11]),
@@ -147,6 +152,15 @@ class TestSeedSequential(unittest.TestCase):
                 proposal = engine.propose(items, partners, prm)
                 self.assertEqual(proposed_ids(proposal), expected)
                 self.assertEqual(reasons(proposal)[12], engine.R_ALREADY)
+
+    def test_previous_is_the_configured_level_below(self):
+        items = [doc(10, level=0), doc(11, level=1), doc(12, level=2)]
+        levels = (Level(1, 0, 14), Level(3, 15, 99))  # no level 2 configured
+        for mode, expected in (("previous", [11]), ("lower", [10, 11, 12])):
+            with self.subTest(mode):
+                prm = params(SEQ, levels=levels, level=3, selection=mode)
+                proposal = engine.propose(items, {1: Partner(1, level=1)}, prm)
+                self.assertEqual(proposed_ids(proposal), expected)
 
     def test_selection_skip_reason(self):
         prm = params(SEQ, level=2, selection="never")
@@ -181,6 +195,7 @@ class TestTopLevelRepeat(unittest.TestCase):
         old, recent = as_of - timedelta(30), as_of - timedelta(29)
         rows = [
             ("partner and document old enough: repeat", old, old, "repeat"),
+            ("partner at top never dated: repeat", None, old, "repeat"),
             ("partner reminded too recently", recent, old, engine.R_PARTNER_LEVEL),
             ("document reminded too recently", old, recent, engine.R_ALREADY),
         ]

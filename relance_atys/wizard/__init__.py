@@ -1,0 +1,3 @@
+from . import relance_edition
+from . import relance_level_manage
+from . import relance_signature

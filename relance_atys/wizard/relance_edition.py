@@ -385,6 +385,10 @@ class RelanceEdition(models.TransientModel):
             "subtotal": _("Subtotal"),
             "subtotal_due": _("Subtotal due"),
             "total": _("Grand total"),
+            "type": _("Type"),
+            "document": _("Document"),
+            "deduction": _("Deduction"),
+            "sheet": _("Dunning"),
         }
 
     # -- letters --------------------------------------------------------------
@@ -512,7 +516,7 @@ class RelanceEditionPartner(models.TransientModel):
     current_date = fields.Date(string="Last dunning", readonly=True)
     new_level = fields.Integer(string="New level", readonly=True)
     line_ids = fields.One2many("relance.edition.line", "partner_line_id", string="Documents")
-    doc_count = fields.Integer(compute="_compute_totals", string="Documents")
+    doc_count = fields.Integer(compute="_compute_totals", string="Document count")
     doc_count_text = fields.Char(compute="_compute_totals", string="Count")
     totals_text = fields.Char(compute="_compute_totals", string="Total due")
     email = fields.Char(compute="_compute_email", string="Email to")
@@ -569,6 +573,39 @@ class RelanceEditionPartner(models.TransientModel):
                 rows.append(("subtotal", (line.due_date, sum(same))))
         return rows
 
+    # -- what a letter prints ---------------------------------------------------
+
+    def _letter_lang(self):
+        return self.partner_id.lang or self.env.user.lang or "en_US"
+
+    def _letter_level(self):
+        """The level whose texts the letter carries (the highest proposed), in its language."""
+        number = max(
+            (line.level_after for line in self.line_ids if line.selected and not line.is_deduction),
+            default=self.new_level,
+        )
+        level = self.env["relance.level"].search(
+            [("company_id", "=", self.edition_id.company_id.id), ("number", "=", number)],
+            limit=1,
+        )
+        return level.with_context(lang=self._letter_lang())
+
+    def _letter_subject(self):
+        documents = self.line_ids.filtered(lambda ln: ln.selected and not ln.is_deduction)
+        return self._letter_level()._subject(
+            self.partner_id, documents.move_id.mapped("name"), self.edition_id.date
+        )
+
+    def _letter_place_date(self):
+        """'Paris, le 31 mars 2026' in the customer's language."""
+        lang = self._letter_lang()
+        env = self.with_context(lang=lang).env
+        company = self.edition_id.company_id
+        day = format_date(env, self.edition_id.date, lang_code=lang, date_format="long")
+        if not company.city:
+            return day
+        return env._("%(city)s, %(date)s", city=company.city, date=day)
+
     def action_open(self):
         return {
             "type": "ir.actions.act_window",
@@ -581,11 +618,6 @@ class RelanceEditionPartner(models.TransientModel):
 
     def action_back_to_review(self):
         return self.edition_id._reopen()
-
-    def action_compose(self):
-        return self.env["relance.composer"].action_open_for_partner(
-            self.partner_id, self.line_ids.filtered("selected").move_id
-        )
 
 
 class RelanceEditionLine(models.TransientModel):

@@ -1,0 +1,87 @@
+"""Shared test data: a company with three levels, customers and open invoices."""
+
+from datetime import date, timedelta
+
+from odoo import Command
+from odoo.tests import tagged
+
+from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+
+TODAY = date(2026, 3, 31)
+
+
+@tagged("post_install", "-at_install")
+class RelanceCommon(AccountTestInvoicingCommon):
+    """A company with levels 1 [1, 15], 2 [16, 30], 3 [31, 9999], sequential rule off."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company = cls.env.company
+        cls.company.relance_rule = "bounds"
+        cls.env["relance.level"].search([("company_id", "=", cls.company.id)]).unlink()
+        cls.levels = cls.env["relance.level"].create(
+            [
+                cls._level_vals(1, "Premier rappel", 1, 15),
+                cls._level_vals(2, "Deuxième relance", 16, 30),
+                cls._level_vals(3, "Mise en demeure", 31, 9999),
+            ]
+        )
+        cls.customer_tag = cls.env["res.partner.category"].create({"name": "Grands comptes"})
+
+    @classmethod
+    def _level_vals(cls, number, name, lower, upper):
+        return {
+            "company_id": cls.company.id,
+            "number": number,
+            "name": name,
+            "lower_bound": lower,
+            "upper_bound": upper,
+            "mail_subject": f"{name} - factures échues",
+            "header": f"<p>En-tête niveau {number}</p>",
+            "footer": f"<p>Pied niveau {number}</p>",
+        }
+
+    @classmethod
+    def _customer(cls, name, **vals):
+        return cls.env["res.partner"].create(
+            {
+                "name": name,
+                "is_company": True,
+                "email": f"{name.lower().replace(' ', '.')}@example.com",
+                "customer_rank": 1,
+                **vals,
+            }
+        )
+
+    @classmethod
+    def _invoice(cls, partner, amount, due, move_type="out_invoice", currency=None, post=True):
+        """A customer invoice (or credit note) of ``amount`` due on ``due``, no tax."""
+        due = due if isinstance(due, date) else TODAY - timedelta(days=due)
+        move = cls.env["account.move"].create(
+            {
+                "move_type": move_type,
+                "partner_id": partner.id,
+                "invoice_date": due - timedelta(days=30),
+                "invoice_date_due": due,
+                "currency_id": (currency or cls.company.currency_id).id,
+                "invoice_line_ids": [
+                    Command.create(
+                        {"name": "Prestation", "quantity": 1, "price_unit": amount, "tax_ids": []}
+                    )
+                ],
+            }
+        )
+        if post:
+            move.action_post()
+        return move
+
+    @classmethod
+    def _pay(cls, invoice, amount):
+        """Register a partial (or full) payment on ``invoice``."""
+        return (
+            cls.env["account.payment.register"]
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create({"amount": amount, "payment_date": invoice.invoice_date})
+            ._create_payments()
+        )

@@ -1,0 +1,322 @@
+import base64
+import io
+import subprocess
+from datetime import datetime, timedelta
+from unittest import mock
+
+import openpyxl
+
+from odoo.exceptions import UserError
+from odoo.tests import Form, tagged
+
+from .common import TODAY, RelanceCommon
+
+
+def pdf_text(pdf):
+    """The text of a PDF, with poppler's pdftotext."""
+    out = subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True
+    )
+    return out.stdout.decode()
+
+
+@tagged("post_install", "-at_install")
+class TestEdition(RelanceCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.salesman = cls.env["res.users"].create(
+            {"name": "Sophie Vendeuse", "login": "sophie.vendeuse"}
+        )
+        cls.alpha = cls._customer(
+            "Alpha SARL", ref="C001", zip="75002", city="Paris", user_id=cls.salesman.id,
+            category_id=[(4, cls.customer_tag.id)],
+        )
+        cls.beta = cls._customer("Beta SA", ref="C002", zip="13001", city="Marseille")
+        cls.gamma = cls._customer("Gamma", ref="C003", zip="69001", relance_excluded=True)
+        cls.delta = cls._customer("Delta", ref="C004", zip="33000", relance_enabled=False)
+        cls.alpha_5 = cls._invoice(cls.alpha, 100.0, 5)
+        cls.alpha_20 = cls._invoice(cls.alpha, 200.0, 20)
+        cls.alpha_40 = cls._invoice(cls.alpha, 400.0, 40)
+        cls.alpha_refund = cls._invoice(cls.alpha, 50.0, 10, move_type="out_refund")
+        cls.alpha_not_due = cls._invoice(cls.alpha, 999.0, -10)
+        cls.beta_20 = cls._invoice(cls.beta, 300.0, 20)
+        cls.beta_blocked = cls._invoice(cls.beta, 700.0, 25)
+        cls.beta_blocked.payment_state = "blocked"
+        cls.gamma_40 = cls._invoice(cls.gamma, 80.0, 40)
+        cls.delta_40 = cls._invoice(cls.delta, 90.0, 40)
+
+    def _edition(self, **vals):
+        vals.setdefault("date", TODAY)
+        return self.env["relance.edition"].create(vals)
+
+    def _review(self, **vals):
+        wizard = self._edition(**vals)
+        wizard.action_review()
+        return wizard
+
+    def _proposed(self, wizard):
+        return {
+            line.move_id: line.level_after
+            for line in wizard.line_ids
+            if not line.is_deduction
+        }
+
+    # -- proposal --------------------------------------------------------------
+
+    def test_bounds_rule_levels_and_deductions(self):
+        wizard = self._review()
+        self.assertEqual(wizard.state, "review")
+        self.assertEqual(
+            self._proposed(wizard),
+            {self.alpha_5: 1, self.alpha_20: 2, self.alpha_40: 3, self.beta_20: 2},
+        )
+        alpha = wizard.partner_line_ids.filtered(lambda pl: pl.partner_id == self.alpha)
+        deduction = alpha.line_ids.filtered("is_deduction")
+        self.assertEqual(deduction.move_id, self.alpha_refund)
+        self.assertEqual(deduction.residual, -50.0)
+        self.assertEqual(alpha.new_level, 3)
+        self.assertEqual(alpha.doc_count, 3)
+        self.assertIn("650", alpha.totals_text.replace("\u202f", "").replace(",", ""))
+        # excluded customer, disabled customer and the blocked invoice are left out
+        partners = wizard.partner_line_ids.partner_id
+        self.assertNotIn(self.gamma, partners)
+        self.assertNotIn(self.delta, partners)
+        self.assertIn("payment blocked (dispute)", wizard.skipped_text)
+
+    def test_bounds_rule_keep_one_level(self):
+        wizard = self._review(level_id=self.levels[1].id)
+        self.assertEqual(self._proposed(wizard), {self.alpha_20: 2, self.beta_20: 2})
+
+    def test_sequential_selection_modes(self):
+        """Seed 001: level 2 asked, only customers at level 1; each selection mode."""
+        self.company.relance_rule = "sequential"
+        self.alpha.with_company(self.company).sudo().write({"relance_level": 1})
+        self.alpha_20.write({"relance_level": 1})
+        level2 = self.levels[1]
+        # level 2 takes documents at least 16 days late (its lower bound): not alpha_5
+        expected = {
+            "lower": {self.alpha_20: 2, self.alpha_40: 2},
+            "previous": {self.alpha_20: 2},
+            "never": {self.alpha_40: 2},
+        }
+        for selection, proposed in expected.items():
+            with self.subTest(selection=selection):
+                wizard = self._review(level_id=level2.id, selection=selection)
+                self.assertEqual(wizard.partner_line_ids.partner_id, self.alpha)
+                self.assertEqual(self._proposed(wizard), proposed)
+
+    def test_sequential_requires_a_level(self):
+        self.company.relance_rule = "sequential"
+        with self.assertRaisesRegex(UserError, "level"):
+            self._review()
+
+    def test_filters(self):
+        cases = {
+            "category_ids": ([(6, 0, self.customer_tag.ids)], self.alpha),
+            "user_ids": ([(6, 0, self.salesman.ids)], self.alpha),
+            "partner_ids": ([(6, 0, self.beta.ids)], self.beta),
+        }
+        for field, (value, partner) in cases.items():
+            with self.subTest(field=field):
+                wizard = self._review(**{field: value})
+                self.assertEqual(wizard.partner_line_ids.partner_id, partner)
+
+    def test_due_range_and_amount_threshold(self):
+        wizard = self._review(
+            due_from=TODAY - timedelta(days=25), due_to=TODAY - timedelta(days=15)
+        )
+        self.assertEqual(set(self._proposed(wizard)), {self.alpha_20, self.beta_20})
+        # Alpha's total is 650 (700 - 50 credit), Beta's 300
+        wizard = self._review(min_amount=500)
+        self.assertEqual(wizard.partner_line_ids.partner_id, self.alpha)
+
+    def test_payment_terms_filter(self):
+        term = self.env.ref("account.account_payment_term_30days")
+        self.env.cr.execute(
+            "UPDATE account_move SET invoice_payment_term_id = %s WHERE id = %s",
+            [term.id, self.beta_20.id],
+        )
+        wizard = self._review(payment_term_ids=[(6, 0, term.ids)])
+        self.assertEqual(set(self._proposed(wizard)), {self.beta_20})
+
+    def test_sort_orders(self):
+        orders = {
+            "name": [self.alpha, self.beta],
+            "zip": [self.beta, self.alpha],
+            "ref": [self.alpha, self.beta],
+        }
+        for sort_by, partners in orders.items():
+            with self.subTest(sort_by=sort_by):
+                wizard = self._review(sort_by=sort_by)
+                self.assertEqual(list(wizard.partner_line_ids.partner_id), partners)
+
+    def test_bad_input(self):
+        cases = [
+            ({"due_from": TODAY, "due_to": TODAY - timedelta(days=1)}, "inverted"),
+            ({"min_amount": -1}, "negative"),
+            ({"date": TODAY - timedelta(days=3650)}, "Nothing to dun"),
+        ]
+        for vals, message in cases:
+            with self.subTest(message=message), self.assertRaisesRegex(UserError, message):
+                self._review(**vals)
+        self.assertFalse(self.env["relance.run"].search([]))
+
+    def test_bad_input_in_french(self):
+        wizard = self._edition(due_from=TODAY, due_to=TODAY - timedelta(days=1))
+        with self.assertRaisesRegex(UserError, "inversée"):
+            wizard.with_context(lang="fr_FR").action_review()
+
+    def test_untick_partner_and_document(self):
+        wizard = self._review()
+        alpha = wizard.partner_line_ids.filtered(lambda pl: pl.partner_id == self.alpha)
+        beta = wizard.partner_line_ids - alpha
+        beta.selected = False
+        alpha.line_ids.filtered(lambda ln: ln.move_id == self.alpha_40).selected = False
+        lines = wizard._selected_lines()
+        self.assertEqual(
+            set(lines.move_id), {self.alpha_5, self.alpha_20, self.alpha_refund}
+        )
+        self.assertIn("1 customer(s), 2 document(s)", wizard.summary)
+
+    def test_query_count_constant(self):
+        """The proposal reads the ledger in a fixed number of queries."""
+        service = self.env["relance.service"]
+        options = {"date": TODAY, "rule": "bounds"}
+        service._propose(self.company, options)  # warm the caches
+        customer = self._customer("Omega")
+        for days in range(10):
+            self._invoice(customer, 10.0 + days, days + 1)
+        self.env.invalidate_all()
+        # company settings (1), levels search (1) and read (1), open items (1),
+        # partner states (1): five, whatever the number of invoices
+        with self.assertQueryCount(5):
+            small = service._propose(self.company, options)
+        for days in range(190):
+            self._invoice(customer, 10.0 + days, days + 1)
+        self.env.invalidate_all()
+        with self.assertQueryCount(5):
+            large = service._propose(self.company, options)
+        self.assertEqual(
+            sum(len(g.proposed) for g in large.groups) - sum(len(g.proposed) for g in small.groups),
+            190,
+        )
+
+    # -- control list ------------------------------------------------------------
+
+    def _xlsx(self, **vals):
+        wizard = self._review(**vals)
+        action = wizard.action_export_xlsx()
+        attachment = self.env["ir.attachment"].browse(int(action["url"].split("/")[3].split("?")[0]))
+        book = openpyxl.load_workbook(io.BytesIO(base64.b64decode(attachment.datas)), data_only=True)
+        return attachment, book.active
+
+    def test_control_list_xlsx(self):
+        attachment, sheet = self._xlsx(output="control", subtotal_due=True)
+        self.assertIn("level", attachment.name)
+        self.assertIn(str(TODAY), attachment.name)
+        self.assertTrue(attachment.name.endswith(".xlsx"))
+        self.assertEqual(sheet.freeze_panes, "A4")
+        self.assertTrue(sheet.auto_filter.ref)
+        header = [cell.value for cell in sheet[3]]
+        self.assertEqual(header[:5], ["Customer ref.", "Customer", "Zip", "Salesperson", "Document"])
+        rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=4)]
+        documents = {row[4]: row for row in rows if row[15] in ("Document", "Deduction")}
+        row = documents[self.alpha_40.name]
+        self.assertEqual(row[0], "C001")
+        self.assertEqual(row[3], "Sophie Vendeuse")
+        self.assertIsInstance(row[6], datetime)
+        self.assertEqual(row[6].date(), self.alpha_40.invoice_date_due)
+        self.assertEqual(row[7], 40)
+        self.assertEqual(row[9], 400.0)
+        self.assertEqual(row[12], 3)
+        self.assertEqual(documents[self.alpha_refund.name][9], -50.0)
+        subtotals = [row for row in rows if row[15] == "Subtotal"]
+        partner_sub = [row for row in subtotals if row[1].startswith("Subtotal Alpha")]
+        self.assertEqual(partner_sub[0][9], 650.0)
+        due_subs = [row for row in subtotals if row[1].startswith("Subtotal due")]
+        self.assertEqual(len(due_subs), 4)  # one per due date of the four invoices
+        grand = [row for row in rows if row[1] and str(row[1]).startswith("Grand total")]
+        self.assertEqual(grand[0][9], 950.0)  # 650 + 300
+
+    # -- letters -----------------------------------------------------------------
+
+    def test_draft_letters_record_nothing(self):
+        wizard = self._review()
+        pdf, _ = self.env["ir.actions.report"].with_context(
+            force_report_rendering=True
+        )._render_qweb_pdf("relance_atys.action_report_relance_letter", wizard.ids)
+        text = pdf_text(pdf)
+        self.assertIn("BROUILLON / DRAFT", text)
+        self.assertIn("Alpha SARL", text)
+        self.assertIn("Beta SA", text)
+        self.assertIn(self.alpha_40.name, text)
+        self.assertEqual(text.count("\f"), 2, "one page per letter")
+        self.assertEqual(self.alpha_40.relance_level, 0)
+        self.assertFalse(self.env["relance.run"].search([]))
+
+    def test_definitive_edition_records_levels_and_run(self):
+        wizard = self._review(definitive=True)
+        wizard.with_context(force_report_rendering=True).action_print_definitive()
+        self.assertEqual(
+            [m.relance_level for m in (self.alpha_5, self.alpha_20, self.alpha_40, self.beta_20)],
+            [1, 2, 3, 2],
+        )
+        self.assertEqual(self.alpha_40.relance_date, TODAY)
+        self.assertEqual(self.alpha_refund.relance_level, 0, "a deduction gets no level")
+        self.assertEqual(self.alpha_not_due.relance_level, 0)
+        alpha = self.alpha.with_company(self.company)
+        self.assertEqual((alpha.relance_level, alpha.relance_date), (3, TODAY))
+        run = self.env["relance.run"].search([])
+        self.assertEqual(run.run_type, "letter")
+        self.assertEqual(run.state, "done")
+        line = run.line_ids.filtered(lambda ln: ln.move_id == self.alpha_20)
+        self.assertEqual((line.level_before, line.level_after, line.outcome), (0, 2, "printed"))
+        self.assertEqual(line.residual, 200.0)
+        self.assertTrue(run.attachment_id.raw.startswith(b"%PDF"))
+        self.assertNotIn("BROUILLON", pdf_text(run.attachment_id.raw))
+        message = self.alpha.message_ids[0]
+        self.assertEqual(message.attachment_ids, run.attachment_id)
+        # the same edition again proposes nothing: a level is sent once
+        with self.assertRaisesRegex(UserError, "Nothing to dun"):
+            self._review(definitive=True)
+
+    def test_definitive_failure_records_nothing(self):
+        wizard = self._review(definitive=True)
+        with mock.patch.object(
+            type(self.env["ir.actions.report"]), "_render_qweb_pdf", return_value=(b"", "pdf")
+        ), self.assertRaisesRegex(UserError, "nothing recorded"):
+            wizard.action_print_definitive()
+        self.assertEqual(self.alpha_40.relance_level, 0)
+        self.assertEqual(self.alpha.with_company(self.company).relance_level, 0)
+        self.assertFalse(self.env["relance.run"].search([]))
+
+    def test_stale_proposal_is_refused(self):
+        """Two users reviewed the same proposal: the second cannot record it again."""
+        first = self._review(definitive=True)
+        second = self._review(definitive=True)
+        first.with_context(force_report_rendering=True).action_print_definitive()
+        run = self.env["relance.run"].search([])
+        with mock.patch.object(
+            type(self.env["ir.actions.report"]), "_render_qweb_pdf",
+            return_value=(b"%PDF-1.4 /Type /Page", "pdf"),
+        ), self.assertRaisesRegex(UserError, run.name):
+            second.action_print_definitive()
+        self.assertEqual(len(self.env["relance.run"].search([])), 1)
+
+    def test_definitive_date_before_last_dunning(self):
+        self.alpha.with_company(self.company).sudo().write(
+            {"relance_level": 1, "relance_date": TODAY + timedelta(days=1)}
+        )
+        wizard = self._review(definitive=True)
+        with self.assertRaisesRegex(UserError, "Alpha SARL"):
+            wizard.action_print_definitive()
+        self.assertFalse(self.env["relance.run"].search([]))
+
+    def test_wizard_through_form(self):
+        form = Form(self.env["relance.edition"])
+        form.date = TODAY
+        form.output = "control"
+        wizard = form.save()
+        wizard.action_review()
+        self.assertEqual(len(wizard.partner_line_ids), 2)

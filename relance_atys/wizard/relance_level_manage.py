@@ -1,0 +1,228 @@
+"""Manual dunning level management (Atys "Gestion des niveaux de relance").
+
+The user consults a customer's open documents, ticks those whose level
+changes and validates: the documents get the new level and date, the
+customer keeps its own (as in Atys), and a "manual" run keeps the change.
+"""
+
+from odoo import fields, models
+from odoo.exceptions import UserError
+
+from .. import engine
+
+
+class RelanceLevelManage(models.TransientModel):
+    _name = "relance.level.manage"
+    _description = "Dunning level management"
+
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company
+    )
+    state = fields.Selection(
+        [("consult", "Consultation"), ("modify", "Modification")],
+        default="consult",
+        required=True,
+    )
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        required=True,
+        domain="[('customer_rank', '>', 0), ('company_id', 'in', (company_id, False)), "
+        "'|', ('is_company', '=', True), ('parent_id', '=', False)]",
+        help="Search by customer reference or name.",
+    )
+    partner_ref = fields.Char(related="partner_id.ref", string="Customer reference")
+    current_level = fields.Integer(
+        default=-1, help="Level of the documents to change; -1 takes documents of any level."
+    )
+    new_level = fields.Integer(required=True, default=0)
+    date = fields.Date(
+        required=True,
+        default=fields.Date.context_today,
+        help="Dunning date recorded with the new level.",
+    )
+    date_from = fields.Date(string="Documents from", help="Invoice date of the first document.")
+    date_to = fields.Date(string="Documents to", help="Invoice date of the last document.")
+    line_ids = fields.One2many("relance.level.manage.line", "wizard_id", string="Documents")
+
+    # -- checks --------------------------------------------------------------
+
+    def _check_manager(self):
+        """Raw SQL writes the levels: refuse anyone but a dunning manager first."""
+        if not self.env.user.has_group("relance_atys.group_relance_manager"):
+            raise UserError(self.env._("Only dunning managers can change levels by hand."))
+
+    def _check_input(self):
+        self.ensure_one()
+        _ = self.env._
+        partner = self.partner_id
+        if partner.company_id and partner.company_id != self.company_id:
+            raise UserError(
+                _(
+                    "%(partner)s belongs to the company %(company)s, not to %(current)s.",
+                    partner=partner.display_name,
+                    company=partner.company_id.name,
+                    current=self.company_id.name,
+                )
+            )
+        if not -1 <= self.current_level <= engine.MAX_LEVEL:
+            raise UserError(
+                _("The current level must be between 0 and %s, or -1 for any level.",
+                  engine.MAX_LEVEL)
+            )
+        if not 0 <= self.new_level <= engine.MAX_LEVEL:
+            raise UserError(_("The new level must be between 0 and %s.", engine.MAX_LEVEL))
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise UserError(
+                _("The date range is inverted: 'Documents from' is after 'Documents to'.")
+            )
+
+    # -- consultation -----------------------------------------------------------
+
+    def _get_documents_domain(self):
+        """Open customer invoices and credit notes of the customer matching the filters."""
+        domain = [
+            ("company_id", "=", self.company_id.id),
+            ("commercial_partner_id", "=", self.partner_id.commercial_partner_id.id),
+            ("move_type", "in", ("out_invoice", "out_refund")),
+            ("state", "=", "posted"),
+            ("payment_state", "in", ("not_paid", "partial", "blocked")),
+            ("amount_residual", ">", 0),
+        ]
+        if self.current_level >= 0:
+            domain.append(("relance_level", "=", self.current_level))
+        if self.date_from:
+            domain.append(("invoice_date", ">=", self.date_from))
+        if self.date_to:
+            domain.append(("invoice_date", "<=", self.date_to))
+        return domain
+
+    def _load_lines(self):
+        """Replace the lines by the matching documents, fetched in one query."""
+        moves = self.env["account.move"].search_fetch(
+            self._get_documents_domain(),
+            ["invoice_date", "invoice_date_due", "amount_residual", "move_type",
+             "currency_id", "relance_level", "relance_date"],
+            order="invoice_date, name, id",
+        )
+        self.line_ids.unlink()
+        self.env["relance.level.manage.line"].create(
+            [self._line_vals(move) for move in moves]
+        )
+
+    def _line_vals(self, move):
+        sign = -1 if move.move_type == "out_refund" else 1
+        return {
+            "wizard_id": self.id,
+            "move_id": move.id,
+            "invoice_date": move.invoice_date,
+            "due_date": move.invoice_date_due,
+            "residual": sign * move.amount_residual,
+            "currency_id": move.currency_id.id,
+            "level": move.relance_level,
+            "level_date": move.relance_date,
+        }
+
+    def _reopen(self):
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+            "name": self.env._("Dunning level management"),
+            "context": {"dialog_size": "extra-large"},
+        }
+
+    def action_consult(self):
+        """Show the matching documents, greyed: nothing can be ticked yet."""
+        self._check_manager()
+        self._check_input()
+        self._load_lines()
+        self.state = "consult"
+        return self._reopen()
+
+    def action_modify(self):
+        """Show the matching documents again, ready to be ticked."""
+        self._check_manager()
+        self._check_input()
+        self._load_lines()
+        if not self.line_ids:
+            raise UserError(self.env._("No open document matches these filters."))
+        self.state = "modify"
+        return self._reopen()
+
+    # -- validation ------------------------------------------------------------
+
+    def action_validate(self):
+        """Give the ticked documents the new level and date, and record a manual run."""
+        self._check_manager()
+        self._check_input()
+        lines = self.line_ids.filtered("selected")
+        if not lines:
+            raise UserError(self.env._("Tick the documents whose level changes."))
+        service = self.env["relance.service"]
+        service._lock_documents(lines.move_id.ids)
+        run_lines = [line._run_line_vals(self.new_level, self.date) for line in lines]
+        service._write_levels(dict.fromkeys(lines.move_id.ids, self.new_level), self.date)
+        run = service._create_run(self._run_vals(), run_lines)
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "relance.run",
+            "res_id": run.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "current",
+        }
+
+    def _run_vals(self):
+        parameters = {
+            "partner": self.partner_id,
+            "current_level": self.current_level,
+            "new_level": self.new_level,
+            "date": self.date,
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+        }
+        return {
+            "run_type": "manual",
+            "company_id": self.company_id.id,
+            "date": self.date,
+            "level": self.new_level,
+            "parameters": self.env["relance.service"]._parameters_text(parameters),
+        }
+
+
+class RelanceLevelManageLine(models.TransientModel):
+    _name = "relance.level.manage.line"
+    _description = "Dunning level management: document"
+    _order = "invoice_date, id"
+
+    wizard_id = fields.Many2one(
+        "relance.level.manage", required=True, ondelete="cascade", index=True
+    )
+    state = fields.Selection(related="wizard_id.state")
+    selected = fields.Boolean(string="Change")
+    move_id = fields.Many2one("account.move", string="Document", required=True, readonly=True)
+    invoice_date = fields.Date(string="Date", readonly=True)
+    due_date = fields.Date(readonly=True)
+    residual = fields.Monetary(currency_field="currency_id", readonly=True)
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    level = fields.Integer(string="Current level", readonly=True)
+    level_date = fields.Date(string="Level date", readonly=True)
+
+    def _run_line_vals(self, level, date):
+        """History line: the document's level before (read once locked) and after."""
+        move = self.move_id
+        return {
+            "partner_id": move.commercial_partner_id.id,
+            "move_id": move.id,
+            "level_before": move.relance_level,
+            "date_before": move.relance_date,
+            "level_after": level,
+            "date_after": date,
+            "residual": self.residual,
+            "currency_id": self.currency_id.id,
+            "channel": "none",
+            "outcome": "changed",
+        }

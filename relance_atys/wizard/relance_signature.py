@@ -1,0 +1,195 @@
+"""Signature reminders by hand (Atys "Relance signature pièces"): filters, preview, send."""
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from .. import signature
+
+CONDITIONS = [
+    ("draft", "Not yet sent electronically"),
+    ("sent", "Already sent"),
+    ("any", "Any"),
+]
+DEFAULT_REPORT = "sale.action_report_saleorder"
+
+
+class RelanceSignature(models.TransientModel):
+    _name = "relance.signature"
+    _description = "Signature reminders"
+
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company
+    )
+    state = fields.Selection([("params", "Parameters"), ("preview", "Preview")], default="params")
+    date = fields.Date(
+        string="Reminder date",
+        required=True,
+        default=fields.Date.context_today,
+        help="Ages and the minimum interval are counted up to this date.",
+    )
+    date_from = fields.Date(string="Created from")
+    date_to = fields.Date(string="Created to")
+    template_ids = fields.Many2many(
+        "sale.order.template",
+        string="Document types",
+        help="Quotation templates; leave empty for every quotation.",
+    )
+    category_ids = fields.Many2many("res.partner.category", string="Customer tags")
+    partner_ids = fields.Many2many("res.partner", string="Customers")
+    order_ids = fields.Many2many(
+        "sale.order",
+        string="Quotations",
+        default=lambda self: self._default_order_ids(),
+        help="Only these quotations (chosen in the list of quotations).",
+    )
+    condition = fields.Selection(CONDITIONS, default="any", required=True)
+    attach_pdf = fields.Boolean(
+        string="Attach the PDF",
+        default=True,
+        help="Attach the quotation to sign, printed by the report below.",
+    )
+    report_id = fields.Many2one(
+        "ir.actions.report",
+        string="Printed with",
+        domain="[('model', '=', 'sale.order')]",
+        default=lambda self: self.env.ref(DEFAULT_REPORT, raise_if_not_found=False),
+    )
+    line_ids = fields.One2many("relance.signature.line", "wizard_id", readonly=True)
+    send_count = fields.Integer(compute="_compute_counts")
+    skip_count = fields.Integer(compute="_compute_counts")
+
+    @api.model
+    def _default_order_ids(self):
+        if self.env.context.get("active_model") == "sale.order":
+            return self.env["sale.order"].browse(self.env.context.get("active_ids"))
+        return self.env["sale.order"]
+
+    @api.depends("line_ids.will_send")
+    def _compute_counts(self):
+        for wizard in self:
+            wizard.send_count = len(wizard.line_ids.filtered("will_send"))
+            wizard.skip_count = len(wizard.line_ids) - wizard.send_count
+
+    # -- checks ----------------------------------------------------------------
+
+    def _check_input(self):
+        """Raise a clear error for anything the user asked wrongly."""
+        self.ensure_one()
+        _ = self.env._
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise UserError(_("The creation period is inverted: 'Created from' is after 'Created to'."))
+        if self.attach_pdf and not self.report_id:
+            raise UserError(_("Choose the report that prints the PDF to attach."))
+        if self.attach_pdf and self.report_id.model != "sale.order":
+            raise UserError(_("The report %s does not print quotations.", self.report_id.name))
+        foreign = self.partner_ids.filtered(
+            lambda partner: partner.company_id and partner.company_id != self.company_id
+        )
+        if foreign:
+            raise UserError(
+                _("These customers belong to another company: %s", ", ".join(foreign.mapped("name")))
+            )
+        not_waiting = self.order_ids - self.order_ids.filtered_domain(
+            self.env["sale.order"]._relance_signature_domain(self.company_id)
+        )
+        if not_waiting:
+            raise UserError(
+                _(
+                    "These quotations do not wait for a signature (signed, not asking "
+                    "for one, no longer a quotation, or of another company): %s",
+                    ", ".join(not_waiting.mapped("name")),
+                )
+            )
+
+    def _options(self):
+        self.ensure_one()
+        return {
+            "date": self.date,
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+            "template_ids": self.template_ids,
+            "category_ids": self.category_ids,
+            "partner_ids": self.partner_ids,
+            "order_ids": self.order_ids,
+            "condition": self.condition,
+            "attach_pdf": self.attach_pdf,
+            "report_id": self.report_id,
+        }
+
+    # -- actions ---------------------------------------------------------------
+
+    def action_preview(self):
+        """List what would be sent and what would be skipped, and why."""
+        self._check_input()
+        proposal = self.env["sale.order"]._relance_signature_proposal(
+            self.company_id, self._options()
+        )
+        self.line_ids.unlink()
+        self.env["relance.signature.line"].create(self._preview_line_vals(proposal))
+        self.state = "preview"
+        return self._reopen()
+
+    def _preview_line_vals(self, proposal):
+        reasons = self.env["sale.order"]._relance_signature_reasons()
+        return [
+            {
+                "wizard_id": self.id,
+                "order_id": candidate.order_id,
+                "partner_id": candidate.partner_id,
+                "recipient_id": candidate.recipient_id,
+                "age": signature.age_in_days(candidate.created, self.date),
+                "level": candidate.level,
+                "new_level": decision.level or candidate.level,
+                "will_send": decision.due,
+                "reason": reasons.get(decision.reason, False),
+            }
+            for candidate, decision in proposal
+        ]
+
+    def action_back(self):
+        self.line_ids.unlink()
+        self.state = "params"
+        return self._reopen()
+
+    def action_send(self):
+        """Send the reminders due now and open the run that reports them."""
+        self._check_input()
+        options = self._options()
+        SaleOrder = self.env["sale.order"].with_company(self.company_id)
+        proposal = SaleOrder._relance_signature_proposal(self.company_id, options)
+        run = SaleOrder._relance_signature_process(self.company_id, options, proposal)
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "relance.run",
+            "res_id": run.id,
+            "view_mode": "form",
+            "target": "current",
+            "name": run.name,
+        }
+
+    def _reopen(self):
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+            "name": self.env._("Signature reminders"),
+        }
+
+
+class RelanceSignatureLine(models.TransientModel):
+    _name = "relance.signature.line"
+    _description = "Signature reminder preview line"
+    _order = "will_send desc, id"
+
+    wizard_id = fields.Many2one("relance.signature", required=True, ondelete="cascade")
+    order_id = fields.Many2one("sale.order", string="Quotation", required=True)
+    partner_id = fields.Many2one("res.partner", string="Customer")
+    recipient_id = fields.Many2one("res.partner", string="Recipient")
+    email = fields.Char(related="recipient_id.email")
+    age = fields.Integer(string="Age (days)")
+    level = fields.Integer(string="Current level")
+    new_level = fields.Integer()
+    will_send = fields.Boolean(string="Sent")
+    reason = fields.Char(string="Skipped because")
