@@ -28,7 +28,7 @@
         "data/ir_cron_data.xml",
         "views/relance_menus.xml",
     ],
-    "demo": [],
+    "demo": ["demo/relance_demo.xml"],
     "assets": {
         "web.assets_tests": ["relance_atys/static/tests/tours/*.js"],
     },

@@ -6,3 +6,4 @@ from . import account_move
 from . import sale_order
 from . import relance_run
 from . import relance_service
+from . import relance_demo

@@ -27,6 +27,22 @@ class ResCompany(models.Model):
         string="Minimum days between two signature reminders", default=7
     )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        companies = super().create(vals_list)
+        companies._relance_create_default_levels()
+        return companies
+
+    def _relance_create_default_levels(self):
+        """Give new companies the three default levels (with their translations)."""
+        defaults = self.env["relance.level"].sudo().search(
+            [("id", "in", [self.env.ref(f"relance_atys.relance_level_{n}",
+                                        raise_if_not_found=False).id or 0 for n in (1, 2, 3)])]
+        )
+        for company in self:
+            for level in defaults:
+                level.copy({"company_id": company.id})
+
     @api.constrains(
         "relance_repeat_days",
         "relance_sign_first_days",

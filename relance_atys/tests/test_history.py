@@ -17,11 +17,13 @@ class TestHistory(RelanceCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.manager = new_test_user(
-            cls.env, login="relance_manager",
+            cls.env,
+            login="relance_manager",
             groups="account.group_account_invoice,relance_atys.group_relance_manager",
         )
         cls.dunner = new_test_user(
-            cls.env, login="relance_user",
+            cls.env,
+            login="relance_user",
             groups="account.group_account_invoice,relance_atys.group_relance_user",
         )
         cls.service = cls.env["relance.service"].with_user(cls.manager)
@@ -86,14 +88,34 @@ class TestHistory(RelanceCommon):
     def test_definitive_run_is_kept_with_its_lines(self):
         run = self._letter_run({self.inv_1: 1, self.inv_other: 1}, MARCH_1)
         self.assertRecordValues(
-            run, [{"run_type": "letter", "state": "done", "user_id": self.manager.id,
-                   "date": MARCH_1, "level": 1, "partner_count": 2, "done_count": 2}]
+            run,
+            [
+                {
+                    "run_type": "letter",
+                    "state": "done",
+                    "user_id": self.manager.id,
+                    "date": MARCH_1,
+                    "level": 1,
+                    "partner_count": 2,
+                    "done_count": 2,
+                }
+            ],
         )
         self.assertRecordValues(
             run.line_ids.filtered(lambda line: line.move_id == self.inv_1),
-            [{"partner_id": self.partner.id, "level_before": 0, "level_after": 1,
-              "date_before": False, "date_after": MARCH_1, "partner_level_before": 0,
-              "residual": 1000.0, "channel": "letter", "outcome": "printed"}],
+            [
+                {
+                    "partner_id": self.partner.id,
+                    "level_before": 0,
+                    "level_after": 1,
+                    "date_before": False,
+                    "date_after": MARCH_1,
+                    "partner_level_before": 0,
+                    "residual": 1000.0,
+                    "channel": "letter",
+                    "outcome": "printed",
+                }
+            ],
         )
 
     def test_partner_smart_button_lists_its_runs(self):
@@ -204,9 +226,7 @@ class TestHistory(RelanceCommon):
         run.with_user(self.manager).action_cancel()
         with self.assertRaisesRegex(UserError, "cannot be cancelled"):
             run.with_user(self.manager).action_cancel()
-        signature = self.env["relance.run"].create(
-            {"run_type": "signature", "date": MARCH_1}
-        )
+        signature = self.env["relance.run"].create({"run_type": "signature", "date": MARCH_1})
         with self.assertRaisesRegex(UserError, "cannot be cancelled"):
             signature.with_user(self.manager).action_cancel()
 

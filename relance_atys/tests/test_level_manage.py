@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, tagged
 from odoo.tests.common import new_test_user
@@ -19,11 +20,15 @@ class TestLevelManage(RelanceCommon):
         cls.company_2 = cls.setup_other_company()["company"]
         companies = (cls.company | cls.company_2).ids
         cls.manager = new_test_user(
-            cls.env, login="relance_manager", company_ids=companies,
+            cls.env,
+            login="relance_manager",
+            company_ids=companies,
             groups="account.group_account_invoice,relance_atys.group_relance_manager",
         )
         cls.dunner = new_test_user(
-            cls.env, login="relance_user", company_ids=companies,
+            cls.env,
+            login="relance_user",
+            company_ids=companies,
             groups="account.group_account_invoice,relance_atys.group_relance_user",
         )
         cls.service = cls.env["relance.service"]
@@ -39,6 +44,21 @@ class TestLevelManage(RelanceCommon):
         cls._pay(cls.paid, 300)
         cls.draft = cls._invoice(cls.partner, 700, 15, post=False)
         cls.other = cls._invoice(cls._customer("Fromagerie Durand"), 500, 60)
+        cls.in_company_2 = (
+            cls.env["account.move"]
+            .with_company(cls.company_2)
+            .create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": cls.partner.id,
+                    "invoice_date": TODAY,
+                    "invoice_line_ids": [
+                        Command.create({"name": "Prestation", "price_unit": 900, "tax_ids": []})
+                    ],
+                }
+            )
+        )
+        cls.in_company_2.action_post()
         cls.service._write_levels({cls.inv_old.id: 2, cls.inv_mid.id: 1}, LAST_RUN)
         cls.service._write_partner_levels(cls.company, {cls.partner.id: 2}, LAST_RUN)
 
@@ -69,27 +89,41 @@ class TestLevelManage(RelanceCommon):
         self.assertEqual(
             wizard.line_ids.move_id,
             self.inv_old | self.inv_mid | self.inv_contact | self.refund,
-            "open documents of the commercial entity only: not paid, draft or another's",
+            "open documents of the commercial entity in this company only: "
+            "not paid, draft, another customer's or another company's",
         )
         old = wizard.line_ids.filtered(lambda line: line.move_id == self.inv_old)
         self.assertRecordValues(
             old,
-            [{"invoice_date": self.inv_old.invoice_date,
-              "due_date": self.inv_old.invoice_date_due,
-              "residual": 1000.0, "level": 2, "level_date": LAST_RUN, "selected": False}],
+            [
+                {
+                    "invoice_date": self.inv_old.invoice_date,
+                    "due_date": self.inv_old.invoice_date_due,
+                    "residual": 1000.0,
+                    "level": 2,
+                    "level_date": LAST_RUN,
+                    "selected": False,
+                }
+            ],
         )
         refund = wizard.line_ids.filtered(lambda line: line.move_id == self.refund)
         self.assertEqual(refund.residual, -100.0, "a credit note reads as a deduction")
-        with Form(wizard) as form, form.line_ids.edit(0) as line:
-            with self.assertRaises(AssertionError, msg="greyed lines cannot be ticked"):
-                line.selected = True
+        with (
+            Form(wizard) as form,
+            form.line_ids.edit(0) as line,
+            self.assertRaises(AssertionError, msg="greyed lines cannot be ticked"),
+        ):
+            line.selected = True
 
     def test_consult_filters(self):
         cases = [
             ({"current_level": 1}, self.inv_mid),
             ({"current_level": 0}, self.inv_contact | self.refund),
             ({"current_level": 4}, self.env["account.move"]),
-            ({"date_from": self.inv_mid.invoice_date}, self.inv_mid | self.inv_contact | self.refund),
+            (
+                {"date_from": self.inv_mid.invoice_date},
+                self.inv_mid | self.inv_contact | self.refund,
+            ),
             ({"date_to": self.inv_mid.invoice_date}, self.inv_old | self.inv_mid),
             ({"current_level": 2, "date_to": self.inv_mid.invoice_date}, self.inv_old),
         ]
@@ -136,28 +170,51 @@ class TestLevelManage(RelanceCommon):
         partner = self.partner.with_company(self.company)
         partner.invalidate_recordset()
         self.assertEqual(
-            (partner.relance_level, partner.relance_date), (2, LAST_RUN),
+            (partner.relance_level, partner.relance_date),
+            (2, LAST_RUN),
             "a manual change never moves the customer's level and date (as in Atys)",
         )
         run = self.env["relance.run"].browse(action["res_id"])
         self.assertEqual(action["res_model"], "relance.run")
         self.assertRecordValues(
             run,
-            [{"run_type": "manual", "state": "done", "level": 3, "date": date(2026, 3, 20),
-              "user_id": self.manager.id, "company_id": self.company.id}],
+            [
+                {
+                    "run_type": "manual",
+                    "state": "done",
+                    "level": 3,
+                    "date": date(2026, 3, 20),
+                    "user_id": self.manager.id,
+                    "company_id": self.company.id,
+                }
+            ],
         )
         self.assertIn("Boulangerie Martin", run.parameters)
         self.assertRecordValues(
             run.line_ids.sorted(lambda line: line.move_id.id),
             [
-                {"move_id": self.inv_mid.id, "partner_id": self.partner.id,
-                 "level_before": 1, "date_before": LAST_RUN,
-                 "level_after": 3, "date_after": date(2026, 3, 20),
-                 "residual": 400.0, "channel": "none", "outcome": "changed"},
-                {"move_id": self.inv_contact.id, "partner_id": self.partner.id,
-                 "level_before": 0, "date_before": False,
-                 "level_after": 3, "date_after": date(2026, 3, 20),
-                 "residual": 250.0, "channel": "none", "outcome": "changed"},
+                {
+                    "move_id": self.inv_mid.id,
+                    "partner_id": self.partner.id,
+                    "level_before": 1,
+                    "date_before": LAST_RUN,
+                    "level_after": 3,
+                    "date_after": date(2026, 3, 20),
+                    "residual": 400.0,
+                    "channel": "none",
+                    "outcome": "changed",
+                },
+                {
+                    "move_id": self.inv_contact.id,
+                    "partner_id": self.partner.id,
+                    "level_before": 0,
+                    "date_before": False,
+                    "level_after": 3,
+                    "date_after": date(2026, 3, 20),
+                    "residual": 250.0,
+                    "channel": "none",
+                    "outcome": "changed",
+                },
             ],
         )
 
@@ -245,7 +302,8 @@ class TestLevelManage(RelanceCommon):
             # 18: the wizard, its company and customer, its lines (search, read) (5);
             # the lock in its savepoint (3); the documents' levels before (1); one
             # UPDATE of every document (1); the run's sequence (3) and INSERT (1);
-            # the currency, one INSERT of every line, then their related fields (4).
+            # the currency read, one INSERT of every line, then their currency again
+            # and one UPDATE of their stored related fields (4).
             with self.assertQueryCount(18):
                 wizard.action_validate()
             self.assertEqual(set(wizard.line_ids.move_id.mapped("relance_level")), {2})

@@ -54,11 +54,10 @@ class RelanceLevelManage(models.TransientModel):
 
     def _check_input(self):
         self.ensure_one()
-        _ = self.env._
         partner = self.partner_id
         if partner.company_id and partner.company_id != self.company_id:
             raise UserError(
-                _(
+                self.env._(
                     "%(partner)s belongs to the company %(company)s, not to %(current)s.",
                     partner=partner.display_name,
                     company=partner.company_id.name,
@@ -67,14 +66,16 @@ class RelanceLevelManage(models.TransientModel):
             )
         if not -1 <= self.current_level <= engine.MAX_LEVEL:
             raise UserError(
-                _("The current level must be between 0 and %s, or -1 for any level.",
-                  engine.MAX_LEVEL)
+                self.env._(
+                    "The current level must be between 0 and %s, or -1 for any level.",
+                    engine.MAX_LEVEL,
+                )
             )
         if not 0 <= self.new_level <= engine.MAX_LEVEL:
-            raise UserError(_("The new level must be between 0 and %s.", engine.MAX_LEVEL))
+            raise UserError(self.env._("The new level must be between 0 and %s.", engine.MAX_LEVEL))
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise UserError(
-                _("The date range is inverted: 'Documents from' is after 'Documents to'.")
+                self.env._("The date range is inverted: 'Documents from' is after 'Documents to'.")
             )
 
     # -- consultation -----------------------------------------------------------
@@ -101,14 +102,19 @@ class RelanceLevelManage(models.TransientModel):
         """Replace the lines by the matching documents, fetched in one query."""
         moves = self.env["account.move"].search_fetch(
             self._get_documents_domain(),
-            ["invoice_date", "invoice_date_due", "amount_residual", "move_type",
-             "currency_id", "relance_level", "relance_date"],
+            [
+                "invoice_date",
+                "invoice_date_due",
+                "amount_residual",
+                "move_type",
+                "currency_id",
+                "relance_level",
+                "relance_date",
+            ],
             order="invoice_date, name, id",
         )
         self.line_ids.unlink()
-        self.env["relance.level.manage.line"].create(
-            [self._line_vals(move) for move in moves]
-        )
+        self.env["relance.level.manage.line"].create([self._line_vals(move) for move in moves])
 
     def _line_vals(self, move):
         sign = -1 if move.move_type == "out_refund" else 1

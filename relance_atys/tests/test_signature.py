@@ -1,0 +1,606 @@
+"""Signature reminders end to end (Atys "Relance signature pièces", seed 000):
+thresholds, minimum interval, recipients, filters, attachments, the mail in
+French, the scheduled action's batches, resumption and failures, the history
+run, and the gathering's query count.
+"""
+
+from contextlib import suppress
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from unittest.mock import patch
+
+from odoo import Command
+from odoo.exceptions import UserError
+from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tools import html2plaintext
+from odoo.tools.translate import TranslationImporter
+
+from odoo.addons.relance_atys.models import sale_order as sale_order_module
+
+AS_OF = date(2026, 3, 31)
+# pylint: disable=invalid-name
+
+
+def days_ago(days):
+    return AS_OF - timedelta(days=days)
+
+
+class Killed(Exception):
+    """Stands for the worker being killed in the middle of a scheduled run."""
+
+
+@tagged("post_install", "-at_install")
+class TestSignatureReminders(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company = cls.env["res.company"].create(
+            {"name": "Atys Signature SA", "email": "service@atys.example.com"}
+        )
+        cls.company.write(
+            {
+                "relance_sign_first_days": 30,
+                "relance_sign_second_days": 60,
+                "relance_sign_repeat_days": 90,
+                "relance_sign_min_interval": 7,
+            }
+        )
+        # the scheduled action runs every company: keep the others' quotations out
+        cls.env.cr.execute(
+            "UPDATE sale_order SET require_signature = FALSE WHERE company_id != %s",
+            [cls.company.id],
+        )
+        cls.env["sale.order"].invalidate_model(["require_signature"])
+        cls.product = cls.env["product.product"].create(
+            {"name": "Contrat de maintenance", "list_price": 1200.0}
+        )
+        cls.tag = cls.env["res.partner.category"].create({"name": "Contrats"})
+        cls.deco = cls._partner("Deco Addict", email="deco@example.com", category_id=cls.tag.ids)
+        cls.contact = cls.env["res.partner"].create(
+            {"name": "Jean Dupont", "parent_id": cls.deco.id, "lang": "en_US"}
+        )
+        cls.azure = cls._partner("Azure Interior", email="azure@example.com")
+        cls.purchase_contract = cls.env["sale.order.template"].create(
+            {"name": "CONTRAT D'ACHAT", "company_id": cls.company.id}
+        )
+        cls.template = cls.env.ref("relance_atys.mail_template_relance_signature")
+
+    @classmethod
+    def _partner(cls, name, **vals):
+        return cls.env["res.partner"].create(
+            {"name": name, "is_company": True, "lang": "en_US", **vals}
+        )
+
+    @classmethod
+    def _quotation(cls, partner, age, level=0, last=None, **vals):
+        """A quotation to sign, created ``age`` days before AS_OF (at noon UTC)."""
+        order = cls.env["sale.order"].create(
+            {
+                "partner_id": partner.id,
+                "company_id": cls.company.id,
+                "require_signature": True,
+                "order_line": [Command.create({"product_id": cls.product.id})],
+                **vals,
+            }
+        )
+        order.flush_recordset()
+        cls.env.cr.execute(
+            "UPDATE sale_order SET create_date = %s, relance_sign_level = %s, "
+            "relance_sign_date = %s WHERE id = %s",
+            [datetime.combine(days_ago(age), time(12)), level, last, order.id],
+        )
+        order.invalidate_recordset(["create_date", "relance_sign_level", "relance_sign_date"])
+        return order
+
+    def _wizard(self, **vals):
+        vals.setdefault("attach_pdf", False)
+        return self.env["relance.signature"].create(
+            {"company_id": self.company.id, "date": AS_OF, **vals}
+        )
+
+    def _preview(self, **vals):
+        wizard = self._wizard(**vals)
+        wizard.action_preview()
+        return {line.order_id: line for line in wizard.line_ids}
+
+    def _send(self, **vals):
+        action = self._wizard(**vals).action_send()
+        return self.env["relance.run"].browse(action["res_id"])
+
+    def _runs(self):
+        return self.env["relance.run"].search(
+            [("company_id", "=", self.company.id), ("run_type", "=", "signature")], order="id"
+        )
+
+    def _mails(self, orders):
+        return self.env["mail.mail"].search(
+            [("model", "=", "sale.order"), ("res_id", "in", orders.ids)]
+        )
+
+    def _line(self, run, order):
+        return run.line_ids.filtered(lambda line: line.order_id == order)
+
+    def _outcomes(self, run, orders):
+        """{order: (outcome, level after, reason)} of the run's lines."""
+        return {
+            order: (line.outcome, line.level_after, line.reason or "")
+            for order in orders
+            for line in self._line(run, order)
+        }
+
+
+class TestLevels(TestSignatureReminders):
+    def test_each_threshold_around_its_boundary(self):
+        long_ago = days_ago(20)
+        table = [
+            # age, level, last reminder, level afterwards (None: not due)
+            (29, 0, None, None),
+            (30, 0, None, 1),
+            (31, 0, None, 1),
+            (59, 1, long_ago, None),
+            (60, 1, long_ago, 2),
+            (61, 1, long_ago, 2),
+            (89, 2, long_ago, None),
+            (90, 2, long_ago, 3),
+            (91, 2, long_ago, 3),
+            (200, 5, days_ago(7), 6),
+        ]
+        orders = [self._quotation(self.deco, age, level, last) for age, level, last, _new in table]
+        run = self._send()
+        for order, (age, level, last, new) in zip(orders, table, strict=True):
+            with self.subTest(age=age, level=level):
+                line = self._line(run, order)
+                if new:
+                    self.assertEqual((line.outcome, line.level_after), ("sent", new))
+                    self.assertEqual(
+                        (order.relance_sign_level, order.relance_sign_date), (new, AS_OF)
+                    )
+                    self.assertEqual(len(self._mails(order)), 1)
+                else:
+                    self.assertEqual((line.outcome, line.reason), ("skipped", "not due yet"))
+                    self.assertEqual(
+                        (order.relance_sign_level, order.relance_sign_date), (level, last or False)
+                    )
+                    self.assertFalse(self._mails(order))
+
+    def test_one_more_at_each_processing_past_the_repeat_threshold(self):
+        order = self._quotation(self.deco, 100, level=2, last=days_ago(14))
+        for week, as_of in enumerate((AS_OF, AS_OF + timedelta(weeks=1), AS_OF + timedelta(weeks=2))):
+            self._wizard(date=as_of).action_send()
+            self.assertEqual((order.relance_sign_level, order.relance_sign_date), (3 + week, as_of))
+        self.assertEqual(len(self._mails(order)), 3)
+
+    def test_minimum_interval(self):
+        six = self._quotation(self.deco, 120, level=3, last=days_ago(6))
+        seven = self._quotation(self.deco, 120, level=3, last=days_ago(7))
+        run = self._send()
+        self.assertEqual(
+            self._outcomes(run, six | seven),
+            {
+                six: ("skipped", 3, "last reminder too recent"),
+                seven: ("sent", 4, ""),
+            },
+        )
+
+    def test_a_manual_run_keeps_the_scheduled_one_from_sending_again(self):
+        order = self._quotation(self.deco, 100, level=2, last=days_ago(30))
+        self._send()
+        self.env["sale.order"]._cron_relance_signature(as_of=AS_OF + timedelta(days=1))
+        scheduled = self._runs()[-1]
+        self.assertEqual(
+            self._outcomes(scheduled, order),
+            {order: ("skipped", 3, "last reminder too recent")},
+        )
+        self.assertEqual(len(self._mails(order)), 1)
+
+
+class TestRecipients(TestSignatureReminders):
+    def test_mail_goes_to_the_partner_else_its_commercial_partner(self):
+        direct = self._quotation(self.azure, 40)
+        through_company = self._quotation(self.contact, 40)
+        self._send()
+        self.assertEqual(self._mails(direct).recipient_ids, self.azure)
+        self.assertEqual(self._mails(through_company).recipient_ids, self.deco)
+
+    def test_partners_without_email_or_send_doc_are_skipped(self):
+        nowhere = self._partner("Nowhere SARL")
+        no_doc = self._partner("Papier SA", email="papier@example.com", relance_send_doc=False)
+        no_doc_contact = self.env["res.partner"].create(
+            {"name": "Léa Papier", "parent_id": no_doc.id, "email": "lea@example.com"}
+        )
+        orders = {
+            "no email": self._quotation(nowhere, 40),
+            "no send doc": self._quotation(no_doc, 40),
+            "no send doc contact": self._quotation(no_doc_contact, 40),
+        }
+        run = self._send()
+        reasons = {name: self._line(run, order).reason for name, order in orders.items()}
+        self.assertEqual(
+            reasons,
+            {
+                "no email": "no email address",
+                "no send doc": "customer without 'Send documents by email'",
+                "no send doc contact": "customer without 'Send documents by email'",
+            },
+        )
+        self.assertFalse(self._mails(self.env["sale.order"].concat(*orders.values())))
+
+    def test_only_quotations_waiting_for_a_signature(self):
+        waiting = self._quotation(self.deco, 40)
+        no_signature = self._quotation(self.deco, 40, require_signature=False)
+        signed = self._quotation(self.deco, 40, signature=self._png())
+        confirmed = self._quotation(self.deco, 40)
+        confirmed.action_confirm()
+        cancelled = self._quotation(self.deco, 40)
+        cancelled.action_cancel()
+        run = self._send()
+        self.assertEqual(run.line_ids.order_id, waiting)
+        self.assertFalse(self._mails(no_signature | signed | confirmed | cancelled))
+
+    @staticmethod
+    def _png():
+        return (
+            b"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+        )
+
+
+class TestFilters(TestSignatureReminders):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.old = cls._quotation(cls.deco, 70)
+        cls.mid = cls._quotation(cls.azure, 50, sale_order_template_id=cls.purchase_contract.id)
+        cls.mid.action_quotation_sent()
+        cls.new = cls._quotation(cls.contact, 40)
+
+    def _selected(self, **vals):
+        """The quotations the preview would send, checking the others' reason."""
+        lines = self._preview(**vals)
+        for line in lines.values():
+            if not line.will_send:
+                self.assertEqual(line.reason, "outside the filters")
+        return {order for order, line in lines.items() if line.will_send}
+
+    def test_each_filter_and_condition(self):
+        cases = [
+            ({}, {self.old, self.mid, self.new}),
+            ({"date_from": days_ago(60), "date_to": days_ago(45)}, {self.mid}),
+            ({"date_from": days_ago(50)}, {self.mid, self.new}),
+            ({"date_to": days_ago(50)}, {self.old, self.mid}),
+            ({"template_ids": self.purchase_contract.ids}, {self.mid}),
+            ({"category_ids": self.tag.ids}, {self.old, self.new}),
+            ({"partner_ids": self.deco.ids}, {self.old, self.new}),
+            ({"partner_ids": self.contact.ids}, {self.new}),
+            ({"condition": "draft"}, {self.old, self.new}),
+            ({"condition": "sent"}, {self.mid}),
+            ({"condition": "any"}, {self.old, self.mid, self.new}),
+            ({"condition": "draft", "partner_ids": self.azure.ids}, set()),
+        ]
+        for vals, expected in cases:
+            with self.subTest(**{key: str(value) for key, value in vals.items()}):
+                self.assertEqual(self._selected(**vals), expected)
+
+    def test_preview_lists_sent_and_skipped_with_why(self):
+        lines = self._preview(condition="sent")
+        self.assertEqual(
+            {
+                order: (line.partner_id, line.email, line.age, line.level, line.new_level,
+                        line.will_send, line.reason or "")
+                for order, line in lines.items()
+            },
+            {
+                self.old: (self.deco, "deco@example.com", 70, 0, 0, False, "outside the filters"),
+                self.mid: (self.azure, "azure@example.com", 50, 0, 1, True, ""),
+                self.new: (self.contact, "deco@example.com", 40, 0, 0, False, "outside the filters"),
+            },
+        )
+        self.assertFalse(self._mails(self.old | self.mid | self.new), "a preview sends nothing")
+        self.assertFalse(self._runs(), "a preview records nothing")
+
+    def test_quotations_chosen_in_the_list(self):
+        wizard = (
+            self.env["relance.signature"]
+            .with_context(active_model="sale.order", active_ids=self.old.ids)
+            .create({"company_id": self.company.id, "date": AS_OF, "attach_pdf": False})
+        )
+        self.assertEqual(wizard.order_ids, self.old)
+        run = self.env["relance.run"].browse(wizard.action_send()["res_id"])
+        self.assertEqual(run.line_ids.order_id, self.old)
+        self.assertEqual(self._mails(self.old | self.mid | self.new).res_id, self.old.id)
+
+    def test_wrong_input_is_refused(self):
+        signed = self._quotation(self.deco, 40)
+        signed.signature = TestRecipients._png()
+        confirmed = self._quotation(self.deco, 40)
+        confirmed.action_confirm()
+        other_company = self.env["res.company"].create({"name": "Autre SA"})
+        stranger = self._partner("Ailleurs SA", company_id=other_company.id)
+        cases = {
+            "inverted dates": {"date_from": days_ago(10), "date_to": days_ago(20)},
+            "signed": {"order_ids": signed.ids},
+            "confirmed": {"order_ids": confirmed.ids},
+            "no report": {"attach_pdf": True, "report_id": False},
+            "not a quotation report": {
+                "attach_pdf": True,
+                "report_id": self.env.ref("account.account_invoices").id,
+            },
+            "other company": {"partner_ids": stranger.ids},
+        }
+        for name, vals in cases.items():
+            with self.subTest(name), self.assertRaises(UserError):
+                self._wizard(**vals).action_preview()
+        self.assertFalse(self._runs())
+
+
+class TestMail(TestSignatureReminders):
+    def test_mail_is_queued_and_posted_on_the_chatter(self):
+        order = self._quotation(self.deco, 40)
+        run = self._send()
+        mail = self._mails(order)
+        self.assertEqual(len(mail), 1)
+        self.assertEqual(mail.state, "outgoing", "through the mail queue")
+        self.assertEqual(mail.recipient_ids, self.deco)
+        message = mail.mail_message_id
+        self.assertEqual(message.message_type, "comment")
+        self.assertEqual(message.subtype_id, self.env.ref("mail.mt_comment"))
+        self.assertIn(message, order.message_ids)
+        self.assertEqual(message.subject, f"Reminder 1: {order.name} to sign")
+        text = " ".join(html2plaintext(message.body).split())
+        self.assertIn("Dear Deco Addict,", text)
+        self.assertIn(f'Reminder 1: please sign your quotation "{order.name}"', text)
+        self.assertIn("send it back to us by email or by post.", text)
+        self.assertIn(f"/my/orders/{order.id}?access_token={order.access_token}", message.body)
+        line = self._line(run, order)
+        self.assertEqual((line.mail_id, line.message_id, line.channel), (mail, message, "email"))
+        self.assertEqual(order.state, "draft", "a reminder leaves the quotation's state alone")
+
+    def test_the_pdf_is_attached_when_asked(self):
+        attached = self._quotation(self.deco, 40)
+        self._send(attach_pdf=True, order_ids=attached.ids)
+        pro_forma = self._quotation(self.deco, 40)
+        self._send(
+            attach_pdf=True,
+            report_id=self.env.ref("sale.action_report_pro_forma_invoice").id,
+            order_ids=pro_forma.ids,
+        )
+        bare = self._quotation(self.deco, 40)
+        self._send(attach_pdf=False, order_ids=bare.ids)
+        self.assertEqual(
+            self._mails(attached).attachment_ids.mapped("name"), [f"Quotation - {attached.name}.pdf"]
+        )
+        self.assertEqual(
+            self._mails(pro_forma).attachment_ids.mapped("name"), [f"PRO-FORMA - {pro_forma.name}.pdf"]
+        )
+        self.assertFalse(self._mails(bare).attachment_ids)
+        attachment = self._mails(attached).attachment_ids
+        self.assertEqual((attachment.res_model, attachment.res_id), ("sale.order", attached.id))
+        self.assertEqual(self._mails(attached).mail_message_id.attachment_ids, attachment)
+
+    def test_the_attached_pdf_is_a_real_pdf(self):
+        order = self._quotation(self.deco, 40)
+        self._wizard(attach_pdf=True).with_context(force_report_rendering=True).action_send()
+        self.assertEqual(self._mails(order).attachment_ids.raw[:5], b"%PDF-")
+
+    def test_the_default_mail_in_french_reads_like_the_seed(self):
+        """Atys: « Cher(e) …, Relance 1 : Merci de bien vouloir signer votre
+        CONTRAT D'ACHAT "CAS1000028" du 09/02/2022 et nous la renvoyer par mail
+        ou par courrier. Bien cordialement. Votre service client. »"""
+        self._load_french()
+        client = self._partner("Jeanne Martin", email="jeanne@example.com", lang="fr_FR")
+        order = self._quotation(
+            client,
+            40,
+            name="CAS1000028",
+            date_order=datetime(2022, 2, 9, 10, 0),
+            sale_order_template_id=self.purchase_contract.id,
+        )
+        run = self._send()
+        self.assertEqual(self._outcomes(run, order), {order: ("sent", 1, "")})
+        mail = self._mails(order)
+        text = " ".join(html2plaintext(mail.body_html).replace("*", "").split())
+        self.assertIn(
+            'Cher(e) Jeanne Martin, Relance 1 : Merci de bien vouloir signer votre '
+            'CONTRAT D\'ACHAT "CAS1000028" du 09/02/2022 et nous la renvoyer par mail '
+            "ou par courrier.",
+            text,
+        )
+        self.assertIn("Bien cordialement. Votre service client.", text)
+        self.assertIn("signer mon devis", text)
+        self.assertEqual(mail.subject, "Relance 1 : CAS1000028 à signer")
+
+    def _load_french(self):
+        """French is loaded at install with fr.po; the signature strings may
+        still wait in fr_signature.po.part for the merge into fr.po."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        part = Path(__file__).resolve().parent.parent / "i18n" / "fr_signature.po.part"
+        if part.exists():
+            importer = TranslationImporter(self.env.cr, verbose=False)
+            with part.open("rb") as po:
+                importer.load(po, "po", "fr_FR")
+            importer.save(overwrite=True)
+        self.template.invalidate_recordset()
+
+
+class TestScheduledAction(TestSignatureReminders):
+    def test_the_scheduled_action(self):
+        cron = self.env.ref("relance_atys.ir_cron_relance_signature")
+        self.assertTrue(cron.active)
+        self.assertEqual((cron.interval_number, cron.interval_type), (1, "weeks"))
+        self.assertEqual(cron.model_id.model, "sale.order")
+        self.assertEqual(cron.code.strip(), "model._cron_relance_signature()")
+
+    def test_runs_every_company_with_the_default_settings(self):
+        order = self._quotation(self.contact, 40)
+        self.env["sale.order"]._cron_relance_signature(as_of=AS_OF)
+        run = self._runs()
+        self.assertEqual((run.state, run.date), ("done", AS_OF))
+        self.assertEqual(self._outcomes(run, order), {order: ("sent", 1, "")})
+        self.assertEqual(
+            self._mails(order).attachment_ids.mapped("name"),
+            [f"Quotation - {order.name}.pdf"],
+            "the wizard's defaults: the quotation attached",
+        )
+
+    def test_batches_commit_and_report_progress(self):
+        orders = [self._quotation(self.deco, 40 + age) for age in range(5)]
+        self._quotation(self.deco, 10)  # not due: recorded, not counted as work
+        progress = []
+
+        def notify(_cron, *, done, remaining, deactivate=False):
+            progress.append((done, remaining))
+
+        SaleOrder = self.registry["sale.order"]
+        with (
+            patch.object(sale_order_module, "BATCH_SIZE", 2),
+            patch.object(self.registry["ir.cron"], "_notify_progress", autospec=True, side_effect=notify),
+            patch.object(SaleOrder, "_relance_signature_can_commit", return_value=True),
+            patch.object(self.env.cr, "commit") as commit,
+        ):
+            self.env["sale.order"]._cron_relance_signature(as_of=AS_OF)
+        self.assertEqual(progress, [(2, 3), (4, 1), (5, 0)])
+        self.assertEqual(commit.call_count, 3, "one commit per batch")
+        run = self._runs()
+        self.assertEqual((run.done_count, run.skipped_count), (5, 1))
+        self.assertEqual(len(self._mails(self.env["sale.order"].concat(*orders))), 5)
+
+    def test_no_commit_in_tests(self):
+        self.assertFalse(self.env["sale.order"]._relance_signature_can_commit())
+
+    def test_resumes_without_sending_twice(self):
+        orders = self.env["sale.order"].concat(
+            *(self._quotation(self.deco, 40 + age) for age in range(5))
+        )
+        SaleOrder = self.registry["sale.order"]
+        lock = SaleOrder._relance_signature_lock
+        batches = []
+
+        def killed_at_the_second_batch(model, company, order_ids):
+            batches.append(order_ids)
+            if len(batches) == 2:
+                raise Killed
+            return lock(model, company, order_ids)
+
+        with (
+            patch.object(sale_order_module, "BATCH_SIZE", 2),
+            patch.object(
+                SaleOrder, "_relance_signature_lock", autospec=True,
+                side_effect=killed_at_the_second_batch,
+            ),
+            suppress(Killed),  # not assertRaises: it would roll the first batch back
+        ):
+            self.env["sale.order"]._cron_relance_signature(as_of=AS_OF)
+        self.assertEqual(len(batches), 2, "killed at the second batch")
+        interrupted = self._runs()
+        self.assertEqual(interrupted.state, "running")
+        self.assertEqual(len(self._mails(orders)), 2)
+
+        self.env["sale.order"]._cron_relance_signature(as_of=AS_OF)
+        interrupted, resumed = self._runs()
+        self.assertEqual(interrupted.state, "done")
+        self.assertIn("Interrupted", interrupted.message_ids[0].body)
+        first_two = orders.browse(batches[0])
+        self.assertEqual(
+            self._outcomes(resumed, orders),
+            {
+                order: ("skipped", 1, "last reminder too recent")
+                if order in first_two
+                else ("sent", 1, "")
+                for order in orders
+            },
+        )
+        for order in orders:
+            self.assertEqual(len(self._mails(order)), 1, "never sent twice")
+            self.assertEqual(order.relance_sign_level, 1)
+
+    def test_one_failing_quotation_does_not_stop_the_others(self):
+        good = self._quotation(self.deco, 40, client_order_ref="BC-2026-001")
+        bad = self._quotation(self.deco, 41)
+        self.template.body_html = '<p>Ref. <t t-out="object.client_order_ref.upper()"/></p>'
+        self.env["sale.order"]._cron_relance_signature(as_of=AS_OF)
+        run = self._runs()
+        self.assertEqual((run.state, run.done_count, run.failed_count), ("done", 1, 1))
+        failed = self._line(run, bad)
+        self.assertEqual((failed.outcome, failed.level_after, failed.channel), ("failed", 0, "none"))
+        self.assertIn("upper", failed.reason)
+        self.assertEqual((bad.relance_sign_level, bad.relance_sign_date), (0, False))
+        self.assertFalse(self._mails(bad))
+        self.assertEqual((good.relance_sign_level, len(self._mails(good))), (1, 1))
+
+
+class TestReport(TestSignatureReminders):
+    def test_each_run_reports_every_quotation(self):
+        sent = self._quotation(self.deco, 40)
+        young = self._quotation(self.deco, 10)
+        outside = self._quotation(self.azure, 40)
+        wizard = self._wizard(partner_ids=self.deco.ids)
+        action = wizard.action_send()
+        run = self.env["relance.run"].browse(action["res_id"])
+        self.assertEqual(
+            (action["res_model"], action["view_mode"], action["target"]),
+            ("relance.run", "form", "current"),
+        )
+        self.assertEqual(
+            (run.run_type, run.state, run.date, run.user_id),
+            ("signature", "done", AS_OF, self.env.user),
+        )
+        self.assertEqual((run.done_count, run.skipped_count, run.failed_count), (1, 2, 0))
+        self.assertIn("Deco Addict", run.parameters)
+        self.assertEqual(
+            self._outcomes(run, sent | young | outside),
+            {
+                sent: ("sent", 1, ""),
+                young: ("skipped", 0, "not due yet"),
+                outside: ("skipped", 0, "outside the filters"),
+            },
+        )
+        line = self._line(run, sent)
+        self.assertEqual(
+            (line.partner_id, line.level_before, line.date_before, line.date_after),
+            (self.deco, 0, False, AS_OF),
+        )
+        self.assertEqual(sent.relance_sign_line_ids, line, "the quotation keeps its history")
+
+    def test_a_dunning_user_runs_it(self):
+        user = new_test_user(
+            self.env,
+            login="relance_signature_user",
+            groups="sales_team.group_sale_salesman_all_leads,relance_atys.group_relance_user",
+            company_id=self.company.id,
+            company_ids=[Command.set(self.company.ids)],
+            email="commercial@atys.example.com",
+        )
+        order = self._quotation(self.deco, 40)
+        wizard = self._wizard(attach_pdf=True).with_user(user)
+        wizard.action_preview()
+        action = wizard.action_send()
+        run = self.env["relance.run"].browse(action["res_id"])
+        self.assertEqual((run.user_id, self._outcomes(run, order)), (user, {order: ("sent", 1, "")}))
+        self.assertEqual(self._mails(order).mail_message_id.create_uid, user)
+
+
+class TestQueryCount(TestSignatureReminders):
+    def _assert_gathering_queries(self, expected, count, **filters):
+        options = self._wizard(**filters)._options()
+        self.env.invalidate_all()
+        with self.assertQueryCount(expected):
+            proposal = self.env["sale.order"]._relance_signature_proposal(self.company, options)
+        self.assertEqual(len(proposal), count)
+
+    def test_gathering_does_not_grow_with_the_quotations(self):
+        filters = {
+            "date_from": days_ago(400),
+            "template_ids": self.purchase_contract.ids,
+            "category_ids": self.tag.ids,
+            "partner_ids": self.deco.ids,
+            "condition": "draft",
+        }
+        created = 0
+        for count in (2, 30):
+            for age in range(created, count):
+                self._quotation(self.contact if age % 2 else self.azure, 30 + age)
+            created = count
+            with self.subTest(count=count):
+                # the company's thresholds, the quotations
+                self._assert_gathering_queries(2, count)
+                # + the customers' parent_path for child_of
+                self._assert_gathering_queries(3, count, **filters)
