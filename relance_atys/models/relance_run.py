@@ -76,6 +76,17 @@ class RelanceRun(models.Model):
             run.skipped_count = stats.get("skipped", 0)
             run.failed_count = stats.get("failed", 0)
 
+    def _get_form_action(self):
+        """Open this run (where its document waits to be downloaded)."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "current",
+        }
+
     def action_download(self):
         self.ensure_one()
         if not self.attachment_id:
@@ -97,7 +108,7 @@ class RelanceRun(models.Model):
 class RelanceRunLine(models.Model):
     _name = "relance.run.line"
     _description = "Dunning run line"
-    _order = "run_id desc, partner_id, id"
+    _order = "date desc, id"
 
     run_id = fields.Many2one("relance.run", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="run_id.company_id", store=True)

@@ -280,7 +280,13 @@ class RelanceService(models.AbstractModel):
             return value
 
         return json.dumps(
-            {key: plain(value) for key, value in options.items() if value},
+            {
+                key: plain(value)
+                for key, value in options.items()
+                if value is not None
+                and value is not False
+                and not (isinstance(value, str | list | tuple) and not value)
+            },
             ensure_ascii=False,
             indent=1,
             default=str,

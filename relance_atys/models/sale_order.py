@@ -109,11 +109,11 @@ class SaleOrder(models.Model):
         if options.get("order_ids"):
             domain = expression.AND([domain, [("id", "in", options["order_ids"].ids)]])
         query = self._search(domain, order="id")
-        partner = query.join("sale_order", "partner_id", "res_partner", "id", "partner_id")
-        commercial = query.join(
-            partner, "commercial_partner_id", "res_partner", "id", "commercial_partner_id"
-        )
         Partner = self.env["res.partner"]
+        partner = self._relance_signature_join_partner(query, self, "sale_order", "partner_id")
+        commercial = self._relance_signature_join_partner(
+            query, Partner, partner, "commercial_partner_id"
+        )
         filters = self._relance_signature_filter_domain(options)
         rows = self.env.execute_query(
             query.select(
@@ -139,6 +139,16 @@ class SaleOrder(models.Model):
             )
         )
         return [Candidate(*row) for row in rows]
+
+    @api.model
+    def _relance_signature_join_partner(self, query, model, alias, fname):
+        """JOIN res_partner on ``alias.fname``, a field flushed before the query runs."""
+        joined = query.make_alias(alias, fname)
+        condition = SQL(
+            "%s = %s", SQL.identifier(joined, "id"), model._field_to_sql(alias, fname, query)
+        )
+        query.add_join("JOIN", joined, "res_partner", condition)
+        return joined
 
     # -- deciding ------------------------------------------------------------
 

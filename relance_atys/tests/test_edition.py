@@ -207,7 +207,9 @@ class TestEdition(RelanceCommon):
     def _xlsx(self, **vals):
         wizard = self._review(**vals)
         action = wizard.action_export_xlsx()
-        attachment = self.env["ir.attachment"].browse(int(action["url"].split("/")[3].split("?")[0]))
+        self.assertEqual(action["target"], "download")
+        attachment_id = int(action["url"].split("/")[3].split("?")[0])
+        attachment = self.env["ir.attachment"].browse(attachment_id)
         book = openpyxl.load_workbook(io.BytesIO(base64.b64decode(attachment.datas)), data_only=True)
         return attachment, book.active
 

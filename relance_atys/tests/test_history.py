@@ -46,7 +46,7 @@ class TestHistory(RelanceCommon):
                     "partner_id": partner.id,
                     "move_id": move.id,
                     "level_before": move.relance_level,
-                    "date_before": move.relance_date or None,
+                    "date_before": move.relance_date,
                     "level_after": level,
                     "residual": move.amount_residual,
                     "currency_id": move.currency_id.id,

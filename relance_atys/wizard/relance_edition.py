@@ -361,7 +361,7 @@ class RelanceEdition(models.TransientModel):
         return {
             "type": "ir.actions.act_url",
             "url": f"/web/content/{attachment.id}?download=true",
-            "target": "self",
+            "target": "download",
         }
 
     def _xlsx_title(self):
@@ -447,11 +447,7 @@ class RelanceEdition(models.TransientModel):
         )
         run.attachment_id = attachment
         self._post_on_partners(run, partner_lines, attachment)
-        return {
-            "type": "ir.actions.act_url",
-            "url": f"/web/content/{attachment.id}?download=true",
-            "target": "self",
-        }
+        return run._get_form_action()
 
     def _check_manager(self):
         if not self.env.user.has_group("relance_atys.group_relance_manager"):
