@@ -7,3 +7,6 @@ from . import sale_order
 from . import relance_run
 from . import relance_service
 from . import relance_demo
+from . import mail_template
+from . import mail_mail
+from . import relance_mailer

@@ -72,8 +72,9 @@ class RelanceDemo(models.AbstractModel):
             }
         )
         # _load: try_loading warns when called while modules are still loading
-        self.env["account.chart.template"]._load("generic_coa", company, install_demo=False)
         self.env.ref("base.EUR").active = True
+        self.env["account.chart.template"]._load("generic_coa", company, install_demo=False)
+        company.currency_id = self.env.ref("base.EUR")  # the chart sets its own
         return company
 
     def _demo_partners(self, company, fr_active):

@@ -47,7 +47,10 @@ class SaleOrder(models.Model):
     _inherit = "sale.order"
 
     relance_sign_level = fields.Integer(
-        string="Signature reminders", default=0, copy=False, readonly=True,
+        string="Signature reminders",
+        default=0,
+        copy=False,
+        readonly=True,
         help="How many signature reminders this quotation has had.",
     )
     relance_sign_date = fields.Date(string="Last signature reminder", copy=False, readonly=True)
@@ -125,7 +128,9 @@ class SaleOrder(models.Model):
                     self._field_to_sql("sale_order", "create_date", query),
                     self._relance_signature_tz().zone,
                 ),
-                SQL("COALESCE(%s, 0)", self._field_to_sql("sale_order", "relance_sign_level", query)),
+                SQL(
+                    "COALESCE(%s, 0)", self._field_to_sql("sale_order", "relance_sign_level", query)
+                ),
                 self._field_to_sql("sale_order", "relance_sign_date", query),
                 SQL(
                     "CASE WHEN %s > '' THEN %s WHEN %s > '' THEN %s END",
@@ -134,8 +139,13 @@ class SaleOrder(models.Model):
                     Partner._field_to_sql(commercial, "email", query),
                     SQL.identifier(commercial, "id"),
                 ),
-                SQL("COALESCE(%s, FALSE)", Partner._field_to_sql(commercial, "relance_send_doc", query)),
-                SQL("sale_order.id IN %s", self._search(filters).subselect()) if filters else SQL("TRUE"),
+                SQL(
+                    "COALESCE(%s, FALSE)",
+                    Partner._field_to_sql(commercial, "relance_send_doc", query),
+                ),
+                SQL("sale_order.id IN %s", self._search(filters).subselect())
+                if filters
+                else SQL("TRUE"),
             )
         )
         return [Candidate(*row) for row in rows]
@@ -183,14 +193,13 @@ class SaleOrder(models.Model):
 
     @api.model
     def _relance_signature_reasons(self):
-        _ = self.env._
         return {
-            signature.R_FILTERED: _("outside the filters"),
-            signature.R_NO_EMAIL: _("no email address"),
-            signature.R_NO_SEND_DOC: _("customer without 'Send documents by email'"),
-            signature.R_NOT_DUE: _("not due yet"),
-            signature.R_TOO_RECENT: _("last reminder too recent"),
-            signature.R_NOT_WAITING: _("no longer waiting for a signature"),
+            signature.R_FILTERED: self.env._("outside the filters"),
+            signature.R_NO_EMAIL: self.env._("no email address"),
+            signature.R_NO_SEND_DOC: self.env._("customer without 'Send documents by email'"),
+            signature.R_NOT_DUE: self.env._("not due yet"),
+            signature.R_TOO_RECENT: self.env._("last reminder too recent"),
+            signature.R_NOT_WAITING: self.env._("no longer waiting for a signature"),
         }
 
     # -- processing ----------------------------------------------------------
@@ -202,15 +211,7 @@ class SaleOrder(models.Model):
         Skipped quotations are recorded first, then the due ones are sent in
         batches of BATCH_SIZE, ``on_batch(count)`` being called after each.
         """
-        run = self.env["relance.run"].sudo().create(
-            {
-                "run_type": "signature",
-                "company_id": company.id,
-                "date": options["date"],
-                "state": "running",
-                "parameters": self.env["relance.service"]._parameters_text(options),
-            }
-        )
+        run = self._relance_signature_create_run(company, options)
         reasons = self._relance_signature_reasons()
         self._relance_signature_record(
             run,
@@ -229,6 +230,19 @@ class SaleOrder(models.Model):
         return run
 
     @api.model
+    def _relance_signature_create_run(self, company, options):
+        Run = self.env["relance.run"].sudo()
+        return Run.create(
+            {
+                "run_type": "signature",
+                "company_id": company.id,
+                "date": options["date"],
+                "state": "running",
+                "parameters": self.env["relance.service"]._parameters_text(options),
+            }
+        )
+
+    @api.model
     def _relance_signature_lock(self, company, order_ids):
         """Lock the quotations still waiting; their current level and last date."""
         query = self._search(
@@ -239,7 +253,10 @@ class SaleOrder(models.Model):
                 "%s FOR UPDATE OF sale_order",
                 query.select(
                     SQL.identifier("sale_order", "id"),
-                    SQL("COALESCE(%s, 0)", self._field_to_sql("sale_order", "relance_sign_level", query)),
+                    SQL(
+                        "COALESCE(%s, 0)",
+                        self._field_to_sql("sale_order", "relance_sign_level", query),
+                    ),
                     self._field_to_sql("sale_order", "relance_sign_date", query),
                 ),
             )
@@ -247,15 +264,11 @@ class SaleOrder(models.Model):
         return {order_id: (level, last_date) for order_id, level, last_date in rows}
 
     @api.model
-    def _relance_signature_send_batch(self, run, candidates, options):
-        """Send one batch, deciding again on the level each quotation has now."""
-        as_of = options["date"]
-        current = self._relance_signature_lock(run.company_id, [c.order_id for c in candidates])
-        thresholds = self._relance_signature_thresholds(run.company_id)
-        reasons = self._relance_signature_reasons()
-        report = options.get("attach_pdf") and options.get("report_id")
-        template = self._relance_signature_template()
-        lines = []
+    def _relance_signature_redecide(self, company, candidates, as_of):
+        """Lock the batch and decide again on the level each quotation has now."""
+        current = self._relance_signature_lock(company, [c.order_id for c in candidates])
+        thresholds = self._relance_signature_thresholds(company)
+        decided = []
         for candidate in candidates:
             if candidate.order_id in current:
                 level, last_date = current[candidate.order_id]
@@ -263,10 +276,28 @@ class SaleOrder(models.Model):
                 decision = self._relance_signature_decision(candidate, as_of, thresholds)
             else:
                 decision = signature.Decision(reason=signature.R_NOT_WAITING)
+            decided.append((candidate, decision))
+        return decided
+
+    @api.model
+    def _relance_signature_send_batch(self, run, candidates, options):
+        """Send one batch and record its lines."""
+        as_of = options["date"]
+        report = options.get("attach_pdf") and options.get("report_id")
+        template = self._relance_signature_template()
+        reasons = self._relance_signature_reasons()
+        lines = []
+        for candidate, decision in self._relance_signature_redecide(
+            run.company_id, candidates, as_of
+        ):
             vals = self._relance_signature_line_vals(candidate, decision, as_of, reasons)
             if decision.due:
                 order = self.browse(candidate.order_id)
-                vals.update(order._relance_signature_send(candidate, decision.level, as_of, template, report))
+                vals.update(
+                    order._relance_signature_send(
+                        candidate, decision.level, as_of, template, report
+                    )
+                )
             lines.append(vals)
         self._relance_signature_link_mails(lines)
         self._relance_signature_record(run, lines)
@@ -290,7 +321,7 @@ class SaleOrder(models.Model):
             with self.env.cr.savepoint():
                 self.write({"relance_sign_level": level, "relance_sign_date": as_of})
                 message = self._relance_signature_post(candidate.recipient_id, template, report)
-        except Exception as error:  # noqa: BLE001 - one quotation must not stop the others
+        except Exception as error:  # one quotation never stops the run
             _logger.warning("Signature reminder of %s failed", self.name, exc_info=True)
             return {
                 "outcome": "failed",
@@ -374,28 +405,36 @@ class SaleOrder(models.Model):
         quotations already reminded are then too recent to be sent again.
         """
         as_of = as_of or fields.Date.context_today(self)
-        plans = []
-        for company in self.env["res.company"].search([]):
-            self._relance_signature_close_interrupted(company)
-            options = self.env["relance.signature"].create(
-                {"company_id": company.id, "date": as_of}
-            )._options()
-            plans.append((company, options, self._relance_signature_proposal(company, options)))
-        total = sum(decision.due for *_plan, proposal in plans for _c, decision in proposal)
-        progress = {"done": 0}
-
-        def on_batch(count):
-            progress["done"] += count
-            self.env["ir.cron"]._notify_progress(
-                done=progress["done"], remaining=total - progress["done"]
-            )
-            if self._relance_signature_can_commit():
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-
+        companies = self.env["res.company"].search([])  # pylint: disable=no-search-all
+        plans = [self._relance_signature_plan(company, as_of) for company in companies]
+        total = sum(decision.due for _c, _o, proposal in plans for _q, decision in proposal)
+        on_batch = self._relance_signature_cron_progress(total)
         for company, options, proposal in plans:
             self.with_company(company)._relance_signature_process(
                 company, options, proposal, on_batch=on_batch
             )
+
+    @api.model
+    def _relance_signature_plan(self, company, as_of):
+        """What the scheduled run does in ``company``, with the wizard's defaults."""
+        self._relance_signature_close_interrupted(company)
+        wizard = self.env["relance.signature"].create({"company_id": company.id, "date": as_of})
+        options = wizard._options()
+        return company, options, self._relance_signature_proposal(company, options)
+
+    @api.model
+    def _relance_signature_cron_progress(self, total):
+        """The callback that reports progress and commits after each batch."""
+        done = 0
+
+        def on_batch(count):
+            nonlocal done
+            done += count
+            self.env["ir.cron"]._notify_progress(done=done, remaining=total - done)
+            if self._relance_signature_can_commit():
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+
+        return on_batch
 
     @api.model
     def _relance_signature_can_commit(self):
@@ -404,12 +443,16 @@ class SaleOrder(models.Model):
 
     @api.model
     def _relance_signature_close_interrupted(self, company):
-        runs = self.env["relance.run"].sudo().search(
-            [
-                ("run_type", "=", "signature"),
-                ("state", "=", "running"),
-                ("company_id", "=", company.id),
-            ]
+        runs = (
+            self.env["relance.run"]
+            .sudo()
+            .search(
+                [
+                    ("run_type", "=", "signature"),
+                    ("state", "=", "running"),
+                    ("company_id", "=", company.id),
+                ]
+            )
         )
         for run in runs:
             run.message_post(

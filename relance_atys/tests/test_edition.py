@@ -207,9 +207,7 @@ class TestEdition(RelanceCommon):
     def _xlsx(self, **vals):
         wizard = self._review(**vals)
         action = wizard.action_export_xlsx()
-        self.assertEqual(action["target"], "download")
-        attachment_id = int(action["url"].split("/")[3].split("?")[0])
-        attachment = self.env["ir.attachment"].browse(attachment_id)
+        attachment = self._attachment(action)
         book = openpyxl.load_workbook(io.BytesIO(base64.b64decode(attachment.datas)), data_only=True)
         return attachment, book.active
 
@@ -243,11 +241,13 @@ class TestEdition(RelanceCommon):
 
     # -- letters -----------------------------------------------------------------
 
+    def _attachment(self, action):
+        self.assertEqual(action["target"], "download")
+        return self.env["ir.attachment"].browse(int(action["url"].split("/")[3].split("?")[0]))
+
     def test_draft_letters_record_nothing(self):
         wizard = self._review()
-        pdf, _ = self.env["ir.actions.report"].with_context(
-            force_report_rendering=True
-        )._render_qweb_pdf("relance_atys.action_report_relance_letter", wizard.ids)
+        pdf = self._attachment(wizard.action_print_draft()).raw
         text = pdf_text(pdf)
         self.assertIn("BROUILLON / DRAFT", text)
         self.assertIn("Alpha SARL", text)
@@ -259,7 +259,7 @@ class TestEdition(RelanceCommon):
 
     def test_definitive_edition_records_levels_and_run(self):
         wizard = self._review(definitive=True)
-        wizard.with_context(force_report_rendering=True).action_print_definitive()
+        wizard.action_print_definitive()
         self.assertEqual(
             [m.relance_level for m in (self.alpha_5, self.alpha_20, self.alpha_40, self.beta_20)],
             [1, 2, 3, 2],
@@ -286,7 +286,7 @@ class TestEdition(RelanceCommon):
     def test_definitive_failure_records_nothing(self):
         wizard = self._review(definitive=True)
         with mock.patch.object(
-            type(self.env["ir.actions.report"]), "_render_qweb_pdf", return_value=(b"", "pdf")
+            type(self.env["ir.actions.report"]), "_run_wkhtmltopdf", return_value=b""
         ), self.assertRaisesRegex(UserError, "nothing recorded"):
             wizard.action_print_definitive()
         self.assertEqual(self.alpha_40.relance_level, 0)
@@ -297,11 +297,11 @@ class TestEdition(RelanceCommon):
         """Two users reviewed the same proposal: the second cannot record it again."""
         first = self._review(definitive=True)
         second = self._review(definitive=True)
-        first.with_context(force_report_rendering=True).action_print_definitive()
+        first.action_print_definitive()
         run = self.env["relance.run"].search([])
         with mock.patch.object(
-            type(self.env["ir.actions.report"]), "_render_qweb_pdf",
-            return_value=(b"%PDF-1.4 /Type /Page", "pdf"),
+            type(self.env["ir.actions.report"]), "_run_wkhtmltopdf",
+            return_value=b"%PDF-1.4 /Type /Page",
         ), self.assertRaisesRegex(UserError, run.name):
             second.action_print_definitive()
         self.assertEqual(len(self.env["relance.run"].search([])), 1)

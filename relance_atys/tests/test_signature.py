@@ -18,6 +18,9 @@ from odoo.tools.translate import TranslationImporter
 from odoo.addons.relance_atys.models import sale_order as sale_order_module
 
 AS_OF = date(2026, 3, 31)
+SIGNATURE_PNG = (  # a 1x1 image
+    b"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 # pylint: disable=invalid-name
 
 
@@ -165,7 +168,9 @@ class TestLevels(TestSignatureReminders):
 
     def test_one_more_at_each_processing_past_the_repeat_threshold(self):
         order = self._quotation(self.deco, 100, level=2, last=days_ago(14))
-        for week, as_of in enumerate((AS_OF, AS_OF + timedelta(weeks=1), AS_OF + timedelta(weeks=2))):
+        for week, as_of in enumerate(
+            (AS_OF, AS_OF + timedelta(weeks=1), AS_OF + timedelta(weeks=2))
+        ):
             self._wizard(date=as_of).action_send()
             self.assertEqual((order.relance_sign_level, order.relance_sign_date), (3 + week, as_of))
         self.assertEqual(len(self._mails(order)), 3)
@@ -228,7 +233,7 @@ class TestRecipients(TestSignatureReminders):
     def test_only_quotations_waiting_for_a_signature(self):
         waiting = self._quotation(self.deco, 40)
         no_signature = self._quotation(self.deco, 40, require_signature=False)
-        signed = self._quotation(self.deco, 40, signature=self._png())
+        signed = self._quotation(self.deco, 40, signature=SIGNATURE_PNG)
         confirmed = self._quotation(self.deco, 40)
         confirmed.action_confirm()
         cancelled = self._quotation(self.deco, 40)
@@ -236,12 +241,6 @@ class TestRecipients(TestSignatureReminders):
         run = self._send()
         self.assertEqual(run.line_ids.order_id, waiting)
         self.assertFalse(self._mails(no_signature | signed | confirmed | cancelled))
-
-    @staticmethod
-    def _png():
-        return (
-            b"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-        )
 
 
 class TestFilters(TestSignatureReminders):
@@ -284,14 +283,29 @@ class TestFilters(TestSignatureReminders):
         lines = self._preview(condition="sent")
         self.assertEqual(
             {
-                order: (line.partner_id, line.email, line.age, line.level, line.new_level,
-                        line.will_send, line.reason or "")
+                order: (
+                    line.partner_id,
+                    line.email,
+                    line.age,
+                    line.level,
+                    line.new_level,
+                    line.will_send,
+                    line.reason or "",
+                )
                 for order, line in lines.items()
             },
             {
                 self.old: (self.deco, "deco@example.com", 70, 0, 0, False, "outside the filters"),
                 self.mid: (self.azure, "azure@example.com", 50, 0, 1, True, ""),
-                self.new: (self.contact, "deco@example.com", 40, 0, 0, False, "outside the filters"),
+                self.new: (
+                    self.contact,
+                    "deco@example.com",
+                    40,
+                    0,
+                    0,
+                    False,
+                    "outside the filters",
+                ),
             },
         )
         self.assertFalse(self._mails(self.old | self.mid | self.new), "a preview sends nothing")
@@ -310,7 +324,7 @@ class TestFilters(TestSignatureReminders):
 
     def test_wrong_input_is_refused(self):
         signed = self._quotation(self.deco, 40)
-        signed.signature = TestRecipients._png()
+        signed.signature = SIGNATURE_PNG
         confirmed = self._quotation(self.deco, 40)
         confirmed.action_confirm()
         other_company = self.env["res.company"].create({"name": "Autre SA"})
@@ -366,10 +380,12 @@ class TestMail(TestSignatureReminders):
         bare = self._quotation(self.deco, 40)
         self._send(attach_pdf=False, order_ids=bare.ids)
         self.assertEqual(
-            self._mails(attached).attachment_ids.mapped("name"), [f"Quotation - {attached.name}.pdf"]
+            self._mails(attached).attachment_ids.mapped("name"),
+            [f"Quotation - {attached.name}.pdf"],
         )
         self.assertEqual(
-            self._mails(pro_forma).attachment_ids.mapped("name"), [f"PRO-FORMA - {pro_forma.name}.pdf"]
+            self._mails(pro_forma).attachment_ids.mapped("name"),
+            [f"PRO-FORMA - {pro_forma.name}.pdf"],
         )
         self.assertFalse(self._mails(bare).attachment_ids)
         attachment = self._mails(attached).attachment_ids
@@ -399,7 +415,7 @@ class TestMail(TestSignatureReminders):
         mail = self._mails(order)
         text = " ".join(html2plaintext(mail.body_html).replace("*", "").split())
         self.assertIn(
-            'Cher(e) Jeanne Martin, Relance 1 : Merci de bien vouloir signer votre '
+            "Cher(e) Jeanne Martin, Relance 1 : Merci de bien vouloir signer votre "
             'CONTRAT D\'ACHAT "CAS1000028" du 09/02/2022 et nous la renvoyer par mail '
             "ou par courrier.",
             text,
@@ -452,7 +468,9 @@ class TestScheduledAction(TestSignatureReminders):
         SaleOrder = self.registry["sale.order"]
         with (
             patch.object(sale_order_module, "BATCH_SIZE", 2),
-            patch.object(self.registry["ir.cron"], "_notify_progress", autospec=True, side_effect=notify),
+            patch.object(
+                self.registry["ir.cron"], "_notify_progress", autospec=True, side_effect=notify
+            ),
             patch.object(SaleOrder, "_relance_signature_can_commit", return_value=True),
             patch.object(self.env.cr, "commit") as commit,
         ):
@@ -468,7 +486,7 @@ class TestScheduledAction(TestSignatureReminders):
 
     def test_resumes_without_sending_twice(self):
         orders = self.env["sale.order"].concat(
-            *(self._quotation(self.deco, 40 + age) for age in range(5))
+            *(self._quotation(self.deco, 100 + age, level=2, last=days_ago(30)) for age in range(5))
         )
         SaleOrder = self.registry["sale.order"]
         lock = SaleOrder._relance_signature_lock
@@ -483,7 +501,9 @@ class TestScheduledAction(TestSignatureReminders):
         with (
             patch.object(sale_order_module, "BATCH_SIZE", 2),
             patch.object(
-                SaleOrder, "_relance_signature_lock", autospec=True,
+                SaleOrder,
+                "_relance_signature_lock",
+                autospec=True,
                 side_effect=killed_at_the_second_batch,
             ),
             suppress(Killed),  # not assertRaises: it would roll the first batch back
@@ -502,15 +522,15 @@ class TestScheduledAction(TestSignatureReminders):
         self.assertEqual(
             self._outcomes(resumed, orders),
             {
-                order: ("skipped", 1, "last reminder too recent")
+                order: ("skipped", 3, "last reminder too recent")
                 if order in first_two
-                else ("sent", 1, "")
+                else ("sent", 3, "")
                 for order in orders
             },
         )
         for order in orders:
             self.assertEqual(len(self._mails(order)), 1, "never sent twice")
-            self.assertEqual(order.relance_sign_level, 1)
+            self.assertEqual(order.relance_sign_level, 3)
 
     def test_one_failing_quotation_does_not_stop_the_others(self):
         good = self._quotation(self.deco, 40, client_order_ref="BC-2026-001")
@@ -520,7 +540,9 @@ class TestScheduledAction(TestSignatureReminders):
         run = self._runs()
         self.assertEqual((run.state, run.done_count, run.failed_count), ("done", 1, 1))
         failed = self._line(run, bad)
-        self.assertEqual((failed.outcome, failed.level_after, failed.channel), ("failed", 0, "none"))
+        self.assertEqual(
+            (failed.outcome, failed.level_after, failed.channel), ("failed", 0, "none")
+        )
         self.assertIn("upper", failed.reason)
         self.assertEqual((bad.relance_sign_level, bad.relance_sign_date), (0, False))
         self.assertFalse(self._mails(bad))
@@ -574,7 +596,9 @@ class TestReport(TestSignatureReminders):
         wizard.action_preview()
         action = wizard.action_send()
         run = self.env["relance.run"].browse(action["res_id"])
-        self.assertEqual((run.user_id, self._outcomes(run, order)), (user, {order: ("sent", 1, "")}))
+        self.assertEqual(
+            (run.user_id, self._outcomes(run, order)), (user, {order: ("sent", 1, "")})
+        )
         self.assertEqual(self._mails(order).mail_message_id.create_uid, user)
 
 

@@ -144,7 +144,9 @@ class TestScreen(unittest.TestCase):
 
 
 thresholds_st = st.builds(
-    lambda first, gap1, gap2, interval: Thresholds(first, first + gap1, first + gap1 + gap2, interval),
+    lambda first, gap1, gap2, interval: Thresholds(
+        first, first + gap1, first + gap1 + gap2, interval
+    ),
     st.integers(0, 60),
     st.integers(1, 60),
     st.integers(1, 60),
@@ -174,7 +176,9 @@ class TestProperties(unittest.TestCase):
                 continue
             age = (as_of - start).days
             self.assertEqual(decision.level, level + 1)
-            floor = {1: thresholds.first, 2: thresholds.second}.get(decision.level, thresholds.repeat)
+            floor = {1: thresholds.first, 2: thresholds.second}.get(
+                decision.level, thresholds.repeat
+            )
             self.assertGreaterEqual(age, floor)
             if last:
                 self.assertGreaterEqual((as_of - last).days, thresholds.min_interval)

@@ -1,6 +1,5 @@
 """Dunning edition (Atys "Édition des relances") with EIG's review screen."""
 
-import base64
 from collections import defaultdict
 
 from odoo import api, fields, models
@@ -283,8 +282,18 @@ class RelanceEdition(models.TransientModel):
         self.mode = "email" if self.mode == "letter" else "letter"
         if self.mode == "email":
             for pline in self.partner_line_ids:
-                pline.selected = pline.selected and bool(pline.email)
+                pline.selected = pline.selected and pline._can_email()
         return self._reopen()
+
+    def action_send_emails(self):
+        """Queue one mail per ticked customer; record levels, dates and the run."""
+        self.ensure_one()
+        self._check_manager()
+        partner_lines = self._selected_partner_lines()
+        if not partner_lines:
+            raise UserError(self.env._("No customer is ticked: nothing to send."))
+        self._check_definitive_dates(partner_lines)
+        return self.env["relance.mailer"]._send_edition(self, partner_lines)._get_form_action()
 
     def action_select_all(self):
         self.partner_line_ids.write({"selected": True})
@@ -349,20 +358,8 @@ class RelanceEdition(models.TransientModel):
             labels=self._xlsx_labels(),
             title=self._xlsx_title(),
         )
-        attachment = self.env["ir.attachment"].create(
-            {
-                "name": self._file_name(self.env._("control_list"), "xlsx"),
-                "datas": base64.b64encode(data),
-                "res_model": self._name,
-                "res_id": self.id,
-                "mimetype": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            }
-        )
-        return {
-            "type": "ir.actions.act_url",
-            "url": f"/web/content/{attachment.id}?download=true",
-            "target": "download",
-        }
+        attachment = self._attach(data, self._file_name(self.env._("control_list"), "xlsx"))
+        return self._download(attachment)
 
     def _xlsx_title(self):
         level = self.level_id.display_name or self.env._("all levels")
@@ -400,23 +397,45 @@ class RelanceEdition(models.TransientModel):
         return lines
 
     def action_print_draft(self):
+        """Draft letters: the same PDF marked BROUILLON / DRAFT; nothing recorded."""
         self.ensure_one()
         self._letter_partner_lines()
-        return self.env.ref("relance_atys.action_report_relance_letter").report_action(
-            self, config=False
-        )
+        attachment = self._attach(self._render_letters(definitive=False),
+                                  self._file_name(self.env._("draft_letters"), "pdf"))
+        return self._download(attachment)
 
-    def _render_letters(self):
-        """The PDF of every ticked letter, checked before anything is recorded."""
+    def _render_letters(self, definitive):
+        """The PDF of every ticked letter, in one wkhtmltopdf call, checked."""
         report = self.env.ref("relance_atys.action_report_relance_letter")
-        pdf, _type = self.env["ir.actions.report"].with_context(
-            relance_definitive=True
-        )._render_qweb_pdf(report, self.ids)
+        html = self.env["ir.actions.report"]._render_template(
+            "relance_atys.letters_standalone", {"docs": self, "draft": not definitive}
+        )
+        pdf = self.env["ir.actions.report"]._run_wkhtmltopdf(
+            [html.decode()], report_ref=report.report_name
+        )
         if not pdf or not pdf.startswith(b"%PDF") or b"/Type /Page" not in pdf:
             raise UserError(
                 self.env._("The letters could not be produced (empty PDF): nothing recorded.")
             )
         return pdf
+
+    def _attach(self, data, name, res_model=None, res_id=None):
+        return self.env["ir.attachment"].create(
+            {
+                "name": name,
+                "raw": data,
+                "res_model": res_model or self._name,
+                "res_id": res_id or self.id,
+            }
+        )
+
+    @staticmethod
+    def _download(attachment):
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{attachment.id}?download=true",
+            "target": "download",
+        }
 
     def _check_definitive_dates(self, partner_lines):
         late = partner_lines.filtered(
@@ -438,14 +457,11 @@ class RelanceEdition(models.TransientModel):
         self._check_manager()
         partner_lines = self._letter_partner_lines()
         self._check_definitive_dates(partner_lines)
-        pdf = self._render_letters()
+        pdf = self._render_letters(definitive=True)
         run = self._record(partner_lines, "letter", "printed")
         name = self._file_name(self.env._("letters"), "pdf")
-        attachment = self.env["ir.attachment"].create(
-            {"name": name, "raw": pdf, "res_model": "relance.run", "res_id": run.id,
-             "mimetype": "application/pdf"}
-        )
-        run.attachment_id = attachment
+        run.attachment_id = self._attach(pdf, name, "relance.run", run.id)
+        attachment = run.attachment_id
         self._post_on_partners(run, partner_lines, attachment)
         return run._get_form_action()
 
@@ -516,6 +532,7 @@ class RelanceEditionPartner(models.TransientModel):
     doc_count_text = fields.Char(compute="_compute_totals", string="Count")
     totals_text = fields.Char(compute="_compute_totals", string="Total due")
     email = fields.Char(compute="_compute_email", string="Email to")
+    send_doc = fields.Boolean(related="partner_id.relance_send_doc")
     mode = fields.Selection(related="edition_id.mode")
 
     @api.depends("line_ids.selected", "line_ids.residual")
@@ -534,11 +551,19 @@ class RelanceEditionPartner(models.TransientModel):
 
     def _mail_partner(self):
         """The invoicing contact of the customer, else the customer itself."""
-        partner = self.partner_id
-        invoice_contact = partner.child_ids.filtered(
-            lambda child: child.type == "invoice" and child.email
-        )[:1]
-        return invoice_contact or partner
+        return self.env["relance.mailer"]._mail_partner(self.partner_id)
+
+    def _can_email(self):
+        return bool(self.email) and self.send_doc
+
+    def action_compose(self):
+        """Write this customer's reminder by hand, its ticked documents ticked."""
+        self.ensure_one()
+        moves = self.line_ids.filtered("selected").move_id
+        composer = self.env["relance.composer"].with_company(self.edition_id.company_id)
+        return composer.with_context(default_edition_partner_id=self.id).action_open_for_partner(
+            self.partner_id, moves
+        )
 
     def _letter_sections(self, subtotal_due):
         """Per currency: documents (with optional subtotals per due date), deductions, total."""

@@ -54,9 +54,11 @@ class RelanceSignature(models.TransientModel):
         domain="[('model', '=', 'sale.order')]",
         default=lambda self: self.env.ref(DEFAULT_REPORT, raise_if_not_found=False),
     )
-    line_ids = fields.One2many("relance.signature.line", "wizard_id", readonly=True)
-    send_count = fields.Integer(compute="_compute_counts")
-    skip_count = fields.Integer(compute="_compute_counts")
+    line_ids = fields.One2many(
+        "relance.signature.line", "wizard_id", string="Preview", readonly=True
+    )
+    send_count = fields.Integer(string="To send", compute="_compute_counts")
+    skip_count = fields.Integer(string="Skipped", compute="_compute_counts")
 
     @api.model
     def _default_order_ids(self):
@@ -75,26 +77,39 @@ class RelanceSignature(models.TransientModel):
     def _check_input(self):
         """Raise a clear error for anything the user asked wrongly."""
         self.ensure_one()
-        _ = self.env._
         if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise UserError(_("The creation period is inverted: 'Created from' is after 'Created to'."))
+            raise UserError(
+                self.env._("The creation period is inverted: 'Created from' is after 'Created to'.")
+            )
         if self.attach_pdf and not self.report_id:
-            raise UserError(_("Choose the report that prints the PDF to attach."))
+            raise UserError(self.env._("Choose the report that prints the PDF to attach."))
         if self.attach_pdf and self.report_id.model != "sale.order":
-            raise UserError(_("The report %s does not print quotations.", self.report_id.name))
+            raise UserError(
+                self.env._("The report %s does not print quotations.", self.report_id.name)
+            )
+        self._check_partners()
+        self._check_orders()
+
+    def _check_partners(self):
         foreign = self.partner_ids.filtered(
             lambda partner: partner.company_id and partner.company_id != self.company_id
         )
         if foreign:
             raise UserError(
-                _("These customers belong to another company: %s", ", ".join(foreign.mapped("name")))
+                self.env._(
+                    "These customers belong to another company: %s",
+                    ", ".join(foreign.mapped("name")),
+                )
             )
+
+    def _check_orders(self):
+        """Quotations chosen in the list must all be waiting for a signature."""
         not_waiting = self.order_ids - self.order_ids.filtered_domain(
             self.env["sale.order"]._relance_signature_domain(self.company_id)
         )
         if not_waiting:
             raise UserError(
-                _(
+                self.env._(
                     "These quotations do not wait for a signature (signed, not asking "
                     "for one, no longer a quotation, or of another company): %s",
                     ", ".join(not_waiting.mapped("name")),
@@ -186,10 +201,10 @@ class RelanceSignatureLine(models.TransientModel):
     wizard_id = fields.Many2one("relance.signature", required=True, ondelete="cascade")
     order_id = fields.Many2one("sale.order", string="Quotation", required=True)
     partner_id = fields.Many2one("res.partner", string="Customer")
-    recipient_id = fields.Many2one("res.partner", string="Recipient")
+    recipient_id = fields.Many2one("res.partner")
     email = fields.Char(related="recipient_id.email")
     age = fields.Integer(string="Age (days)")
     level = fields.Integer(string="Current level")
-    new_level = fields.Integer()
+    new_level = fields.Integer(string="New level")
     will_send = fields.Boolean(string="Sent")
     reason = fields.Char(string="Skipped because")

@@ -1,0 +1,413 @@
+"""The bench's ledger: one seed block built through the ORM, cloned in SQL, then verified.
+
+The seed block is what Odoo itself produces: customers (some with an invoicing
+contact), posted invoices over a year on several payment terms, partial and
+full payments through ``account.payment.register``, credit notes (some applied
+to an invoice), payments not yet allocated, disputed and excluded invoices,
+invoices already dunned, and quotations waiting for a signature.
+
+Cloning copies every row of the block K-1 times in one INSERT ... SELECT per
+table, shifting ids (and every foreign key into the block) by a per-copy
+offset, and renumbering documents within their sequence. Foreign keys are
+read from PostgreSQL's catalog, so no column is forgotten; ``verify`` then
+asks Odoo to recompute a sample and checks the whole ledger in SQL.
+"""
+
+import json
+import random
+from datetime import date, datetime, time, timedelta
+
+from odoo import SUPERUSER_ID, Command, api
+
+AS_OF_KEY = "relance_bench.as_of"
+VERSION_KEY = "relance_bench.version"
+BLOCK_KEY = "relance_bench.block"
+CONTEXT = {"tracking_disable": True, "mail_create_nolog": True, "mail_notrack": True}
+
+# Tables a block is made of (rows created by the seed), and the many2many
+# tables linking them, copied with them.
+CLONED = [
+    "res_partner",
+    "account_move",
+    "account_move_line",
+    "account_partial_reconcile",
+    "account_full_reconcile",
+    "account_payment",
+    "sale_order",
+    "sale_order_line",
+]
+RELATIONS = [
+    "res_partner_res_partner_category_rel",
+    "account_move_line_account_tax_rel",
+    "account_account_tag_account_move_line_rel",
+    "account_move__account_payment",
+    "account_tax_sale_order_line_rel",
+]
+
+SALESPERSONS = [
+    "Sophie Garnier", "Julien Roche", "Camille Morel", "Nicolas Perrin",
+    "Élodie Fabre", "Thomas Lemaire", "Claire Vidal", "Antoine Masson",
+]  # fmt: skip
+TAGS = ["Grands comptes", "PME", "Artisan", "Commerce", "Export", "Collectivité"]
+ACTIVITIES = [
+    "Boulangerie", "Garage", "Transports", "Cabinet", "Menuiserie", "Hôtel", "Pharmacie",
+    "Agence", "Clinique", "Imprimerie", "Restaurant", "Électricité", "Laboratoires",
+    "Plomberie", "Ferme", "Atelier", "Librairie", "Fromagerie", "Quincaillerie", "Maçonnerie",
+]  # fmt: skip
+SURNAMES = [
+    "Martin", "Dupont", "Lefèvre", "Bernard", "Moreau", "Roux", "Fournier", "Girard",
+    "Mercier", "Lambert", "Bonnet", "Faure", "Rousseau", "Blanc", "Guérin", "Muller",
+    "Henry", "Gauthier", "Chevalier", "Robin", "Clément", "Morin", "Nicolas", "Mathieu",
+]  # fmt: skip
+CITIES = [
+    ("69002", "Lyon"), ("75008", "Paris"), ("13001", "Marseille"), ("31000", "Toulouse"),
+    ("33000", "Bordeaux"), ("44000", "Nantes"), ("59000", "Lille"), ("67000", "Strasbourg"),
+    ("38000", "Grenoble"), ("21000", "Dijon"), ("06000", "Nice"), ("35000", "Rennes"),
+]  # fmt: skip
+TERMS = [
+    "account_payment_term_immediate",
+    "account_payment_term_30days",
+    "account_payment_term_45days",
+    "account_payment_term_end_following_month",
+]
+
+
+def _env(cr):
+    return api.Environment(cr, SUPERUSER_ID, dict(CONTEXT))
+
+
+def as_of(env):
+    return date.fromisoformat(env["ir.config_parameter"].sudo().get_param(AS_OF_KEY))
+
+
+# -- seed --------------------------------------------------------------------------
+
+
+def seed(registry, invoices, version):
+    """Build one block of ``invoices`` open invoices (about five per customer)."""
+    invoices = int(invoices)
+    rng = random.Random(20260331)
+    with registry.cursor() as cr:
+        env = _env(cr)
+        today = date.today()
+        env["ir.config_parameter"].set_param(AS_OF_KEY, today.isoformat())
+        refs = _setup(env, today)
+        env.flush_all()
+        starts = {table: _max_id(cr, table) + 1 for table in CLONED}
+        partners = _partners(env, rng, invoices // 5, refs)
+        block = Block(env, rng, today, refs, partners)
+        block.build(invoices)
+        _quotations(env, rng, partners, invoices // 2, today, refs)
+        env.flush_all()
+        ranges = {table: [starts[table], _max_id(cr, table)] for table in CLONED}
+        env["ir.config_parameter"].set_param(BLOCK_KEY, json.dumps(ranges))
+        env["ir.config_parameter"].set_param(VERSION_KEY, version)
+        return {table: hi - lo + 1 for table, (lo, hi) in ranges.items()}
+
+
+def _max_id(cr, table):
+    cr.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608 - our table names
+    return cr.fetchone()[0]
+
+
+def _setup(env, today):
+    """Company, chart, currencies, salespersons, tags, product: what a real one has."""
+    company = env.ref("base.main_company")
+    eur, usd = env.ref("base.EUR"), env.ref("base.USD")
+    (eur | usd).active = True
+    env["res.lang"]._activate_lang("en_US")
+    if not company.chart_template:
+        env["account.chart.template"].try_loading("generic_coa", company, install_demo=False)
+    company.currency_id = eur
+    company.account_sale_tax_id.write({"name": "TVA collectée 20 %", "amount": 20.0})
+    company.write(
+        {
+            "name": "Atys Bench SAS",
+            "street": "12 rue de la République",
+            "zip": "69002",
+            "city": "Lyon",
+            "country_id": env.ref("base.fr").id,
+            "email": "compta@atys-bench.example.fr",
+            "phone": "+33 4 72 00 00 00",
+            "company_registry": "123 456 789 00012",
+            "relance_rule": "bounds",
+        }
+    )
+    env["res.currency.rate"].create(
+        {"currency_id": usd.id, "name": today - timedelta(days=500), "rate": 1.08}
+    )
+    admin = env.ref("base.user_admin")
+    admin.write(
+        {
+            "lang": "fr_FR",
+            "tz": "Europe/Paris",
+            "groups_id": [
+                Command.link(env.ref("relance_atys.group_relance_manager").id),
+                Command.link(env.ref("account.group_account_manager").id),
+                Command.link(env.ref("sales_team.group_sale_manager").id),
+            ],
+        }
+    )
+    salesman = env.ref("sales_team.group_sale_salesman")
+    users = (
+        env["res.users"]
+        .with_context(no_reset_password=True)
+        .create(
+            [
+                {
+                    "name": name,
+                    "login": name.lower().replace(" ", ".").replace("é", "e").replace("É", "e"),
+                    "email": f"{name.split()[0].lower()}@atys-bench.example.fr",
+                    "groups_id": [Command.set(salesman.ids)],
+                }
+                for name in SALESPERSONS
+            ]
+        )
+    )
+    tax = company.account_sale_tax_id
+    return {
+        "company": company,
+        "usd": usd,
+        "users": users,
+        "tags": env["res.partner.category"].create([{"name": name} for name in TAGS]),
+        "terms": [env.ref(f"account.{xmlid}") for xmlid in TERMS],
+        "tax": tax,
+        "sale_journal": env["account.journal"].search(
+            [("type", "=", "sale"), ("company_id", "=", company.id)], limit=1
+        ),
+        "bank_journal": env["account.journal"].search(
+            [("type", "=", "bank"), ("company_id", "=", company.id)], limit=1
+        ),
+        "product": env["product.product"].create(
+            {
+                "name": "Prestation de service",
+                "type": "service",
+                "list_price": 450.0,
+                "taxes_id": [Command.set(tax.ids)],
+            }
+        ),
+    }
+
+
+def _partners(env, rng, count, refs):
+    """``count`` customers: salespersons, tags, languages, some excluded or disabled."""
+    users, tags = refs["users"], refs["tags"]
+    vals = []
+    for index in range(count):
+        activity = ACTIVITIES[index % len(ACTIVITIES)]
+        surname = SURNAMES[(index * 7 + index // len(ACTIVITIES)) % len(SURNAMES)]
+        zip_code, city = CITIES[index % len(CITIES)]
+        slug = f"{activity}-{surname}".lower().encode("ascii", "ignore").decode()
+        export = index % 25 == 4
+        vals.append(
+            {
+                "name": f"{activity} {surname}",
+                "is_company": True,
+                "customer_rank": 1,
+                "ref": f"C{index + 1:05d}",
+                "street": f"{rng.randint(1, 120)} avenue Jean Jaurès",
+                "zip": zip_code,
+                "city": city,
+                "country_id": env.ref("base.fr").id,
+                "email": f"compta@{slug}.example.fr" if index % 12 else False,
+                "lang": "en_US" if export else "fr_FR",
+                "user_id": users[index % len(users)].id if index % 10 else False,
+                "category_id": [Command.set(_tags_of(index, tags, export))],
+                "relance_enabled": index % 50 != 7,
+                "relance_excluded": index % 97 == 3,
+                "relance_send_doc": index % 20 != 9,
+                "child_ids": [
+                    Command.create(
+                        {
+                            "type": "invoice",
+                            "name": "Service comptabilité",
+                            "email": f"factures@{slug}.example.fr",
+                        }
+                    )
+                ]
+                if index % 6 == 1
+                else [],
+            }
+        )
+    return env["res.partner"].create(vals)
+
+
+def _tags_of(index, tags, export):
+    if export:
+        return tags.filtered(lambda tag: tag.name == "Export").ids
+    return [tags[index % 4].id] + ([tags[5].id] if index % 9 == 0 else [])
+
+
+class Block:
+    """The accounting part of a seed block, through the ORM as a user would."""
+
+    def __init__(self, env, rng, today, refs, partners):
+        self.env, self.rng, self.today, self.refs = env, rng, today, refs
+        self.partners = partners
+
+    def build(self, open_count):
+        weights = [1.0 / (1 + index % 20) for index in range(len(self.partners))]
+        owners = list(self.partners) + self.rng.choices(
+            self.partners, weights=weights, k=open_count - len(self.partners)
+        )
+        paid_count, refund_count = open_count // 20, open_count // 20
+        moves = self.env["account.move"].create(
+            [self._invoice_vals(partner) for partner in owners]
+            + [self._invoice_vals(self.rng.choice(owners)) for _ in range(paid_count)]
+            + [self._refund_vals(self.rng.choice(owners)) for _ in range(refund_count)]
+        )
+        moves.action_post()
+        invoices = moves[:open_count]
+        self._pay(moves[open_count : open_count + paid_count], full=True)
+        payable = invoices.filtered(lambda inv: inv.currency_id == self.refs["company"].currency_id)
+        self._pay(payable[: open_count // 5], full=False)
+        self._apply_refunds(moves[open_count + paid_count :], payable[open_count // 5 :])
+        self._unallocated_payments(open_count // 50)
+        self._disputes_and_exclusions(payable[-open_count // 50 :])
+        self._dunned_before(invoices)
+
+    def _invoice_vals(self, partner):
+        export = partner.lang == "en_US"
+        currency = self.refs["usd"] if export and self.rng.random() < 0.5 else None
+        return {
+            "move_type": "out_invoice",
+            "partner_id": partner.id,
+            "journal_id": self.refs["sale_journal"].id,
+            "invoice_date": self.today - timedelta(days=self._age()),
+            "invoice_payment_term_id": self.rng.choice(self.refs["terms"]).id,
+            "invoice_user_id": partner.user_id.id,
+            "currency_id": (currency or self.refs["company"].currency_id).id,
+            "invoice_line_ids": [
+                Command.create(
+                    {
+                        "name": f"Prestation {self.rng.choice(ACTIVITIES).lower()}",
+                        "quantity": self.rng.randint(1, 10),
+                        "price_unit": round(self.rng.uniform(40, 900), 2),
+                        "tax_ids": [Command.set(self.refs["tax"].ids)],
+                    }
+                )
+                for _ in range(self.rng.randint(1, 3))
+            ],
+        }
+
+    def _refund_vals(self, partner):
+        vals = self._invoice_vals(partner)
+        vals.update(move_type="out_refund", currency_id=self.refs["company"].currency_id.id)
+        vals["invoice_line_ids"] = vals["invoice_line_ids"][:1]
+        return vals
+
+    def _age(self):
+        """Days since the invoice date: most open invoices are recent, a tail is old."""
+        draw = self.rng.random()
+        if draw < 0.45:
+            return self.rng.randint(0, 45)
+        if draw < 0.75:
+            return self.rng.randint(46, 120)
+        if draw < 0.95:
+            return self.rng.randint(121, 270)
+        return self.rng.randint(271, 400)
+
+    def _pay(self, invoices, full):
+        for invoice in invoices:
+            share = 1.0 if full else self.rng.uniform(0.2, 0.7)
+            paid_on = min(invoice.invoice_date + timedelta(days=self.rng.randint(5, 40)), self.today)
+            self.env["account.payment.register"].with_context(
+                active_model="account.move", active_ids=invoice.ids
+            ).create(
+                {
+                    "amount": invoice.currency_id.round(invoice.amount_residual * share),
+                    "payment_date": paid_on,
+                    "journal_id": self.refs["bank_journal"].id,
+                }
+            )._create_payments()
+
+    def _apply_refunds(self, refunds, invoices):
+        """Half the credit notes are applied to a larger invoice of their customer."""
+        for refund in refunds[: len(refunds) // 2]:
+            target = invoices.filtered(
+                lambda inv, refund=refund: inv.commercial_partner_id
+                == refund.commercial_partner_id
+                and inv.amount_residual > refund.amount_total * 1.2
+            )[:1]
+            line = refund.line_ids.filtered(lambda ln: ln.account_type == "asset_receivable")
+            if target:
+                target.js_assign_outstanding_line(line.id)
+
+    def _unallocated_payments(self, count):
+        payments = self.env["account.payment"].create(
+            [
+                {
+                    "payment_type": "inbound",
+                    "partner_type": "customer",
+                    "partner_id": self.rng.choice(self.partners).id,
+                    "amount": round(self.rng.uniform(50, 600), 2),
+                    "date": self.today - timedelta(days=self.rng.randint(1, 60)),
+                    "journal_id": self.refs["bank_journal"].id,
+                    "memo": "Virement reçu",
+                }
+                for _ in range(count)
+            ]
+        )
+        payments.action_post()
+
+    def _disputes_and_exclusions(self, invoices):
+        for invoice in invoices[: len(invoices) // 2]:
+            invoice.action_toggle_block_payment()
+        invoices[len(invoices) // 2 :].relance_excluded = True
+
+    def _dunned_before(self, invoices):
+        """A third of the invoices late by 16 days or more already had a reminder."""
+        by_partner = {}
+        for invoice in invoices:
+            late = (self.today - invoice.invoice_date_due).days
+            if late < 16 or self.rng.random() > 0.33:
+                continue
+            level = 2 if late > 45 else 1
+            dunned_on = self.today - timedelta(days=self.rng.randint(8, 15))
+            invoice.write({"relance_level": level, "relance_date": dunned_on})
+            partner = invoice.commercial_partner_id
+            best = by_partner.get(partner, (0, dunned_on))
+            by_partner[partner] = (max(best[0], level), max(best[1], dunned_on))
+        for partner, (level, dunned_on) in by_partner.items():
+            partner.write({"relance_level": level, "relance_date": dunned_on})
+
+
+def _quotations(env, rng, partners, count, today, refs):
+    """``count`` quotations waiting for a signature, created over five months."""
+    orders = env["sale.order"].create(
+        [
+            {
+                "partner_id": rng.choice(partners).id,
+                "require_signature": True,
+                "order_line": [
+                    Command.create(
+                        {
+                            "product_id": refs["product"].id,
+                            "product_uom_qty": rng.randint(1, 20),
+                        }
+                    )
+                ],
+            }
+            for _ in range(count)
+        ]
+    )
+    env.flush_all()
+    for order in orders:
+        age = rng.randint(0, 150)
+        created = datetime.combine(today - timedelta(days=age), time(9, 30))
+        level = 0
+        if age >= 30 and rng.random() < 0.2:
+            level = 2 if age >= 60 and rng.random() < 0.3 else 1
+        env.cr.execute(
+            "UPDATE sale_order SET create_date = %s, date_order = %s, state = %s, "
+            "relance_sign_level = %s, relance_sign_date = %s WHERE id = %s",
+            [
+                created,
+                created,
+                "sent" if rng.random() < 0.3 else "draft",
+                level,
+                today - timedelta(days=rng.randint(8, 25)) if level else None,
+                order.id,
+            ],
+        )
+    env.invalidate_all()

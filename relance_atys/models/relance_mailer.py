@@ -1,0 +1,472 @@
+"""The one email service behind the edition's email mode and the reminder composer.
+
+Both front doors hand it a customer and the lines of its documents. It renders
+the mail template in the customer's language, attaches the invoice PDFs and
+queues one ``mail.mail`` per customer, posted on the customer's chatter, whose
+id the run lines keep. Levels are recorded when the mail is queued; once the
+queue has tried it, `mail.mail` reports back: a mail that failed marks its run
+lines failed and gives the documents their previous level, and
+`_resend_failed` queues it again and records the levels again.
+"""
+
+import re
+from collections import defaultdict
+
+from odoo import api, models
+from odoo.exceptions import UserError
+from odoo.tools import email_normalize, is_html_empty
+
+MAX_FILES = 15
+MAX_SIZE_MB = 15
+DEFAULT_TEMPLATES = {
+    "notice": "relance_atys.mail_template_relance_notice",
+    "dunning": "relance_atys.mail_template_relance_dunning",
+    "thanks": "relance_atys.mail_template_relance_thanks",
+}
+INVOICE_REPORT = "account.account_invoices"
+MAIL_LAYOUT = "mail.mail_notification_light"
+
+
+class RelanceMailer(models.AbstractModel):
+    _name = "relance.mailer"
+    _description = "Dunning mailer"
+
+    # -- recipients and templates ------------------------------------------------
+
+    @api.model
+    def _mail_partner(self, partner):
+        """The invoicing contact of ``partner`` that has an email, else ``partner``."""
+        contact = partner.child_ids.filtered(lambda child: child.type == "invoice" and child.email)
+        return contact[:1] or partner
+
+    @api.model
+    def _split_addresses(self, text):
+        """The addresses in ``text`` (separated by commas, semicolons or lines)."""
+        addresses = [chunk.strip() for chunk in re.split(r"[,;\n]", text or "") if chunk.strip()]
+        invalid = [address for address in addresses if not email_normalize(address)]
+        if invalid:
+            raise UserError(
+                self.env._("These email addresses are not valid: %s", ", ".join(invalid))
+            )
+        return addresses
+
+    @api.model
+    def _default_template(self, relance_type):
+        template = self.env.ref(DEFAULT_TEMPLATES[relance_type], raise_if_not_found=False)
+        if template and template.relance_type == relance_type:
+            return template
+        return self.env["mail.template"].search(
+            [("model", "=", "res.partner"), ("relance_type", "=", relance_type)], limit=1
+        )
+
+    # -- content -------------------------------------------------------------------
+
+    @api.model
+    def _template_values(self, lines, level):
+        """What the templates read besides ``object``: documents, totals per currency, level."""
+        self._ensure_access_tokens(lines.move_id.filtered(lambda move: move.is_invoice()))
+        totals = defaultdict(float)
+        for line in lines:
+            totals[line.currency_id] += line.residual
+        return {
+            "lines": lines,
+            "totals": sorted(totals.items(), key=lambda total: total[0].name),
+            "level": level,
+        }
+
+    def _ensure_access_tokens(self, moves):
+        """Portal access tokens of the invoices linked from the mail, in one query."""
+        missing = moves.filtered(lambda move: not move.access_token)
+        if missing:
+            self.env.cr.execute(
+                "UPDATE account_move SET access_token = gen_random_uuid()::text "
+                "WHERE id = ANY(%s) AND access_token IS NULL",
+                [missing.ids],
+            )
+            missing.invalidate_recordset(["access_token"])
+
+    @api.model
+    def _render(self, template, partner, values):
+        """Subject, body and language of ``template`` written to ``partner``."""
+        lang = template._render_lang(partner.ids)[partner.id] or partner.lang or self.env.lang
+        template = template.with_context(lang=lang)
+        relance = dict(values, level=values["level"].with_context(lang=lang))
+        subject, body = (
+            template._render_field(field, partner.ids, add_context={"relance": relance})[partner.id]
+            for field in ("subject", "body_html")
+        )
+        return subject, body, lang
+
+    @api.model
+    def _level_subject(self, level, partner, lines, date):
+        """The level's own subject (fixed or from placeholders), if it has one."""
+        if not (level.mail_subject or level.subject_template):
+            return False
+        documents = lines.filtered(lambda line: not line.is_deduction).move_id
+        return level._subject(partner, documents.mapped("name"), date)
+
+    @api.model
+    def _layout(self, partner, body, lang, company):
+        """``body`` in Odoo's light mail layout: company logo, name and contacts."""
+        env = self.with_context(lang=lang).env
+        html = env["ir.qweb"]._render(
+            MAIL_LAYOUT,
+            {
+                "message": env["mail.message"]
+                .sudo()
+                .new({"body": body, "record_name": partner.display_name}),
+                "subtype": env["mail.message.subtype"].sudo(),
+                "model_description": env._("account statement"),
+                "record": partner,
+                "record_name": False,
+                "subtitles": False,
+                "company": company,
+                "email_add_signature": False,
+                "signature": "",
+                "website_url": "",
+                "is_html_empty": is_html_empty,
+                "lang": lang,
+            },
+            minimal_qcontext=True,
+            raise_if_not_found=False,
+        )
+        return env["mail.render.mixin"]._replace_local_links(html or body)
+
+    # -- attachments ---------------------------------------------------------------
+
+    @api.model
+    def _invoice_attachments(self, moves):
+        """The PDF of each invoice: its own when it has one, else printed now, in one call."""
+        invoices = moves.filtered(lambda move: move.is_invoice())
+        pdfs = {
+            move.id: move.invoice_pdf_report_id for move in invoices if move.invoice_pdf_report_id
+        }
+        missing = invoices.filtered(lambda move: move.id not in pdfs)
+        if missing:
+            report = self.env["ir.actions.report"].with_company(missing.company_id[:1])
+            content, report_type = report._pre_render_qweb_pdf(INVOICE_REPORT, res_ids=missing.ids)
+            content_by_id = report._get_splitted_report(INVOICE_REPORT, content, report_type)
+            printed = self.env["ir.attachment"].create(
+                [
+                    {
+                        "name": move._get_invoice_report_filename(),
+                        "raw": content_by_id[move.id],
+                        "mimetype": "application/pdf",
+                        "res_model": "res.partner",
+                        "res_id": move.commercial_partner_id.id,
+                    }
+                    for move in missing
+                ]
+            )
+            pdfs.update(zip(missing.ids, printed))
+        return pdfs
+
+    @api.model
+    def _check_attachments(self, attachments):
+        """At most MAX_FILES files and MAX_SIZE_MB megabytes in one mail."""
+        if len(attachments) > MAX_FILES:
+            raise UserError(
+                self.env._(
+                    "A reminder carries at most %(max)s files; this one has %(count)s. "
+                    "Remove attachments or untick documents.",
+                    max=MAX_FILES,
+                    count=len(attachments),
+                )
+            )
+        size = sum(attachments.sudo().mapped("file_size"))
+        if size > MAX_SIZE_MB * 1024 * 1024:
+            raise UserError(
+                self.env._(
+                    "A reminder carries at most %(max)s MB of attachments; these weigh "
+                    "%(size).1f MB. Remove attachments or untick documents.",
+                    max=MAX_SIZE_MB,
+                    size=size / 1024 / 1024,
+                )
+            )
+
+    # -- queueing ------------------------------------------------------------------
+
+    @api.model
+    def _queue_mail(self, partner, values):
+        """One mail to ``partner``, posted on its chatter, left in the mail queue."""
+        return (
+            self.env["mail.mail"]
+            .sudo()
+            .create(
+                {
+                    "model": "res.partner",
+                    "res_id": partner.id,
+                    "record_name": partner.display_name,
+                    "message_type": "comment",
+                    "subtype_id": self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment"),
+                    "is_notification": True,
+                    "auto_delete": True,
+                    **values,
+                }
+            )
+        )
+
+    @api.model
+    def _sender_address(self, sender):
+        if not sender.email:
+            raise UserError(
+                self.env._(
+                    "%s has no email address to send the reminders from: set one first.",
+                    sender.display_name,
+                )
+            )
+        return sender.email_formatted
+
+    # -- the edition's email mode ------------------------------------------------------
+
+    @api.model
+    def _send_edition(self, edition, partner_lines):
+        """Queue one mail per customer of ``partner_lines``; record the run and levels.
+
+        Customers without an address, or that take no documents by email, are
+        recorded as skipped with the reason.
+        """
+        sendable = partner_lines.filtered(
+            lambda pline: pline.email and pline.partner_id.relance_send_doc
+        )
+        if not sendable:
+            raise UserError(
+                self.env._(
+                    "None of the ticked customers can receive an email (no address, or "
+                    "'Send documents by email' off): nothing sent."
+                )
+            )
+        mails_values = self._edition_mails_values(edition, sendable)
+        run = edition._record(
+            partner_lines, "email", "queued", partner_ids=set(sendable.partner_id.ids)
+        )
+        lines_by_partner = run.line_ids.grouped("partner_id")
+        for partner, values in mails_values.items():
+            mail = self._queue_mail(partner, values)
+            lines_by_partner[partner].write(
+                {"mail_id": mail.id, "message_id": mail.mail_message_id.id}
+            )
+        self._record_skipped(run, partner_lines - sendable)
+        return run
+
+    @api.model
+    def _edition_mails_values(self, edition, partner_lines):
+        """Mail values per customer, everything rendered before anything is recorded."""
+        levels = {
+            level.number: level
+            for level in self.env["relance.service"]._get_levels(edition.company_id)
+        }
+        lines_by_pline = {pline: pline.line_ids.filtered("selected") for pline in partner_lines}
+        pdfs = self._invoice_attachments(
+            self.env["relance.edition.line"].union(*lines_by_pline.values()).move_id
+        )
+        author = self.env.user.partner_id
+        email_from = self._sender_address(author)
+        result = {}
+        for pline, lines in lines_by_pline.items():
+            number = max(lines.filtered(lambda line: not line.is_deduction).mapped("level_after"))
+            level = levels.get(number, self.env["relance.level"])
+            template = level.mail_template_id or self._default_template("dunning")
+            if not template:
+                raise UserError(
+                    self.env._(
+                        "No dunning mail template for level %s: choose one on the level.", number
+                    )
+                )
+            partner = pline.partner_id
+            recipient = pline._mail_partner()
+            subject, body, lang = self._render(
+                template, partner, self._template_values(lines, level)
+            )
+            level_subject = self._level_subject(
+                level.with_context(lang=lang), partner, lines, edition.date
+            )
+            result[partner] = {
+                "author_id": author.id,
+                "email_from": email_from,
+                "subject": level_subject or subject,
+                "body": body,
+                "body_html": self._layout(partner, body, lang, edition.company_id),
+                "recipient_ids": recipient.ids,
+                "partner_ids": recipient.ids,
+                "attachment_ids": [pdfs[move.id].id for move in lines.move_id if move.id in pdfs],
+            }
+        return result
+
+    @api.model
+    def _record_skipped(self, run, partner_lines):
+        _ = self.env._
+        values = []
+        for pline in partner_lines:
+            reason = (
+                _("no email address")
+                if not pline.email
+                else _("customer without 'Send documents by email'")
+            )
+            for line in pline.line_ids.filtered("selected"):
+                values.append(
+                    dict(
+                        line._run_line_vals("email", "skipped"),
+                        run_id=run.id,
+                        level_after=line.level_before,
+                        date_after=line.date_before,
+                        outcome="skipped",
+                        reason=reason,
+                    )
+                )
+        self.env["relance.run.line"].sudo().create(values)
+
+    # -- what the mail queue reports -----------------------------------------------------
+
+    @api.model
+    def _mails_processed(self, mails, failure_reason=False, failure_type=None):
+        """Mark the run lines of ``mails`` sent or failed; failed ones give their levels back."""
+        mails = mails.filtered(lambda mail: mail.model == "res.partner")  # dunning mails only
+        if not mails:
+            return
+        lines = (
+            self.env["relance.run.line"]
+            .sudo()
+            .search(
+                [
+                    ("mail_id", "in", mails.ids),
+                    ("run_type", "=", "email"),
+                    ("outcome", "=", "queued"),
+                ]
+            )
+        )
+        failed_mails = lines.mail_id.filtered(lambda mail: mail.state == "exception")
+        lines.filtered(lambda line: line.mail_id not in failed_mails).outcome = "sent"
+        for mail in failed_mails:
+            lines.filtered(lambda line, mail=mail: line.mail_id == mail).write(
+                {
+                    "outcome": "failed",
+                    "reason": self._failure_reason(mail, failure_reason, failure_type),
+                }
+            )
+        if failed_mails:
+            failed_mails.auto_delete = False  # kept to be sent again from the run
+            self._give_levels_back(lines.filtered(lambda line: line.mail_id in failed_mails))
+
+    @api.model
+    def _failure_reason(self, mail, failure_reason, failure_type):
+        if failure_type in ("mail_email_invalid", "mail_email_missing"):
+            labels = dict(mail._fields["failure_type"]._description_selection(self.env))
+            return labels[failure_type]
+        return failure_reason or mail.failure_reason or self.env._("delivery failed")
+
+    @staticmethod
+    def _counted(lines):
+        """The lines whose run changed a document's level or date."""
+        return lines.filtered(
+            lambda line: (
+                line.move_id
+                and (line.level_after, line.date_after) != (line.level_before, line.date_before)
+            )
+        )
+
+    def _current_levels(self, move_ids):
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT id, COALESCE(relance_level, 0), relance_date FROM account_move "
+            "WHERE id = ANY(%s)",
+            [list(move_ids)],
+        )
+        return {row[0]: (row[1], row[2]) for row in self.env.cr.fetchall()}
+
+    def _give_levels_back(self, lines):
+        """Previous levels of the documents and customers of failed ``lines``, unless
+        something changed them since the run gave them theirs."""
+        counted = self._counted(lines)
+        current = self._current_levels(counted.move_id.ids)
+        by_date = defaultdict(dict)
+        for line in counted:
+            if current[line.move_id.id] == (line.level_after, line.date_after or None):
+                by_date[line.date_before or None][line.move_id.id] = line.level_before
+        for date, moves_levels in by_date.items():
+            self.env["relance.service"]._write_levels(moves_levels, date)
+        for run, run_lines in counted.grouped("run_id").items():
+            self._set_partner_levels(run, run_lines, restore=True)
+
+    def _set_partner_levels(self, run, lines, restore):
+        """Customers back to their level before ``run`` (``restore``), or to the one
+        ``run`` gave them again; only those still where the other way left them."""
+        given = defaultdict(int)
+        for line in lines:
+            given[line.partner_id.id] = max(given[line.partner_id.id], line.level_after)
+        before = {
+            line.partner_id.id: (line.partner_level_before, line.partner_date_before or None)
+            for line in lines
+        }
+        after = {partner_id: (level, run.date) for partner_id, level in given.items()}
+        expected, target = (after, before) if restore else (before, after)
+        service = self.env["relance.service"]
+        self.env.flush_all()
+        states = service._get_partner_states(run.company_id, list(given))
+        by_date = defaultdict(dict)
+        for partner_id, state in states.items():
+            if (state.level, state.last_date) == expected[partner_id]:
+                level, date = target[partner_id]
+                by_date[date][partner_id] = level
+        for date, partner_levels in by_date.items():
+            service._write_partner_levels(run.company_id, partner_levels, date)
+
+    # -- sending again ---------------------------------------------------------------
+
+    @api.model
+    def _resend_failed(self, runs):
+        """Queue the failed mails of ``runs`` again and record their levels again."""
+        if not self.env.user.has_group("relance_atys.group_relance_manager"):
+            raise UserError(self.env._("Only dunning managers can send failed mails again."))
+        lines = runs.sudo().line_ids.filtered(
+            lambda line: (
+                line.outcome == "failed"
+                and line.mail_id
+                and line.run_type == "email"
+                and line.run_id.state == "done"
+            )
+        )
+        if not lines:
+            raise UserError(
+                self.env._(
+                    "No failed dunning mail to send again in %s.", ", ".join(runs.mapped("name"))
+                )
+            )
+        self._give_levels_again(lines)
+        lines.mail_id.write(
+            {
+                "state": "outgoing",
+                "auto_delete": True,
+                "failure_reason": False,
+                "failure_type": False,
+            }
+        )
+        lines.write({"outcome": "queued", "reason": False})
+        for run, run_lines in lines.grouped("run_id").items():
+            run.message_post(
+                body=self.env._("%s failed mail(s) queued again.", len(run_lines.mail_id))
+            )
+        return True
+
+    def _give_levels_again(self, lines):
+        """The levels failed ``lines`` had given, if nothing moved the documents since."""
+        counted = self._counted(lines)
+        service = self.env["relance.service"]
+        service._lock_documents(counted.move_id.ids)
+        service._check_unchanged(
+            [
+                {
+                    "move_id": line.move_id.id,
+                    "level_before": line.level_before,
+                    "date_before": line.date_before,
+                }
+                for line in counted
+            ]
+        )
+        by_date = defaultdict(dict)
+        for line in counted:
+            by_date[line.date_after][line.move_id.id] = line.level_after
+        for date, moves_levels in by_date.items():
+            service._write_levels(moves_levels, date)
+        for run, run_lines in counted.grouped("run_id").items():
+            self._set_partner_levels(run, run_lines, restore=False)

@@ -1,0 +1,328 @@
+"""Per-customer reminder composer (seed 003): one mail, written or reviewed by hand."""
+
+from collections import defaultdict
+
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import formatLang
+
+from .. import engine
+from ..models.mail_template import RELANCE_TYPES
+
+
+class RelanceComposer(models.TransientModel):
+    _name = "relance.composer"
+    _description = "Reminder composer"
+
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company
+    )
+    company_partner_id = fields.Many2one(related="company_id.partner_id")
+    partner_id = fields.Many2one("res.partner", string="Customer", required=True, readonly=True)
+    edition_partner_id = fields.Many2one(
+        "relance.edition.partner",
+        readonly=True,
+        ondelete="cascade",
+        help="The review line this reminder was written from.",
+    )
+    sender_id = fields.Many2one(
+        "res.partner",
+        string="Sender",
+        required=True,
+        default=lambda self: self.env.user.partner_id,
+        domain="['|', ('id', '=', company_partner_id), ('user_ids.share', '=', False)]",
+        help="You by default; another user, or the company, may send it instead.",
+    )
+    relance_type = fields.Selection(RELANCE_TYPES, string="Type", required=True, default="dunning")
+    template_id = fields.Many2one(
+        "mail.template",
+        string="Template",
+        compute="_compute_template_id",
+        store=True,
+        readonly=False,
+        domain="[('model', '=', 'res.partner'), ('relance_type', '=', relance_type)]",
+    )
+    line_ids = fields.One2many("relance.composer.line", "composer_id", string="Documents")
+    amount = fields.Char(compute="_compute_amount")
+    email_to = fields.Char(
+        string="Recipients",
+        compute="_compute_email_to",
+        store=True,
+        readonly=False,
+        help="One or more addresses, separated by commas.",
+    )
+    email_cc = fields.Char(string="Cc", help="One or more addresses, separated by commas.")
+    subject = fields.Char(compute="_compute_content", store=True, readonly=False)
+    body = fields.Html(
+        compute="_compute_content", store=True, readonly=False, sanitize="email_outgoing"
+    )
+    attach_invoices = fields.Boolean(
+        string="Attach the invoices",
+        default=True,
+        help="Attach the PDF of each ticked invoice or credit note.",
+    )
+    attachment_ids = fields.Many2many(
+        "ir.attachment",
+        "relance_composer_attachment_rel",
+        "composer_id",
+        "attachment_id",
+        string="Other attachments",
+    )
+    count_as_step = fields.Boolean(
+        string="Count this mail as a dunning step",
+        compute="_compute_count_as_step",
+        store=True,
+        readonly=False,
+        help="The ticked documents move to their next dunning level, kept in the history.",
+    )
+    next_level_id = fields.Many2one(
+        "relance.level",
+        string="Next level",
+        domain="[('company_id', '=', company_id)]",
+        help="Leave empty to move each document one level up; or give them all this level.",
+    )
+
+    @api.depends("relance_type")
+    def _compute_template_id(self):
+        mailer = self.env["relance.mailer"]
+        for composer in self:
+            composer.template_id = mailer._default_template(composer.relance_type)
+
+    @api.depends("relance_type")
+    def _compute_count_as_step(self):
+        for composer in self:
+            composer.count_as_step = composer.relance_type == "dunning"
+
+    @api.depends("partner_id")
+    def _compute_email_to(self):
+        mailer = self.env["relance.mailer"]
+        for composer in self:
+            composer.email_to = mailer._mail_partner(composer.partner_id).email
+
+    @api.depends("line_ids.selected")
+    def _compute_amount(self):
+        for composer in self:
+            totals = defaultdict(float)
+            for line in composer._selected_lines():
+                totals[line.currency_id] += line.residual
+            composer.amount = " ; ".join(
+                formatLang(self.env, amount, currency_obj=currency)
+                for currency, amount in sorted(totals.items(), key=lambda kv: kv[0].name)
+            )
+
+    @api.depends("template_id", "partner_id", "line_ids.selected", "next_level_id")
+    def _compute_content(self):
+        mailer = self.env["relance.mailer"]
+        for composer in self:
+            if not composer.template_id or not composer.partner_id:
+                continue
+            values = mailer._template_values(composer._selected_lines(), composer._level())
+            composer.subject, composer.body, _lang = mailer._render(
+                composer.template_id, composer.partner_id, values
+            )
+
+    def _selected_lines(self):
+        return self.line_ids.filtered("selected")
+
+    def _level(self):
+        """The level the mail speaks for: its texts go in the template."""
+        if self.next_level_id:
+            return self.next_level_id
+        levels = self.env["relance.service"]._get_levels(self.company_id)
+        number = max(self._selected_lines().mapped("level_before"), default=0) + 1
+        return levels.filtered(lambda level: level.number == min(number, levels[-1:].number))
+
+    # -- opening -----------------------------------------------------------------
+
+    @api.model
+    def action_open_for_partner(self, partner, moves=None):
+        """The composer for ``partner``, its open items listed, ``moves`` (or all) ticked."""
+        partner = partner.commercial_partner_id
+        composer = self.create(
+            {"partner_id": partner.id, "line_ids": self._document_commands(partner, moves)}
+        )
+        return composer._reopen()
+
+    @api.model
+    def _document_commands(self, partner, moves):
+        items = self.env["relance.service"]._get_open_items(
+            self.env.company, {"partner_ids": partner.ids}
+        )
+        today = fields.Date.context_today(self)
+        return [
+            Command.create(
+                {
+                    "move_id": item.id,
+                    "currency_id": item.currency_id,
+                    "due_date": item.due_date,
+                    "days_late": engine.days_between(item.due_date, today),
+                    "residual": item.residual,
+                    "level_before": item.level,
+                    "date_before": item.last_date,
+                    "is_deduction": item.residual < 0,
+                    "selected": item.id in moves.ids
+                    if moves
+                    else not (item.excluded or item.blocked),
+                }
+            )
+            for item in sorted(items, key=lambda item: (item.residual < 0, item.due_date, item.id))
+        ]
+
+    def _reopen(self):
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+            "name": self.env._("Send a reminder"),
+        }
+
+    # -- sending -----------------------------------------------------------------
+
+    def _check_input(self):
+        """Raise a clear error for anything that would make a wrong mail."""
+        _ = self.env._
+        mailer = self.env["relance.mailer"]
+        if not self.partner_id.relance_send_doc:
+            raise UserError(
+                _(
+                    "%s takes no documents by email ('Send documents by email' is off).",
+                    self.partner_id.name,
+                )
+            )
+        if self.relance_type == "dunning" and self.partner_id.relance_excluded:
+            raise UserError(_("%s is excluded from dunning.", self.partner_id.name))
+        if not mailer._split_addresses(self.email_to):
+            raise UserError(_("Give at least one recipient address."))
+        mailer._split_addresses(self.email_cc)
+        if not (self.subject or "").strip():
+            raise UserError(_("The mail has no subject."))
+        documents = self._selected_lines().filtered(lambda line: not line.is_deduction)
+        if self.count_as_step and not documents:
+            raise UserError(_("Tick the documents this dunning step is about."))
+
+    def _attachments(self):
+        """The files of the mail: the ticked invoices' PDFs and the user's own, checked."""
+        attachments = self.attachment_ids
+        if self.attach_invoices:
+            pdfs = self.env["relance.mailer"]._invoice_attachments(self._selected_lines().move_id)
+            attachments |= self.env["ir.attachment"].union(*pdfs.values())
+        self.env["relance.mailer"]._check_attachments(attachments)
+        return attachments
+
+    def action_send(self):
+        """Queue the mail, posted on the customer's chatter, and record it in the history."""
+        self.ensure_one()
+        self._check_input()
+        mailer = self.env["relance.mailer"]
+        attachments = self._attachments()
+        self.attachment_ids.sudo().write({"res_model": "res.partner", "res_id": self.partner_id.id})
+        mail = mailer._queue_mail(
+            self.partner_id,
+            {
+                "author_id": self.sender_id.id,
+                "email_from": mailer._sender_address(self.sender_id),
+                "email_to": ", ".join(mailer._split_addresses(self.email_to)),
+                "email_cc": ", ".join(mailer._split_addresses(self.email_cc)),
+                "subject": self.subject,
+                "body": self.body,
+                "body_html": mailer._layout(
+                    self.partner_id,
+                    self.body,
+                    self.partner_id.lang or self.env.lang,
+                    self.company_id,
+                ),
+                "attachment_ids": attachments.ids,
+            },
+        )
+        self._record(mail)
+        if self.edition_partner_id:
+            self.edition_partner_id.selected = False
+            return self.edition_partner_id.edition_id._reopen()
+        return {"type": "ir.actions.act_window_close"}
+
+    def _record(self, mail):
+        """The run of this mail; with its levels when it counts as a dunning step."""
+        date = fields.Date.context_today(self)
+        lines = self._run_lines(mail, date)
+        run_vals = {
+            "run_type": "email",
+            "company_id": self.company_id.id,
+            "date": date,
+            "level": max(
+                (line["level_after"] for line in lines if line["outcome"] == "queued"), default=0
+            ),
+            "parameters": self.env["relance.service"]._parameters_text(self._options()),
+        }
+        service = self.env["relance.service"]
+        if not self.count_as_step:
+            return service._create_run(run_vals, lines)
+        partner_levels = {self.partner_id.id: run_vals["level"]}
+        return service._record_definitive(self.company_id, run_vals, lines, partner_levels)
+
+    def _options(self):
+        return {
+            "composer": self.partner_id.display_name,
+            "type": dict(RELANCE_TYPES)[self.relance_type],
+            "template": self.template_id.display_name,
+            "sender": self.sender_id.display_name,
+            "email_to": self.email_to,
+            "email_cc": self.email_cc,
+            "count_as_step": self.count_as_step,
+            "next_level": self.next_level_id.number,
+        }
+
+    def _run_lines(self, mail, date):
+        links = {"mail_id": mail.id, "message_id": mail.mail_message_id.id}
+        lines = self._selected_lines()
+        if not lines:
+            return [
+                {"partner_id": self.partner_id.id, "channel": "email", "outcome": "queued", **links}
+            ]
+        top = self.env["relance.service"]._get_levels(self.company_id)[-1:].number or 5
+        return [
+            dict(line._run_line_vals(self._next_level(line, top), date), **links) for line in lines
+        ]
+
+    def _next_level(self, line, top):
+        if not self.count_as_step or line.is_deduction:
+            return line.level_before
+        return self.next_level_id.number or min(line.level_before + 1, top)
+
+
+class RelanceComposerLine(models.TransientModel):
+    _name = "relance.composer.line"
+    _description = "Reminder composer: document"
+    _order = "is_deduction, due_date, id"
+
+    composer_id = fields.Many2one("relance.composer", required=True, ondelete="cascade", index=True)
+    selected = fields.Boolean(default=True)
+    move_id = fields.Many2one("account.move", string="Document", readonly=True)
+    invoice_date = fields.Date(related="move_id.invoice_date", string="Date")
+    amount_total = fields.Monetary(
+        related="move_id.amount_total_in_currency_signed", string="Amount"
+    )
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    due_date = fields.Date(readonly=True)
+    days_late = fields.Integer(string="Days late", readonly=True)
+    residual = fields.Monetary(readonly=True)
+    level_before = fields.Integer(string="Level", readonly=True)
+    date_before = fields.Date(string="Last dunning", readonly=True)
+    is_deduction = fields.Boolean(string="Deduction", readonly=True)
+
+    def _run_line_vals(self, level_after, date):
+        counted = self.composer_id.count_as_step and not self.is_deduction
+        return {
+            "partner_id": self.composer_id.partner_id.id,
+            "move_id": self.move_id.id,
+            "level_before": self.level_before,
+            "date_before": self.date_before,
+            "level_after": level_after,
+            "date_after": date if counted else self.date_before,
+            "residual": self.residual,
+            "currency_id": self.currency_id.id,
+            "channel": "email",
+            "outcome": "skipped" if self.is_deduction else "queued",
+            "reason": self.env._("deduction") if self.is_deduction else False,
+        }
