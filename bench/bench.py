@@ -24,7 +24,6 @@ import zipfile
 from pathlib import Path
 
 import psycopg2
-
 import report
 
 BENCH = Path(__file__).resolve().parent
@@ -245,8 +244,11 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True, help="Odoo config (written by bin/dev)")
     parser.add_argument("--odoo-root", required=True)
-    parser.add_argument("--sizes", default="1000,10000,100000",
-                        help=f"open invoices per ledger, multiples of {SEED_INVOICES}")
+    parser.add_argument(
+        "--sizes",
+        default="1000,10000,100000",
+        help=f"open invoices per ledger, multiples of {SEED_INVOICES}",
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per measure (median kept)")
     parser.add_argument("--letters", type=int, default=1000, help="letters in the PDF")
     parser.add_argument("--only", default=",".join(MEASURES), help="measures to run")

@@ -106,7 +106,7 @@ def seed(registry, invoices, version):
 
 
 def _max_id(cr, table):
-    cr.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608 - our table names
+    cr.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
     return cr.fetchone()[0]
 
 
@@ -310,7 +310,9 @@ class Block:
     def _pay(self, invoices, full):
         for invoice in invoices:
             share = 1.0 if full else self.rng.uniform(0.2, 0.7)
-            paid_on = min(invoice.invoice_date + timedelta(days=self.rng.randint(5, 40)), self.today)
+            paid_on = min(
+                invoice.invoice_date + timedelta(days=self.rng.randint(5, 40)), self.today
+            )
             self.env["account.payment.register"].with_context(
                 active_model="account.move", active_ids=invoice.ids
             ).create(
@@ -325,9 +327,10 @@ class Block:
         """Half the credit notes are applied to a larger invoice of their customer."""
         for refund in refunds[: len(refunds) // 2]:
             target = invoices.filtered(
-                lambda inv, refund=refund: inv.commercial_partner_id
-                == refund.commercial_partner_id
-                and inv.amount_residual > refund.amount_total * 1.2
+                lambda inv, refund=refund: (
+                    inv.commercial_partner_id == refund.commercial_partner_id
+                    and inv.amount_residual > refund.amount_total * 1.2
+                )
             )[:1]
             line = refund.line_ids.filtered(lambda ln: ln.account_type == "asset_receivable")
             if target:
@@ -411,3 +414,228 @@ def _quotations(env, rng, partners, count, today, refs):
             ],
         )
     env.invalidate_all()
+
+
+# -- clone -------------------------------------------------------------------------
+
+
+def clone(registry, blocks):
+    """Copy the seed block until the ledger holds ``blocks`` of them."""
+    with registry.cursor() as cr:
+        env = _env(cr)
+        ranges = json.loads(env["ir.config_parameter"].get_param(BLOCK_KEY))
+        cloner = Cloner(cr, ranges, int(blocks) - 1)
+        if cloner.copies:
+            cloner.run()
+            env.invalidate_all()
+            _follow_sale_sequence(env)
+        return {table: _max_id(cr, table) for table in CLONED}
+
+
+class Cloner:
+    """Copies ``copies`` times every row of the block's ``ranges`` (table: [lo, hi]).
+
+    Copy ``k`` (1..copies) of row ``id`` gets ``id + shift + k * span``: the
+    copies are laid after the table's last row, one block after the other.
+    """
+
+    def __init__(self, cr, ranges, copies):
+        self.cr, self.ranges, self.copies = cr, ranges, copies
+        self.span = {table: hi - lo + 1 for table, (lo, hi) in ranges.items()}
+        self.shift = {table: _max_id(cr, table) - hi for table, (lo, hi) in ranges.items()}
+        self.foreign = self._foreign_keys()
+
+    def run(self):
+        self.cr.execute("SET LOCAL session_replication_role = replica")  # circular FKs
+        self._name_map()
+        for table in CLONED:
+            self._copy_table(table)
+        for table in RELATIONS:
+            self._copy_relation(table)
+        for table in CLONED:
+            self.cr.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), MAX(id)) FROM {table}"
+            )
+        self.cr.execute(
+            """
+            UPDATE account_move m SET invoice_partner_display_name = p.complete_name
+              FROM res_partner p
+             WHERE p.id = m.partner_id AND m.id > %s
+            """,
+            [self.ranges["account_move"][1] + self.shift["account_move"]],
+        )
+        self.cr.execute("SET LOCAL session_replication_role = DEFAULT")
+
+    def _foreign_keys(self):
+        """{table: {column: referenced table}} for references into the block's tables."""
+        self.cr.execute(
+            """
+            SELECT c.conrelid::regclass::text, a.attname, c.confrelid::regclass::text
+              FROM pg_constraint c
+              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+             WHERE c.contype = 'f' AND c.confrelid::regclass::text = ANY(%s)
+            """,
+            [CLONED],
+        )
+        foreign = {}
+        for table, column, target in self.cr.fetchall():
+            foreign.setdefault(table, {})[column] = target
+        return foreign
+
+    def _offset(self, table):
+        return f"({self.shift[table]} + k * {self.span[table]})"
+
+    def _remap(self, table, column):
+        target = self.foreign.get(table, {}).get(column)
+        if column == "id":
+            return f"src.id + {self._offset(table)}"
+        if not target:
+            return f'src."{column}"'
+        lo, hi = self.ranges[target]
+        return (
+            f'CASE WHEN src."{column}" BETWEEN {lo} AND {hi} '
+            f'THEN src."{column}" + {self._offset(target)} ELSE src."{column}" END'
+        )
+
+    def _columns(self, table):
+        self.cr.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = %s ORDER BY ordinal_position",
+            [table],
+        )
+        return [row[0] for row in self.cr.fetchall()]
+
+    def _copy_table(self, table):
+        overrides, joins = self._overrides(table)
+        columns = self._columns(table)
+        exprs = [overrides.get(column) or self._remap(table, column) for column in columns]
+        lo, hi = self.ranges[table]
+        self.cr.execute(
+            f"""
+            INSERT INTO {table} ({", ".join(f'"{column}"' for column in columns)})
+            SELECT {", ".join(exprs)}
+              FROM {table} src CROSS JOIN generate_series(1, {self.copies}) k {joins}
+             WHERE src.id BETWEEN {lo} AND {hi}
+            """
+        )
+
+    def _copy_relation(self, table):
+        columns = self._columns(table)
+        owner = next(column for column in columns if column in self.foreign.get(table, {}))
+        lo, hi = self.ranges[self.foreign[table][owner]]
+        self.cr.execute(
+            f"""
+            INSERT INTO {table} ({", ".join(columns)})
+            SELECT {", ".join(self._remap(table, column) for column in columns)}
+              FROM {table} src CROSS JOIN generate_series(1, {self.copies}) k
+             WHERE src.{owner} BETWEEN {lo} AND {hi}
+            """
+        )
+
+    def _name_map(self):
+        """bench_names(k, id, old_name, new_name, new_number): documents renumbered
+        within their sequence, copy k numbered after k - 1."""
+        lo, hi = self.ranges["account_move"]
+        self.cr.execute(
+            f"""
+            CREATE TEMP TABLE bench_names ON COMMIT DROP AS
+            SELECT k, m.id, m.name AS old_name, n.number AS new_number,
+                   m.sequence_prefix || lpad(n.number::text,
+                       greatest(length(m.name) - length(m.sequence_prefix),
+                                length(n.number::text)), '0') AS new_name
+              FROM account_move m
+              JOIN (SELECT journal_id, sequence_prefix, MAX(sequence_number) AS top
+                      FROM account_move GROUP BY journal_id, sequence_prefix) s
+                   USING (journal_id, sequence_prefix)
+             CROSS JOIN generate_series(1, {self.copies}) k
+             CROSS JOIN LATERAL (SELECT m.sequence_number + k * s.top AS number) n
+             WHERE m.id BETWEEN {lo} AND {hi} AND m.name <> '/';
+            CREATE INDEX ON bench_names (k, id);
+            CREATE INDEX ON bench_names (k, old_name);
+            ANALYZE bench_names;
+            """
+        )
+
+    def _renamed(self, alias, column):
+        """A text column holding a document's name: the copy's name instead."""
+        join = f"LEFT JOIN bench_names {alias} ON {alias}.k = k AND {alias}.old_name = src.{column}"
+        return f"COALESCE({alias}.new_name, src.{column})", join
+
+    def _overrides(self, table):
+        """({column: expression}, joins) where a copy differs from a shifted original."""
+        return getattr(self, f"_overrides_{table}", lambda: ({}, ""))()
+
+    def _overrides_res_partner(self):
+        companies = self._count("res_partner", "is_company AND ref IS NOT NULL")
+        number = f"(substring(src.ref from '[0-9]+$')::int + k * {companies})"
+        return {
+            "name": "CASE WHEN src.is_company THEN src.name || ' ' || k ELSE src.name END",
+            "complete_name": "CASE WHEN src.parent_id IS NULL THEN src.name || ' ' || k "
+            "ELSE parent.name || ' ' || k || ', ' || src.name END",
+            "commercial_company_name": "src.commercial_company_name || ' ' || k",
+            "ref": f"'C' || lpad({number}::text, greatest(5, length({number}::text)), '0')",
+            "email": "replace(src.email, '@', '+' || k || '@')",
+            "email_normalized": "replace(src.email_normalized, '@', '+' || k || '@')",
+        }, "LEFT JOIN res_partner parent ON parent.id = src.parent_id"
+
+    def _overrides_account_move(self):
+        reference, join_reference = self._renamed("pr", "payment_reference")
+        ref, join_ref = self._renamed("rf", "ref")
+        return {
+            "name": "COALESCE(nm.new_name, src.name)",
+            "sequence_number": "COALESCE(nm.new_number, src.sequence_number)",
+            "payment_reference": reference,
+            "ref": ref,
+            "access_token": "NULL",
+        }, f"LEFT JOIN bench_names nm ON nm.k = k AND nm.id = src.id {join_reference} {join_ref}"
+
+    def _overrides_account_move_line(self):
+        name, join_name = self._renamed("ln", "name")
+        ref, join_ref = self._renamed("lr", "ref")
+        partial, full = self._offset("account_partial_reconcile"), self._offset(
+            "account_full_reconcile"
+        )
+        return {
+            "move_name": "COALESCE(mn.new_name, src.move_name)",
+            "name": name,
+            "ref": ref,
+            "matching_number": f"""CASE
+                WHEN src.matching_number ~ '^P[0-9]+$'
+                THEN 'P' || (substr(src.matching_number, 2)::int + {partial})
+                WHEN src.matching_number ~ '^[0-9]+$'
+                THEN (src.matching_number::int + {full})::text
+                ELSE src.matching_number END""",
+        }, f"LEFT JOIN bench_names mn ON mn.k = k AND mn.id = src.move_id {join_name} {join_ref}"
+
+    def _overrides_account_payment(self):
+        name, join_name = self._renamed("pn", "name")
+        memo, join_memo = self._renamed("pm", "memo")
+        reference, join_reference = self._renamed("pr", "payment_reference")
+        return {
+            "name": name,
+            "memo": memo,
+            "payment_reference": reference,
+        }, f"{join_name} {join_memo} {join_reference}"
+
+    def _overrides_sale_order(self):
+        lo, hi = self.ranges["sale_order"]
+        top = f"(SELECT MAX(substring(name from '[0-9]+$')::int) FROM sale_order WHERE id <= {hi})"
+        number = f"(substring(src.name from '[0-9]+$')::int + k * {top})"
+        return {
+            "name": f"regexp_replace(src.name, '[0-9]+$', '') || "
+            f"lpad({number}::text, greatest(5, length({number}::text)), '0')",
+            "access_token": "NULL",
+        }, ""
+
+    def _count(self, table, where):
+        lo, hi = self.ranges[table]
+        self.cr.execute(f"SELECT COUNT(*) FROM {table} WHERE id BETWEEN {lo} AND {hi} AND {where}")
+        return self.cr.fetchone()[0]
+
+
+def _follow_sale_sequence(env):
+    """Next quotation numbers after the copies' ones."""
+    env.cr.execute("SELECT MAX(substring(name from '[0-9]+$')::int) FROM sale_order")
+    top = env.cr.fetchone()[0] or 0
+    sequence = env["ir.sequence"].search([("code", "=", "sale.order")], limit=1)
+    sequence.number_next = top + 1

@@ -1,1 +1,2 @@
 from . import relance_xlsx
+from . import relance_letter

@@ -1,5 +1,6 @@
 import base64
 import io
+import re
 import subprocess
 from datetime import datetime, timedelta
 from unittest import mock
@@ -256,6 +257,19 @@ class TestEdition(RelanceCommon):
         self.assertEqual(text.count("\f"), 2, "one page per letter")
         self.assertEqual(self.alpha_40.relance_level, 0)
         self.assertFalse(self.env["relance.run"].search([]))
+
+    def test_address_in_the_envelope_window(self):
+        """The address lands 110 mm from the left, 55 mm from the top (DL window)."""
+        self.beta.write({"street": "5 quai du Port", "city": "Marseille"})
+        wizard = self._review(partner_ids=[(6, 0, self.beta.ids)])
+        pdf = self._attachment(wizard.action_print_draft()).raw
+        out = subprocess.run(
+            ["pdftotext", "-bbox", "-", "-"], input=pdf, capture_output=True, check=True
+        ).stdout.decode()
+        words = re.findall(r'xMin="([\d.]+)" yMin="([\d.]+)"[^>]*>quai<', out)
+        x_mm, y_mm = (float(v) * 25.4 / 72 for v in words[0])
+        self.assertAlmostEqual(x_mm, 110, delta=12)
+        self.assertTrue(50 <= y_mm <= 90, f"address at {y_mm:.0f} mm from the top")
 
     def test_definitive_edition_records_levels_and_run(self):
         wizard = self._review(definitive=True)

@@ -257,7 +257,7 @@ class TestEmail(RelanceCommon):
         messages = run.line_ids.message_id
         with self._mail_gateway():
             run.line_ids.mail_id.send()
-        self.assertEqual(set(run.line_ids.mapped("outcome")), {"sent", "skipped"})
+        self.assertEqual(set(run.line_ids.mapped("outcome")), {"sent", "skipped"}, run.line_ids.mapped(lambda l: (l.partner_id.name, l.outcome, l.reason)))
         self.assertFalse(run.line_ids.mail_id, "auto-deleted once sent")
         self.assertEqual(run.line_ids.message_id, messages, "kept on the chatter")
         self.assertEqual(self._levels(self.alpha_40), [(3, TODAY)])
@@ -266,7 +266,7 @@ class TestEmail(RelanceCommon):
         run = self._send(self._email_review())
         alpha_lines = run.line_ids.filtered(
             lambda line: (
-                line.partner_id == self.alpha and not line.move_id.move_type == "out_refund"
+                line.partner_id == self.alpha and line.move_id.move_type != "out_refund"
             )
         )
         mail = alpha_lines.mail_id
@@ -384,9 +384,8 @@ class TestEmail(RelanceCommon):
 
     def test_composer_body_follows_ticked_documents(self):
         composer = self._composer(self.alpha)
-        with Form(composer) as form:
-            with form.line_ids.edit(1) as line:  # alpha_40, the oldest due after alpha_20
-                line.selected = False
+        with Form(composer) as form, form.line_ids.edit(1) as line:  # alpha_40, after alpha_20
+            line.selected = False
         self.assertNotIn(self.alpha_40.name, composer.body)
         self.assertIn(self.alpha_20.name, composer.body)
         self.assertIn("150", composer.amount.replace("\u202f", "").replace(",", ""))

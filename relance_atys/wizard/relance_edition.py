@@ -7,6 +7,7 @@ from odoo.exceptions import UserError
 from odoo.tools import format_date, formatLang
 
 from .. import engine
+from ..report.relance_letter import letter_zoom
 from ..report.relance_xlsx import write_control_list
 
 SORTS = [
@@ -408,7 +409,8 @@ class RelanceEdition(models.TransientModel):
         """The PDF of every ticked letter, in one wkhtmltopdf call, checked."""
         report = self.env.ref("relance_atys.action_report_relance_letter")
         html = self.env["ir.actions.report"]._render_template(
-            "relance_atys.letters_standalone", {"docs": self, "draft": not definitive}
+            "relance_atys.letters_standalone",
+            {"docs": self, "draft": not definitive, "zoom": letter_zoom()},
         )
         pdf = self.env["ir.actions.report"]._run_wkhtmltopdf(
             [html.decode()], report_ref=report.report_name

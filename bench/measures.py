@@ -1,0 +1,440 @@
+"""What the bench times: relance_atys's hot paths and, beside them, OCA's credit control.
+
+Each measure has up to three parts:
+
+* ``prepare(env)``: state several runs share (a reviewed proposal, the peer's
+  credit lines), built once and committed, its ids kept in a parameter;
+* ``setup(env, prepared)``: per run, not timed (a fresh wizard);
+* ``run(env, state)``: the timed call, as the user's click makes it, flushed.
+
+Every run has its own cursor and is rolled back, so that each starts from the
+same ledger. Queries are those of this thread (not of the HTTP server serving
+wkhtmltopdf its CSS); memory is the process's peak RSS over its start.
+"""
+
+import gc
+import json
+import re
+import resource
+import threading
+import time
+import tracemalloc
+from dataclasses import dataclass
+from unittest import mock
+
+import ledger
+from lxml import etree
+
+from odoo import SUPERUSER_ID, api
+
+PREPARED_KEY = "relance_bench.prepared.{}"
+LIST_LIMIT = 40  # rows the web client reads of a one2many list in a form
+# A one-page PDF: the definitive edition is timed without wkhtmltopdf.
+ONE_PAGE_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type /Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type /Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type /Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+PAGE = re.compile(rb"/Type\s*/Page\b(?!s)")
+
+
+@dataclass
+class Measure:
+    label: str
+    run: callable
+    setup: callable = None
+    prepare: callable = None
+    count: callable = None  # (env, state, value) -> what was done, after the timer
+    traced: bool = False  # also report the Python heap's peak (tracemalloc), in one more run
+
+
+# -- environments ---------------------------------------------------------------------
+
+
+def user_env(cr):
+    """The accountant's environment: admin, in French, on the bench company."""
+    env = api.Environment(cr, SUPERUSER_ID, {})
+    admin = env.ref("base.user_admin")
+    company = env.ref("base.main_company")
+    context = dict(admin.context_get(), allowed_company_ids=[company.id])
+    return env(user=admin.id, context=context)
+
+
+def company_and_date(env):
+    return env.company, ledger.as_of(env)
+
+
+# -- shared state, built once ---------------------------------------------------------
+
+
+def prepared(env, name, build):
+    """Ids kept under ``name``, built and committed by ``build(env)`` on first use."""
+    params = env["ir.config_parameter"].sudo()
+    kept = params.get_param(PREPARED_KEY.format(name))
+    if kept:
+        return json.loads(kept)
+    value = build(env)
+    params.set_param(PREPARED_KEY.format(name), json.dumps(value))
+    env.cr.commit()
+    return value
+
+
+def reviewed_proposal(env):
+    """The whole company's proposal under the bounds rule, reviewed, letters definitive."""
+
+    def build(env):
+        company, as_of = company_and_date(env)
+        wizard = env["relance.edition"].create(
+            {"company_id": company.id, "date": as_of, "output": "letters", "definitive": True}
+        )
+        wizard.action_review()
+        return wizard.id
+
+    return prepared(env, "wizard_all", build)
+
+
+def reviewed_letters(env, count):
+    """A proposal restricted to the first ``count`` customers of the whole one."""
+
+    def build(env):
+        whole = env["relance.edition"].browse(reviewed_proposal(env))
+        partners = whole._selected_partner_lines()[:count].partner_id
+        wizard = env["relance.edition"].create(
+            {
+                "company_id": whole.company_id.id,
+                "date": whole.date,
+                "output": "letters",
+                "partner_ids": [(6, 0, partners.ids)],
+            }
+        )
+        wizard.action_review()
+        return wizard.id
+
+    return prepared(env, f"wizard_letters_{count}", build)
+
+
+def peer_policy(env):
+    """A credit control policy with our three levels, the company's default."""
+
+    def build(env):
+        company = env.company
+        template = env.ref("account_credit_control.email_template_credit_control_base")
+        levels = env["relance.level"].search([("company_id", "=", company.id)], order="number")
+        policy = env["credit.control.policy"].create(
+            {
+                "name": "Relances (bench)",
+                "company_id": company.id,
+                "account_ids": [
+                    (6, 0, env["account.account"].search(
+                        [("account_type", "=", "asset_receivable")]
+                    ).ids)
+                ],
+                "level_ids": [
+                    (0, 0, {
+                        "name": level.name,
+                        "level": level.number,
+                        "computation_mode": "net_days",
+                        "delay_days": level.lower_bound,
+                        "channel": "letter",
+                        "email_template_id": template.id,
+                        "custom_text": "Sauf erreur de notre part, les factures ci-dessous "
+                        "restent impayées.",
+                        "custom_mail_text": "<p>Sauf erreur de notre part...</p>",
+                    })
+                    for level in levels
+                ],
+            }
+        )  # fmt: skip
+        company.credit_policy_id = policy
+        return policy.id
+
+    return prepared(env, "peer_policy", build)
+
+
+def peer_letter_lines(env, count):
+    """The peer's credit lines of the customers of our ``count`` letters, from one run."""
+
+    def build(env):
+        run = env["credit.control.run"].create(peer_run_setup(env, None))
+        run.generate_credit_lines()
+        ours = env["relance.edition"].browse(reviewed_letters(env, count))
+        partners = ours._selected_partner_lines().partner_id
+        return run.line_ids.filtered(lambda line: line.partner_id in partners).ids
+
+    return prepared(env, f"peer_lines_{count}", build)
+
+
+# -- relance_atys -----------------------------------------------------------------
+
+
+def propose(rule):
+    def run(env, _state):
+        company, as_of = company_and_date(env)
+        options = {"date": as_of, "rule": rule}
+        if rule == "sequential":
+            options.update(level=1, selection="lower")
+        proposal = env["relance.service"]._propose(company, options)
+        return {
+            "customers": len({group.partner_id for group in proposal.groups}),
+            "documents": sum(len(group.proposed) for group in proposal.groups),
+            "deductions": sum(len(group.deductions) for group in proposal.groups),
+            "skipped": len(proposal.skipped),
+        }
+
+    return run
+
+
+def new_edition(env, _prepared):
+    company, as_of = company_and_date(env)
+    return env["relance.edition"].create(
+        {"company_id": company.id, "date": as_of, "output": "letters", "definitive": True}
+    )
+
+
+def open_review(env, wizard):
+    """The user's click on "Review": the proposal, then the form the client reads."""
+    wizard.action_review()
+    wizard.invalidate_recordset()
+    [values] = wizard.web_read(form_spec(wizard))
+    return {"customers": len(values["partner_line_ids"]), "summary": values["summary"]}
+
+
+def form_spec(record):
+    """The ``web_read`` specification the web client sends for ``record``'s form."""
+    views = record.get_views([(False, "form")])
+    arch = etree.fromstring(views["views"]["form"]["arch"])
+    return _node_spec(arch, record._name, views["models"])
+
+
+def _node_spec(node, model, models):
+    spec = {}
+    for child in node:
+        if child.tag != "field":
+            spec.update(_node_spec(child, model, models))
+            continue
+        info = models[model]["fields"][child.get("name")]
+        sub = {}
+        if info["type"] in ("many2one", "one2many", "many2many"):
+            sub["fields"] = {"display_name": {}}
+            lists = child.findall("list")
+            if lists:
+                sub = {
+                    "fields": _node_spec(lists[0], info["relation"], models),
+                    "limit": LIST_LIMIT,
+                }
+        spec[child.get("name")] = sub
+    return spec
+
+
+def review_count(env, wizard, values):
+    return dict(values, documents=len(wizard.line_ids.filtered(lambda ln: not ln.is_deduction)))
+
+
+def prepared_wizard(env, wizard_id):
+    return env["relance.edition"].browse(wizard_id)
+
+
+def export_xlsx(env, wizard):
+    action = wizard.action_export_xlsx()
+    return int(action["url"].split("/")[3].split("?")[0])
+
+
+def xlsx_count(env, wizard, attachment_id):
+    return {
+        "rows": len(wizard._control_list_rows()),
+        "bytes": env["ir.attachment"].browse(attachment_id).file_size,
+    }
+
+
+def render_letters(env, wizard):
+    return wizard._render_letters()
+
+
+def pdf_count(env, wizard, pdf):
+    return {
+        "letters": len(wizard._selected_partner_lines()),
+        "pages": len(PAGE.findall(pdf)),
+        "bytes": len(pdf),
+    }
+
+
+def definitive(env, wizard):
+    """Levels, dates, history, chatter: all of the definitive edition but wkhtmltopdf."""
+    with mock.patch.object(type(wizard), "_render_letters", lambda self: ONE_PAGE_PDF):
+        wizard.action_print_definitive()
+    return env["relance.run"].search([], order="id desc", limit=1)
+
+
+def definitive_count(env, wizard, run):
+    return {"customers": run.partner_count, "run_lines": len(run.line_ids)}
+
+
+def signature_setup(env, _prepared):
+    company, as_of = company_and_date(env)
+    wizard = env["relance.signature"].create(
+        {"company_id": company.id, "date": as_of, "attach_pdf": False}
+    )
+    return wizard._options(), env["mail.mail"].search([], order="id desc", limit=1).id
+
+
+def signature(env, state):
+    """Every pending quotation of the company: decide, record, queue the mails."""
+    options, _last_mail = state
+    orders = env["sale.order"].with_company(env.company)
+    proposal = orders._relance_signature_proposal(env.company, options)
+    return orders._relance_signature_process(env.company, options, proposal)
+
+
+def signature_count(env, state, run):
+    return {
+        "quotations": len(run.line_ids),
+        "sent": run.done_count,
+        "skipped": run.skipped_count,
+        "failed": run.failed_count,
+        "mails_queued": env["mail.mail"].search_count([("id", ">", state[1])]),
+    }
+
+
+# -- the peer: OCA account_credit_control --------------------------------------------
+
+
+def peer_run_setup(env, _prepared):
+    company, as_of = company_and_date(env)
+    return {"date": as_of, "company_id": company.id, "policy_ids": [(6, 0, [peer_policy(env)])]}
+
+
+def peer_run(env, vals):
+    run = env["credit.control.run"].create(vals)
+    run.generate_credit_lines()
+    return run
+
+
+def peer_run_count(env, vals, run):
+    return {"credit_lines": len(run.line_ids), "customers": len(run.line_ids.partner_id)}
+
+
+def peer_letters(env, line_ids):
+    """The peer's print wizard on those lines, then its summary report's PDF."""
+    printer = env["credit.control.printer"].create({"line_ids": [(6, 0, line_ids)]})
+    action = printer.print_lines()
+    comms = env["credit.control.communication"].browse(action["context"]["active_ids"])
+    pdf, _format = env["ir.actions.report"]._render_qweb_pdf(
+        "account_credit_control.report_credit_control_summary", comms.ids
+    )
+    return len(comms), pdf
+
+
+def peer_pdf_count(env, line_ids, value):
+    letters, pdf = value
+    return {"letters": letters, "pages": len(PAGE.findall(pdf)), "bytes": len(pdf)}
+
+
+def measures(letters):
+    return {
+        "proposal_bounds": Measure("Proposal, bounds rule", propose("bounds")),
+        "proposal_sequential": Measure("Proposal, sequential rule", propose("sequential")),
+        "review": Measure("Review screen", open_review, setup=new_edition, count=review_count),
+        "xlsx": Measure(
+            "XLSX control list", export_xlsx, setup=prepared_wizard,
+            prepare=reviewed_proposal, count=xlsx_count, traced=True,
+        ),
+        "letters": Measure(
+            f"{letters:,} letters, one PDF", render_letters, setup=prepared_wizard,
+            prepare=lambda env: reviewed_letters(env, letters), count=pdf_count,
+        ),
+        "definitive": Measure(
+            "Definitive edition (no PDF)", definitive, setup=prepared_wizard,
+            prepare=reviewed_proposal, count=definitive_count,
+        ),
+        "signature": Measure(
+            "Signature reminders", signature, setup=signature_setup, count=signature_count
+        ),
+        "peer_run": Measure(
+            "OCA credit control run", peer_run, setup=peer_run_setup, prepare=peer_policy,
+            count=peer_run_count,
+        ),
+        "peer_letters": Measure(
+            f"OCA summary letters ({letters:,})", peer_letters, setup=lambda env, ids: ids,
+            prepare=lambda env: peer_letter_lines(env, letters), count=peer_pdf_count,
+        ),
+    }  # fmt: skip
+
+
+# -- running ------------------------------------------------------------------------
+
+
+def prepare(registry, letters):
+    """Describe the ledger (and set the peer's policy up) before any measure."""
+    with registry.cursor() as cr:
+        env = user_env(cr)
+        peer_policy(env)
+        return ledger.describe(env)
+
+
+def measure(registry, name, runs, letters=1000):
+    spec = measures(int(letters))[name]
+    prepared_state = None
+    if spec.prepare:
+        with registry.cursor() as cr:
+            prepared_state = spec.prepare(user_env(cr))
+    load_before = _load()
+    rss_start = _rss_mb()
+    results = [_run_once(registry, spec, prepared_state) for _ in range(int(runs))]
+    peak = _maxrss_mb()
+    median = sorted(results, key=lambda result: result["seconds"])[len(results) // 2]
+    out = {
+        "label": spec.label,
+        "seconds": median["seconds"],
+        "runs": [round(result["seconds"], 3) for result in results],
+        "queries": results[-1]["queries"],
+        "rss_mb": round(peak - rss_start, 1),
+        "rss_peak_mb": round(peak, 1),
+        "child_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "counts": median["counts"],
+        "load": [load_before, _load()],
+    }
+    if spec.traced:
+        out["python_peak_mb"] = _run_once(registry, spec, prepared_state, traced=True)["traced"]
+    return out
+
+
+def _run_once(registry, spec, prepared_state, traced=False):
+    cr = registry.cursor()
+    try:
+        env = user_env(cr)
+        state = spec.setup(env, prepared_state) if spec.setup else None
+        env.flush_all()
+        gc.collect()
+        if traced:
+            tracemalloc.start()
+        thread = threading.current_thread()
+        thread.query_count = 0
+        start = time.perf_counter()
+        value = spec.run(env, state)
+        env.flush_all()
+        seconds = time.perf_counter() - start
+        result = {"seconds": seconds, "queries": thread.query_count}
+        if traced:
+            result["traced"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+            tracemalloc.stop()
+        result["counts"] = spec.count(env, state, value) if spec.count else value
+        return result
+    finally:
+        cr.rollback()
+        cr.close()
+
+
+def _rss_mb():
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def _maxrss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _load():
+    with open("/proc/loadavg") as loadavg:
+        return float(loadavg.read().split()[0])
