@@ -35,6 +35,7 @@ ADDONS = "relance_atys,account_credit_control"
 SEED_DB = "bench_seed"
 # Bump when the ledger builder changes: templates of another version are rebuilt.
 LEDGER_VERSION = "3"
+BUILT_KEY = "relance_bench.built"
 SEED_INVOICES = 500  # open invoices of one seed block; N is a multiple of it
 
 # (measure, worker task arguments); the order matters: the peer's letters
@@ -119,13 +120,19 @@ class Postgres:
         self.drop(db)
         self.run(f'CREATE DATABASE "{db}" TEMPLATE "{template}"')
 
-    def version_of(self, db):
-        """The ledger version a template was built with (None if none or unfinished)."""
+    def mark(self, db, value):
+        """Say ``db`` is a finished template of ``value`` (ledger version and size)."""
+        self.run(
+            "INSERT INTO ir_config_parameter (key, value) VALUES (%s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            [BUILT_KEY, value],
+            db=db,
+        )
+
+    def mark_of(self, db):
         if not self.exists(db):
             return None
-        rows = self.run(
-            "SELECT value FROM ir_config_parameter WHERE key = 'relance_bench.version'", db=db
-        )
+        rows = self.run("SELECT value FROM ir_config_parameter WHERE key = %s", [BUILT_KEY], db=db)
         return rows[0][0] if rows else None
 
     def server_version(self):
@@ -172,25 +179,27 @@ class Odoo:
 
 
 def ensure_seed(pg, odoo, rebuild):
-    if not rebuild and pg.version_of(SEED_DB) == LEDGER_VERSION:
+    if not rebuild and pg.mark_of(SEED_DB) == LEDGER_VERSION:
         return
     started = time.time()
     pg.drop(SEED_DB)
     odoo.install(SEED_DB, REPO / ".local" / "bench-install.log")
-    info = odoo.worker(SEED_DB, "seed", SEED_INVOICES, LEDGER_VERSION)
+    info = odoo.worker(SEED_DB, "seed", SEED_INVOICES)
+    pg.mark(SEED_DB, LEDGER_VERSION)
     say(f"{SEED_DB}: seed ledger built in {time.time() - started:.0f} s: {info}")
 
 
 def ensure_template(pg, odoo, size, rebuild):
     """``bench_tpl_<size>``: the seed cloned to ``size`` open invoices, verified."""
-    template = f"bench_tpl_{size}"
-    if not rebuild and pg.version_of(template) == LEDGER_VERSION:
+    template, mark = f"bench_tpl_{size}", f"{LEDGER_VERSION}-{size}"
+    if not rebuild and pg.mark_of(template) == mark:
         return template
     started = time.time()
     pg.copy(SEED_DB, template)
     odoo.worker(template, "clone", size // SEED_INVOICES)
     checks = odoo.worker(template, "verify", size)
     pg.run("VACUUM ANALYZE", db=template)
+    pg.mark(template, mark)
     say(f"{template}: built and verified in {time.time() - started:.0f} s: {checks}")
     return template
 

@@ -20,8 +20,8 @@ from datetime import date, datetime, time, timedelta
 from odoo import SUPERUSER_ID, Command, api
 
 AS_OF_KEY = "relance_bench.as_of"
-VERSION_KEY = "relance_bench.version"
 BLOCK_KEY = "relance_bench.block"
+DOCUMENT_NUMBER = "[A-Z0-9]+/[0-9]{4}/[0-9]+"  # FAC/2026/00012, PBNK1/2026/00003
 CONTEXT = {"tracking_disable": True, "mail_create_nolog": True, "mail_notrack": True}
 
 # Tables a block is made of (rows created by the seed), and the many2many
@@ -83,7 +83,7 @@ def as_of(env):
 # -- seed --------------------------------------------------------------------------
 
 
-def seed(registry, invoices, version):
+def seed(registry, invoices):
     """Build one block of ``invoices`` open invoices (about five per customer)."""
     invoices = int(invoices)
     rng = random.Random(20260331)
@@ -101,7 +101,6 @@ def seed(registry, invoices, version):
         env.flush_all()
         ranges = {table: [starts[table], _max_id(cr, table)] for table in CLONED}
         env["ir.config_parameter"].set_param(BLOCK_KEY, json.dumps(ranges))
-        env["ir.config_parameter"].set_param(VERSION_KEY, version)
         return {table: hi - lo + 1 for table, (lo, hi) in ranges.items()}
 
 
@@ -483,7 +482,7 @@ class Cloner:
         return foreign
 
     def _offset(self, table):
-        return f"({self.shift[table]} + k * {self.span[table]})"
+        return f"({self.shift[table]} + g.k * {self.span[table]})"
 
     def _remap(self, table, column):
         target = self.foreign.get(table, {}).get(column)
@@ -514,7 +513,7 @@ class Cloner:
             f"""
             INSERT INTO {table} ({", ".join(f'"{column}"' for column in columns)})
             SELECT {", ".join(exprs)}
-              FROM {table} src CROSS JOIN generate_series(1, {self.copies}) k {joins}
+              FROM {table} src CROSS JOIN generate_series(1, {self.copies}) AS g(k) {joins}
              WHERE src.id BETWEEN {lo} AND {hi}
             """
         )
@@ -527,7 +526,7 @@ class Cloner:
             f"""
             INSERT INTO {table} ({", ".join(columns)})
             SELECT {", ".join(self._remap(table, column) for column in columns)}
-              FROM {table} src CROSS JOIN generate_series(1, {self.copies}) k
+              FROM {table} src CROSS JOIN generate_series(1, {self.copies}) AS g(k)
              WHERE src.{owner} BETWEEN {lo} AND {hi}
             """
         )
@@ -539,7 +538,7 @@ class Cloner:
         self.cr.execute(
             f"""
             CREATE TEMP TABLE bench_names ON COMMIT DROP AS
-            SELECT k, m.id, m.name AS old_name, n.number AS new_number,
+            SELECT g.k, m.id, m.name AS old_name, n.number AS new_number,
                    m.sequence_prefix || lpad(n.number::text,
                        greatest(length(m.name) - length(m.sequence_prefix),
                                 length(n.number::text)), '0') AS new_name
@@ -547,8 +546,8 @@ class Cloner:
               JOIN (SELECT journal_id, sequence_prefix, MAX(sequence_number) AS top
                       FROM account_move GROUP BY journal_id, sequence_prefix) s
                    USING (journal_id, sequence_prefix)
-             CROSS JOIN generate_series(1, {self.copies}) k
-             CROSS JOIN LATERAL (SELECT m.sequence_number + k * s.top AS number) n
+             CROSS JOIN generate_series(1, {self.copies}) AS g(k)
+             CROSS JOIN LATERAL (SELECT m.sequence_number + g.k * s.top AS number) n
              WHERE m.id BETWEEN {lo} AND {hi} AND m.name <> '/';
             CREATE INDEX ON bench_names (k, id);
             CREATE INDEX ON bench_names (k, old_name);
@@ -557,9 +556,16 @@ class Cloner:
         )
 
     def _renamed(self, alias, column):
-        """A text column holding a document's name: the copy's name instead."""
-        join = f"LEFT JOIN bench_names {alias} ON {alias}.k = k AND {alias}.old_name = src.{column}"
-        return f"COALESCE({alias}.new_name, src.{column})", join
+        """A text column naming a document ("Paiement FAC/2026/00012"): the copy's name."""
+        join = (
+            f"LEFT JOIN bench_names {alias} ON {alias}.k = g.k "
+            f"AND {alias}.old_name = substring(src.{column} from '{DOCUMENT_NUMBER}')"
+        )
+        return (
+            f"CASE WHEN {alias}.old_name IS NULL THEN src.{column} "
+            f"ELSE replace(src.{column}, {alias}.old_name, {alias}.new_name) END",
+            join,
+        )
 
     def _overrides(self, table):
         """({column: expression}, joins) where a copy differs from a shifted original."""
@@ -567,15 +573,15 @@ class Cloner:
 
     def _overrides_res_partner(self):
         companies = self._count("res_partner", "is_company AND ref IS NOT NULL")
-        number = f"(substring(src.ref from '[0-9]+$')::int + k * {companies})"
+        number = f"(substring(src.ref from '[0-9]+$')::int + g.k * {companies})"
         return {
-            "name": "CASE WHEN src.is_company THEN src.name || ' ' || k ELSE src.name END",
-            "complete_name": "CASE WHEN src.parent_id IS NULL THEN src.name || ' ' || k "
-            "ELSE parent.name || ' ' || k || ', ' || src.name END",
-            "commercial_company_name": "src.commercial_company_name || ' ' || k",
+            "name": "CASE WHEN src.is_company THEN src.name || ' ' || g.k ELSE src.name END",
+            "complete_name": "CASE WHEN src.parent_id IS NULL THEN src.name || ' ' || g.k "
+            "ELSE parent.name || ' ' || g.k || ', ' || src.name END",
+            "commercial_company_name": "src.commercial_company_name || ' ' || g.k",
             "ref": f"'C' || lpad({number}::text, greatest(5, length({number}::text)), '0')",
-            "email": "replace(src.email, '@', '+' || k || '@')",
-            "email_normalized": "replace(src.email_normalized, '@', '+' || k || '@')",
+            "email": "replace(src.email, '@', '+' || g.k || '@')",
+            "email_normalized": "replace(src.email_normalized, '@', '+' || g.k || '@')",
         }, "LEFT JOIN res_partner parent ON parent.id = src.parent_id"
 
     def _overrides_account_move(self):
@@ -587,13 +593,14 @@ class Cloner:
             "payment_reference": reference,
             "ref": ref,
             "access_token": "NULL",
-        }, f"LEFT JOIN bench_names nm ON nm.k = k AND nm.id = src.id {join_reference} {join_ref}"
+        }, f"LEFT JOIN bench_names nm ON nm.k = g.k AND nm.id = src.id {join_reference} {join_ref}"
 
     def _overrides_account_move_line(self):
         name, join_name = self._renamed("ln", "name")
         ref, join_ref = self._renamed("lr", "ref")
-        partial, full = self._offset("account_partial_reconcile"), self._offset(
-            "account_full_reconcile"
+        partial, full = (
+            self._offset("account_partial_reconcile"),
+            self._offset("account_full_reconcile"),
         )
         return {
             "move_name": "COALESCE(mn.new_name, src.move_name)",
@@ -605,7 +612,7 @@ class Cloner:
                 WHEN src.matching_number ~ '^[0-9]+$'
                 THEN (src.matching_number::int + {full})::text
                 ELSE src.matching_number END""",
-        }, f"LEFT JOIN bench_names mn ON mn.k = k AND mn.id = src.move_id {join_name} {join_ref}"
+        }, f"LEFT JOIN bench_names mn ON mn.k = g.k AND mn.id = src.move_id {join_name} {join_ref}"
 
     def _overrides_account_payment(self):
         name, join_name = self._renamed("pn", "name")
@@ -620,7 +627,7 @@ class Cloner:
     def _overrides_sale_order(self):
         lo, hi = self.ranges["sale_order"]
         top = f"(SELECT MAX(substring(name from '[0-9]+$')::int) FROM sale_order WHERE id <= {hi})"
-        number = f"(substring(src.name from '[0-9]+$')::int + k * {top})"
+        number = f"(substring(src.name from '[0-9]+$')::int + g.k * {top})"
         return {
             "name": f"regexp_replace(src.name, '[0-9]+$', '') || "
             f"lpad({number}::text, greatest(5, length({number}::text)), '0')",
@@ -639,3 +646,156 @@ def _follow_sale_sequence(env):
     top = env.cr.fetchone()[0] or 0
     sequence = env["ir.sequence"].search([("code", "=", "sale.order")], limit=1)
     sequence.number_next = top + 1
+
+
+# -- verify and describe --------------------------------------------------------------
+
+OPEN_INVOICES = """
+    SELECT COUNT(*) FROM account_move
+     WHERE move_type = 'out_invoice' AND state = 'posted' AND amount_residual > 0
+"""
+SAMPLE = 300
+
+
+def verify(registry, size):
+    """Raise unless the ledger is one Odoo accepts; return what was checked."""
+    cr = registry.cursor()
+    try:
+        env = _env(cr)
+        checks = _sql_checks(cr, int(size))
+        sample = _sample(env)
+        checks.update(_recomputed(env, sample))
+        checks.update(_still_works(env, sample))
+        return checks
+    finally:
+        cr.rollback()
+        cr.close()
+
+
+def _sql_checks(cr, size):
+    """Whole-ledger checks: count, balance of every move, unique numbers."""
+    cr.execute(OPEN_INVOICES)
+    open_invoices = cr.fetchone()[0]
+    cr.execute(
+        """
+        SELECT COUNT(*) FROM (
+            SELECT move_id FROM account_move_line GROUP BY move_id
+            HAVING ROUND(SUM(debit) - SUM(credit), 2) <> 0
+                OR ROUND(SUM(balance), 2) <> 0) unbalanced
+        """
+    )
+    unbalanced = cr.fetchone()[0]
+    cr.execute(
+        """
+        SELECT COUNT(*) FROM (
+            SELECT 1 FROM account_move WHERE state = 'posted'
+             GROUP BY journal_id, name HAVING COUNT(*) > 1) twice
+        """
+    )
+    duplicates = cr.fetchone()[0]
+    cr.execute(
+        """
+        SELECT COUNT(*) FROM account_move m
+         WHERE m.move_type IN ('out_invoice', 'out_refund') AND m.state = 'posted'
+           AND m.amount_residual <> (
+               SELECT ABS(SUM(l.amount_residual_currency)) FROM account_move_line l
+                 JOIN account_account a ON a.id = l.account_id
+                WHERE l.move_id = m.id AND a.account_type = 'asset_receivable')
+        """
+    )
+    residual_mismatch = cr.fetchone()[0]
+    checks = {
+        "open_invoices": open_invoices,
+        "unbalanced_moves": unbalanced,
+        "duplicate_numbers": duplicates,
+        "invoice_vs_line_residuals": residual_mismatch,
+    }
+    if (open_invoices, unbalanced, duplicates, residual_mismatch) != (size, 0, 0, 0):
+        raise AssertionError(f"the cloned ledger is wrong: {checks}")
+    return checks
+
+
+def _sample(env):
+    """Invoices, credit notes and payments from the last copies, taken at random."""
+    env.cr.execute(
+        """
+        SELECT id FROM account_move
+         WHERE state = 'posted' AND id > (SELECT MAX(id) / 2 FROM account_move)
+         ORDER BY random() LIMIT %s
+        """,
+        [SAMPLE],
+    )
+    return env["account.move"].browse([row[0] for row in env.cr.fetchall()])
+
+
+def _recomputed(env, moves):
+    """Odoo recomputes residuals, payment states and matchings equal to the stored ones."""
+    lines = moves.line_ids
+    line_fields = ["amount_residual", "amount_residual_currency", "reconciled"]
+    move_fields = ["amount_total", "amount_residual", "payment_state"]
+    stored = {(rec._name, rec.id): rec.read(names)[0] for rec, names in (
+        *((line, line_fields) for line in lines),
+        *((move, move_fields) for move in moves),
+    )}  # fmt: skip
+    for records, names in ((lines, line_fields), (moves, move_fields)):
+        for name in names:
+            env.add_to_compute(records._fields[name], records)
+    wrong = [
+        key
+        for key, values in stored.items()
+        if {name: env[key[0]].browse(key[1])[name] for name in values if name != "id"}
+        != {name: value for name, value in values.items() if name != "id"}
+    ]
+    if wrong:
+        raise AssertionError(f"Odoo recomputes other values for {wrong[:10]}")
+    lines._constrains_matching_number()
+    if moves._get_unbalanced_moves({"records": moves}):
+        raise AssertionError("Odoo finds unbalanced moves")
+    return {"recomputed_moves": len(moves), "recomputed_lines": len(lines)}
+
+
+def _still_works(env, moves):
+    """Odoo goes on from the copies: next number, a payment settling a copied invoice."""
+    invoice = moves.filtered(lambda move: move.payment_state == "partial")[:1]
+    if not invoice:
+        return {}
+    env.cr.execute(
+        "SELECT MAX(sequence_number) FROM account_move WHERE journal_id = %s "
+        "AND sequence_prefix = %s",
+        [invoice.journal_id.id, invoice.sequence_prefix],
+    )
+    top = env.cr.fetchone()[0]
+    new = invoice.copy({"invoice_date": invoice.invoice_date})
+    new.action_post()
+    env["account.payment.register"].with_context(
+        active_model="account.move", active_ids=invoice.ids
+    ).create({})._create_payments()
+    if new.sequence_number != top + 1 or invoice.payment_state not in ("paid", "in_payment"):
+        raise AssertionError(
+            f"Odoo cannot go on: {new.name} after number {top}, {invoice.payment_state}"
+        )
+    return {"next_number": new.name, "settled": invoice.name}
+
+
+def describe(env):
+    """What the ledger holds, for the results."""
+    queries = {
+        "open_invoices": OPEN_INVOICES,
+        "customers": "SELECT COUNT(*) FROM res_partner WHERE is_company AND customer_rank > 0",
+        "partial_payments": "SELECT COUNT(*) FROM account_move WHERE move_type = 'out_invoice' "
+        "AND payment_state = 'partial'",
+        "open_credit_notes": "SELECT COUNT(*) FROM account_move WHERE move_type = 'out_refund' "
+        "AND state = 'posted' AND amount_residual > 0",
+        "payments": "SELECT COUNT(*) FROM account_payment",
+        "journal_items": "SELECT COUNT(*) FROM account_move_line",
+        "salespersons": "SELECT COUNT(DISTINCT user_id) FROM res_partner",
+    }
+    orders = env["sale.order"]
+    description = {
+        "as_of": as_of(env).isoformat(),
+        "quotations_to_sign": orders.search_count(orders._relance_signature_domain(env.company)),
+    }
+    for key, query in queries.items():
+        env.cr.execute(query)
+        description[key] = env.cr.fetchone()[0]
+    return description

@@ -21,7 +21,6 @@ AS_OF = date(2026, 3, 31)
 SIGNATURE_PNG = (  # a 1x1 image
     b"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
-# pylint: disable=invalid-name
 
 
 def days_ago(days):
@@ -33,7 +32,7 @@ class Killed(Exception):
 
 
 @tagged("post_install", "-at_install")
-class TestSignatureReminders(TransactionCase):
+class SignatureCase(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -132,7 +131,7 @@ class TestSignatureReminders(TransactionCase):
         }
 
 
-class TestLevels(TestSignatureReminders):
+class TestLevels(SignatureCase):
     def test_each_threshold_around_its_boundary(self):
         long_ago = days_ago(20)
         table = [
@@ -199,7 +198,7 @@ class TestLevels(TestSignatureReminders):
         self.assertEqual(len(self._mails(order)), 1)
 
 
-class TestRecipients(TestSignatureReminders):
+class TestRecipients(SignatureCase):
     def test_mail_goes_to_the_partner_else_its_commercial_partner(self):
         direct = self._quotation(self.azure, 40)
         through_company = self._quotation(self.contact, 40)
@@ -243,7 +242,7 @@ class TestRecipients(TestSignatureReminders):
         self.assertFalse(self._mails(no_signature | signed | confirmed | cancelled))
 
 
-class TestFilters(TestSignatureReminders):
+class TestFilters(SignatureCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -346,7 +345,7 @@ class TestFilters(TestSignatureReminders):
         self.assertFalse(self._runs())
 
 
-class TestMail(TestSignatureReminders):
+class TestMail(SignatureCase):
     def test_mail_is_queued_and_posted_on_the_chatter(self):
         order = self._quotation(self.deco, 40)
         run = self._send()
@@ -437,7 +436,7 @@ class TestMail(TestSignatureReminders):
         self.template.invalidate_recordset()
 
 
-class TestScheduledAction(TestSignatureReminders):
+class TestScheduledAction(SignatureCase):
     def test_the_scheduled_action(self):
         cron = self.env.ref("relance_atys.ir_cron_relance_signature")
         self.assertTrue(cron.active)
@@ -549,7 +548,7 @@ class TestScheduledAction(TestSignatureReminders):
         self.assertEqual((good.relance_sign_level, len(self._mails(good))), (1, 1))
 
 
-class TestReport(TestSignatureReminders):
+class TestReport(SignatureCase):
     def test_each_run_reports_every_quotation(self):
         sent = self._quotation(self.deco, 40)
         young = self._quotation(self.deco, 10)
@@ -602,7 +601,7 @@ class TestReport(TestSignatureReminders):
         self.assertEqual(self._mails(order).mail_message_id.create_uid, user)
 
 
-class TestQueryCount(TestSignatureReminders):
+class TestQueryCount(SignatureCase):
     def _assert_gathering_queries(self, expected, count, **filters):
         options = self._wizard(**filters)._options()
         gather = self.env["sale.order"]._relance_signature_proposal

@@ -56,11 +56,13 @@ class RelanceEdition(models.TransientModel):
     selection = fields.Selection(
         SELECTIONS, string="Documents", default=engine.SELECT_LOWER, required=True
     )
-    template_id = fields.Many2one(
-        "ir.ui.view",
+    template_key = fields.Selection(
+        selection="_letter_templates",
         string="Letter template",
-        domain="[('type', '=', 'qweb'), ('key', '=like', 'relance_atys.letter_%')]",
-        default=lambda self: self.env.ref(DEFAULT_TEMPLATE, raise_if_not_found=False),
+        default=DEFAULT_TEMPLATE,
+        required=True,
+        help="The standard letter, or another QWeb template whose key starts with "
+        "'relance_atys.letter_' (a module of yours can add some).",
     )
     due_from = fields.Date(string="Due from")
     due_to = fields.Date(string="Due to")
@@ -86,6 +88,13 @@ class RelanceEdition(models.TransientModel):
     skipped_text = fields.Text(readonly=True)
     summary = fields.Char(compute="_compute_summary")
 
+    @api.model
+    def _letter_templates(self):
+        views = self.env["ir.ui.view"].sudo().search(
+            [("type", "=", "qweb"), ("key", "=like", "relance_atys.letter_%")], order="id"
+        )
+        return [(view.key, view.name) for view in views]
+
     # -- checks ------------------------------------------------------------
 
     def _check_input(self):
@@ -98,9 +107,9 @@ class RelanceEdition(models.TransientModel):
             raise UserError(_("The amount threshold cannot be negative."))
         if self.rule == "sequential" and not self.level_id:
             raise UserError(_("Choose the dunning level to send (sequential rule)."))
-        if self.level_id and not 1 <= self.level_id.number <= 5:
+        if self.level_id and not 1 <= self.level_id.sudo().number <= 5:
             raise UserError(_("The dunning level must be between 1 and 5."))
-        if self.level_id and self.level_id.company_id != self.company_id:
+        if self.level_id and self.level_id.sudo().company_id != self.company_id:
             raise UserError(_("This level belongs to another company."))
         if self.definitive and self.output != "letters" and self.mode == "letter":
             raise UserError(_("Only letters can be definitive, not a control list."))
@@ -486,7 +495,7 @@ class RelanceEdition(models.TransientModel):
                 partner_levels[line.partner_id.id], line.level_after
             )
         options = self._options()
-        options.update(mode=self.mode, sort_by=self.sort_by, template=self.template_id.key)
+        options.update(mode=self.mode, sort_by=self.sort_by, template=self.template_key)
         run_vals = {
             "run_type": run_type,
             "company_id": self.company_id.id,
@@ -500,10 +509,14 @@ class RelanceEdition(models.TransientModel):
 
     def _post_on_partners(self, run, partner_lines, attachment):
         body = self.env._("Dunning letter (level %(level)s) recorded by run %(run)s.")
+        author = self.env.user.partner_id.id
         for pline in partner_lines:
-            pline.partner_id.message_post(
+            # a dunning manager may not edit customers: the note is posted as sudo,
+            # signed by the user
+            pline.partner_id.sudo().message_post(
                 body=body % {"level": pline.new_level, "run": run.name},
                 attachment_ids=[attachment.id],
+                author_id=author,
             )
 
     # -- helpers for the letter template ---------------------------------------
