@@ -14,6 +14,7 @@ own), and databases are copied from templates built once:
 
 import argparse
 import configparser
+import hashlib
 import json
 import os
 import platform
@@ -31,10 +32,12 @@ REPO = BENCH.parent
 PEER_DIR = REPO / ".local" / "bench-addons"
 PEER_SPEC = "odoo-addon-account-credit-control==18.0.*"
 PEER_ADDON = "account_credit_control"
-ADDONS = "relance_atys,account_credit_control"
+ADDON = "relance_atys"
+ADDONS = f"{ADDON},{PEER_ADDON}"
+LOG = REPO / ".local" / "bench-odoo.log"
 SEED_DB = "bench_seed"
 # Bump when the ledger builder changes: templates of another version are rebuilt.
-LEDGER_VERSION = "3"
+LEDGER_VERSION = "4"
 BUILT_KEY = "relance_bench.built"
 SEED_INVOICES = 500  # open invoices of one seed block; N is a multiple of it
 
@@ -148,15 +151,22 @@ class Odoo:
         self.root = Path(args.odoo_root)
         self.addons_path = addons_path
 
-    def install(self, db, log_path):
+    def install(self, db):
+        say(f"installing {ADDONS} in {db} (log: {LOG})")
+        self._cli(db, "-i", ADDONS, "--without-demo=all", "--load-language=fr_FR")
+
+    def update(self, db):
+        """Bring ``db`` to the addon's current code (others change it as we go)."""
+        say(f"updating {ADDON} in {db} (log: {LOG})")
+        self._cli(db, "-u", ADDON)
+
+    def _cli(self, db, *args):
         launcher = "import sys, odoo.cli; sys.argv[0] = 'odoo'; odoo.cli.main()"
         cmd = [
             sys.executable, "-c", launcher, "-c", self.config, "-d", db,
-            f"--addons-path={self.addons_path}", "-i", ADDONS, "--without-demo=all",
-            "--load-language=fr_FR", "--stop-after-init", "--log-level=warn",
-            f"--logfile={log_path}",
+            f"--addons-path={self.addons_path}", *args, "--stop-after-init",
+            "--log-level=warn", f"--logfile={LOG}",
         ]  # fmt: skip
-        say(f"installing {ADDONS} in {db} (log: {log_path})")
         subprocess.run(cmd, check=True)
 
     def worker(self, db, task, *task_args):
@@ -183,25 +193,41 @@ def ensure_seed(pg, odoo, rebuild):
         return
     started = time.time()
     pg.drop(SEED_DB)
-    odoo.install(SEED_DB, REPO / ".local" / "bench-install.log")
+    odoo.install(SEED_DB)
     info = odoo.worker(SEED_DB, "seed", SEED_INVOICES)
     pg.mark(SEED_DB, LEDGER_VERSION)
     say(f"{SEED_DB}: seed ledger built in {time.time() - started:.0f} s: {info}")
 
 
 def ensure_template(pg, odoo, size, rebuild):
-    """``bench_tpl_<size>``: the seed cloned to ``size`` open invoices, verified."""
-    template, mark = f"bench_tpl_{size}", f"{LEDGER_VERSION}-{size}"
-    if not rebuild and pg.mark_of(template) == mark:
+    """``bench_tpl_<size>``: the seed cloned to ``size`` open invoices, verified,
+    on the addon's current code (updated, not rebuilt, when only the code moved)."""
+    template, ledger = f"bench_tpl_{size}", f"{LEDGER_VERSION}-{size}"
+    mark, current = pg.mark_of(template) or "", f"{ledger}-{addon_hash()}"
+    if not rebuild and mark == current:
         return template
     started = time.time()
-    pg.copy(SEED_DB, template)
-    odoo.worker(template, "clone", size // SEED_INVOICES)
-    checks = odoo.worker(template, "verify", size)
+    if rebuild or not mark.startswith(f"{ledger}-"):
+        pg.copy(SEED_DB, template)
+        odoo.update(template)
+        odoo.worker(template, "clone", size // SEED_INVOICES)
+        checks = odoo.worker(template, "verify", size)
+        say(f"{template}: built and verified in {time.time() - started:.0f} s: {checks}")
+    else:
+        odoo.update(template)
     pg.run("VACUUM ANALYZE", db=template)
-    pg.mark(template, mark)
-    say(f"{template}: built and verified in {time.time() - started:.0f} s: {checks}")
+    pg.mark(template, current)
     return template
+
+
+def addon_hash():
+    """A digest of the addon's code and data (its tests aside)."""
+    digest = hashlib.sha1()
+    for path in sorted((REPO / ADDON).rglob("*")):
+        if path.is_file() and "tests" not in path.parts and path.suffix != ".pyc":
+            digest.update(str(path.relative_to(REPO)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 # -- measuring --------------------------------------------------------------------

@@ -130,6 +130,7 @@ def _setup(env, today):
             "phone": "+33 4 72 00 00 00",
             "company_registry": "123 456 789 00012",
             "relance_rule": "bounds",
+            "external_report_layout_id": env.ref("web.external_layout_standard").id,
         }
     )
     env["res.currency.rate"].create(

@@ -248,7 +248,7 @@ def xlsx_count(env, wizard, attachment_id):
 
 
 def render_letters(env, wizard):
-    return wizard._render_letters()
+    return wizard._render_letters(definitive=True)
 
 
 def pdf_count(env, wizard, pdf):
@@ -261,7 +261,7 @@ def pdf_count(env, wizard, pdf):
 
 def definitive(env, wizard):
     """Levels, dates, history, chatter: all of the definitive edition but wkhtmltopdf."""
-    with mock.patch.object(type(wizard), "_render_letters", lambda self: ONE_PAGE_PDF):
+    with mock.patch.object(type(wizard), "_render_letters", lambda self, *args, **kwargs: ONE_PAGE_PDF):
         wizard.action_print_definitive()
     return env["relance.run"].search([], order="id desc", limit=1)
 
@@ -409,7 +409,7 @@ def _run_once(registry, spec, prepared_state, traced=False):
         if traced:
             tracemalloc.start()
         thread = threading.current_thread()
-        thread.query_count = 0
+        thread.query_count, thread.query_time = 0, 0.0
         start = time.perf_counter()
         value = spec.run(env, state)
         env.flush_all()

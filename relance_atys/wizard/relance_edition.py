@@ -356,9 +356,15 @@ class RelanceEdition(models.TransientModel):
         return self.env.cr.fetchall()
 
     def _file_name(self, kind, extension):
-        level = self.level_id.number or self.env._("all")
         company = "".join(ch if ch.isalnum() else "_" for ch in self.company_id.name)
-        return f"{kind}_{company}_{self.env._('level')}_{level}_{self.date}.{extension}"
+        name = self.env._(
+            "%(kind)s_%(company)s_level_%(level)s_%(date)s",
+            kind=kind,
+            company=company,
+            level=self.level_id.number or self.env._("all"),
+            date=self.date,
+        )
+        return f"{name}.{extension}"
 
     def action_export_xlsx(self):
         self.ensure_one()
