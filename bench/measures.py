@@ -26,6 +26,7 @@ import ledger
 from lxml import etree
 
 from odoo import SUPERUSER_ID, api
+from odoo.tools.pdf import merge_pdf
 
 PREPARED_KEY = "relance_bench.prepared.{}"
 LIST_LIMIT = 40  # rows the web client reads of a one2many list in a form
@@ -36,6 +37,7 @@ ONE_PAGE_PDF = (
     b"3 0 obj<</Type /Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
     b"trailer<</Root 1 0 R>>\n%%EOF\n"
 )
+PEER_REPORT = "account_credit_control.report_credit_control_summary"
 PAGE = re.compile(rb"/Type\s*/Page\b(?!s)")
 
 
@@ -261,7 +263,7 @@ def pdf_count(env, wizard, pdf):
 
 def definitive(env, wizard):
     """Levels, dates, history, chatter: all of the definitive edition but wkhtmltopdf."""
-    with mock.patch.object(type(wizard), "_render_letters", lambda self, *args, **kwargs: ONE_PAGE_PDF):
+    with mock.patch.object(type(wizard), "_render_letters", return_value=ONE_PAGE_PDF):
         wizard.action_print_definitive()
     return env["relance.run"].search([], order="id desc", limit=1)
 
@@ -315,14 +317,18 @@ def peer_run_count(env, vals, run):
 
 
 def peer_letters(env, line_ids):
-    """The peer's print wizard on those lines, then its summary report's PDF."""
+    """The peer's print wizard on those lines, then its summary report, one PDF.
+
+    Odoo hands wkhtmltopdf one document per letter in a single call, which
+    Debian's wkhtmltopdf (unpatched Qt) refuses for more than one ("Exit with
+    code 1"): the peer's letters are made one call each, then merged.
+    """
     printer = env["credit.control.printer"].create({"line_ids": [(6, 0, line_ids)]})
     action = printer.print_lines()
     comms = env["credit.control.communication"].browse(action["context"]["active_ids"])
-    pdf, _format = env["ir.actions.report"]._render_qweb_pdf(
-        "account_credit_control.report_credit_control_summary", comms.ids
-    )
-    return len(comms), pdf
+    reports = env["ir.actions.report"]
+    pdfs = [reports._render_qweb_pdf(PEER_REPORT, comm.ids)[0] for comm in comms]
+    return len(comms), merge_pdf(pdfs)
 
 
 def peer_pdf_count(env, line_ids, value):

@@ -35,6 +35,4 @@
     "assets": {
         "web.assets_tests": ["relance_atys/static/tests/tours/*.js"],
     },
-    "installable": True,
-    "application": False,
 }

@@ -396,11 +396,11 @@ def _due_order(item: Item) -> tuple[date, int]:
 
 
 def _make_group(
-    key: tuple[int, int], docs: list[Proposed], credits: list[Item]
+    key: tuple[int, int], docs: list[Proposed], credit_items: list[Item]
 ) -> Group:
     """Net the proposed documents and the deductions of one partner+currency."""
     docs_t = tuple(sorted(docs, key=lambda p: _due_order(p.item)))
-    credits_t = tuple(sorted(credits, key=_due_order))
+    credits_t = tuple(sorted(credit_items, key=_due_order))
     amounts = [p.item.residual for p in docs_t] + [c.residual for c in credits_t]
     total = round(math.fsum(amounts), 2)
     level = max(p.level for p in docs_t)
@@ -427,7 +427,7 @@ def propose(
     """
     _validate(params)
     proposed: dict[tuple[int, int], list[Proposed]] = defaultdict(list)
-    credits: dict[tuple[int, int], list[Item]] = defaultdict(list)
+    credit_items: dict[tuple[int, int], list[Item]] = defaultdict(list)
     skipped: list[Skipped] = []
     for item in items:
         partner = partners.get(item.partner_id) or Partner(item.partner_id)
@@ -437,16 +437,16 @@ def propose(
             case Proposed() as doc:
                 proposed[_key(item)].append(doc)
             case Item():
-                credits[_key(item)].append(item)
+                credit_items[_key(item)].append(item)
     groups = []
     for key in sorted(proposed):
-        group = _make_group(key, proposed[key], credits.pop(key, []))
+        group = _make_group(key, proposed[key], credit_items.pop(key, []))
         if _below_threshold(group.total, params):
             dropped = [p.item for p in group.proposed] + list(group.deductions)
             skipped += _skip_items(dropped, R_BELOW_AMOUNT)
         else:
             groups.append(group)
-    for leftovers in credits.values():
+    for leftovers in credit_items.values():
         skipped += _skip_items(leftovers, R_NOTHING_TO_DUN)
     skipped.sort(key=lambda s: (s.partner_id, s.item_id))
     return Proposal(tuple(groups), tuple(skipped))

@@ -42,11 +42,13 @@ class RelanceDemo(models.AbstractModel):
 
     @api.model
     def _load_demo(self):
+        fr_active = bool(self.env["res.lang"]._lang_get("fr_FR"))
+        if fr_active:  # so that the new company's levels are copied with their French
+            self.env["ir.module.module"]._load_module_terms(["relance_atys"], ["fr_FR"])
         company = self._demo_company()
         self = self.with_company(company).with_context(
             allowed_company_ids=[company.id], tracking_disable=True
         )
-        fr_active = bool(self.env["res.lang"]._lang_get("fr_FR"))
         partners = self._demo_partners(company, fr_active)
         invoices = self._demo_invoices(company, partners)
         self._demo_history(company, invoices)

@@ -131,10 +131,11 @@ def write_control_list(rows, subtotal_due=False, labels=None, title=""):
     sheet.header()
     data_first = sheet.row
     totals = {}
-    for _key, group in groupby(rows, key=lambda r: (r[GROUP], r[CURRENCY])):
+    # plain itertools.groupby on rows already sorted: this module has no ORM
+    for _key, group in groupby(rows, key=lambda r: (r[GROUP], r[CURRENCY])):  # pylint: disable=bad-builtin-groupby
         group = list(group)
         first = sheet.row
-        for due, same_due in groupby(group, key=lambda r: (r[DEDUCTION], r[DUE])):
+        for due, same_due in groupby(group, key=lambda r: (r[DEDUCTION], r[DUE])):  # pylint: disable=bad-builtin-groupby
             same_due = list(same_due)
             start = sheet.row
             for rec in same_due:

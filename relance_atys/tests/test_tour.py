@@ -5,9 +5,18 @@ from odoo.tests import HttpCase, tagged
 class TestTours(HttpCase):
     """The main flows clicked through in the web client, in French, on the demo data."""
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.admin = cls.env.ref("base.user_admin")
+        cls.company = cls.admin.company_id
+        cls.Run = cls.env["relance.run"]
+
+    def _last_run(self):
+        return self.Run.search([], order="id desc", limit=1)
+
     def test_edition_tour(self):
-        company = self.env.ref("base.user_admin").company_id
-        runs_before = self.env["relance.run"].search_count([])
+        runs_before = self.Run.search_count([])
         self.start_tour(
             "/odoo/action-relance_atys.action_relance_edition",
             "relance_atys_edition_tour",
@@ -17,7 +26,43 @@ class TestTours(HttpCase):
             [("res_model", "=", "relance.edition"), ("name", "like", ".xlsx")]
         )
         self.assertTrue(xlsx, "the control list was produced")
-        run = self.env["relance.run"].search([], order="id desc", limit=1)
-        self.assertEqual(self.env["relance.run"].search_count([]), runs_before + 1)
-        self.assertEqual((run.run_type, run.company_id), ("letter", company))
+        run = self._last_run()
+        self.assertEqual(self.Run.search_count([]), runs_before + 1)
+        self.assertEqual((run.run_type, run.company_id), ("letter", self.company))
         self.assertTrue(run.attachment_id.raw.startswith(b"%PDF"))
+
+    def test_level_tour(self):
+        self.start_tour(
+            "/odoo/action-relance_atys.action_relance_level", "relance_atys_level_tour",
+            login="admin",
+        )
+        level = self.env["relance.level"].search(
+            [("company_id", "=", self.company.id), ("number", "=", 1)]
+        )
+        self.assertEqual(level.upper_bound, 14)
+
+    def test_manage_tour(self):
+        self.start_tour(
+            "/odoo/action-relance_atys.action_relance_level_manage", "relance_atys_manage_tour",
+            login="admin",
+        )
+        run = self._last_run()
+        self.assertEqual(run.run_type, "manual")
+        self.assertEqual(run.line_ids.move_id.relance_level, 2)
+
+    def test_cancel_tour(self):
+        latest = self._last_run()
+        self.start_tour(
+            "/odoo/action-relance_atys.action_relance_run", "relance_atys_cancel_tour",
+            login="admin",
+        )
+        self.assertEqual(latest.state, "cancelled")
+
+    def test_signature_tour(self):
+        self.start_tour(
+            "/odoo/action-relance_atys.action_relance_signature", "relance_atys_signature_tour",
+            login="admin",
+        )
+        run = self._last_run()
+        self.assertEqual(run.run_type, "signature")
+        self.assertTrue(run.line_ids.filtered(lambda line: line.outcome == "sent"))

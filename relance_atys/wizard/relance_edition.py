@@ -37,7 +37,6 @@ class RelanceEdition(models.TransientModel):
     date = fields.Date(string="Dunning date", required=True, default=fields.Date.context_today)
     level_id = fields.Many2one(
         "relance.level",
-        string="Level",
         domain="[('company_id', '=', company_id)]",
         help="Sequential rule: the level to send, to customers at the level before. "
         "Bounds rules: leave empty to send every due level, or keep one level only.",

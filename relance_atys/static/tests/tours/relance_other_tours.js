@@ -1,0 +1,137 @@
+/** The other dunning screens in the web client, on the demo data, in French. */
+import { registry } from "@web/core/registry";
+
+const dialog = ".o_dialog";
+const tours = registry.category("web_tour.tours");
+
+tours.add("relance_atys_level_tour", {
+    url: "/odoo/action-relance_atys.action_relance_level",
+    steps: () => [
+        {
+            content: "Open the first level",
+            trigger: ".o_list_view .o_data_row:first .o_data_cell[name=name]",
+            run: "click",
+        },
+        {
+            content: "Its French name shows",
+            trigger: ".o_form_view .o_field_widget[name=name] input:value(Premier rappel)",
+        },
+        {
+            content: "Change the upper bound",
+            trigger: ".o_form_view .o_field_widget[name=upper_bound] input",
+            run: "edit 14",
+        },
+        {
+            content: "Save",
+            trigger: ".o_form_button_save",
+            run: "click",
+        },
+        {
+            content: "Saved",
+            trigger: ".o_form_view .o_form_saved",
+        },
+    ],
+});
+
+tours.add("relance_atys_manage_tour", {
+    url: "/odoo/action-relance_atys.action_relance_level_manage",
+    steps: () => [
+        {
+            content: "Pick the customer",
+            trigger: `${dialog} .o_field_widget[name=partner_id] input`,
+            run: "edit Boulangerie",
+        },
+        {
+            content: "Choose it",
+            trigger: ".o-autocomplete--dropdown-item:contains(Boulangerie Martin)",
+            run: "click",
+        },
+        {
+            content: "New level 2",
+            trigger: `${dialog} .o_field_widget[name=new_level] input`,
+            run: "edit 2",
+        },
+        {
+            content: "Consult",
+            trigger: `${dialog} button[name=action_consult]:contains(Consultation)`,
+            run: "click",
+        },
+        {
+            content: "Documents listed",
+            trigger: `${dialog} .o_field_widget[name=line_ids] .o_data_row`,
+        },
+        {
+            content: "Modify",
+            trigger: `${dialog} button[name=action_modify]`,
+            run: "click",
+        },
+        {
+            content: "Select the first document's row",
+            trigger: `${dialog} .o_field_widget[name=line_ids] .o_data_row:first .o_data_cell[name=move_id]`,
+            run: "click",
+        },
+        {
+            content: "Tick it",
+            trigger: `${dialog} .o_field_widget[name=line_ids] .o_data_row:first .o_data_cell[name=selected] input:enabled`,
+            run: "click",
+        },
+        {
+            content: "Validate",
+            trigger: `${dialog} button[name=action_validate]`,
+            run: "click",
+        },
+        {
+            content: "The manual run opens",
+            trigger: ".o_form_view .o_field_widget[name=run_type]:contains(manuel)",
+        },
+    ],
+});
+
+tours.add("relance_atys_cancel_tour", {
+    url: "/odoo/action-relance_atys.action_relance_run",
+    steps: () => [
+        {
+            content: "Open the latest run",
+            trigger: ".o_list_view .o_data_row:first .o_data_cell[name=name]",
+            run: "click",
+        },
+        {
+            content: "Cancel it",
+            trigger: ".o_form_view button[name=action_cancel]",
+            run: "click",
+        },
+        {
+            content: "Confirm",
+            trigger: ".modal-footer .btn-primary:contains(Ok)",
+            run: "click",
+        },
+        {
+            content: "Marked cancelled",
+            trigger: ".o_form_view .o_statusbar_status .o_arrow_button_current:contains(Annulé)",
+        },
+    ],
+});
+
+tours.add("relance_atys_signature_tour", {
+    url: "/odoo/action-relance_atys.action_relance_signature",
+    steps: () => [
+        {
+            content: "Preview",
+            trigger: `${dialog} button[name=action_preview]`,
+            run: "click",
+        },
+        {
+            content: "Quotations listed",
+            trigger: `${dialog} .o_data_row`,
+        },
+        {
+            content: "Send",
+            trigger: `${dialog} button[name=action_send]`,
+            run: "click",
+        },
+        {
+            content: "The run report opens",
+            trigger: ".o_form_view .o_field_widget[name=run_type]:contains(signature)",
+        },
+    ],
+});
