@@ -289,9 +289,7 @@ def _validate(params: Params) -> None:
     if params.rule not in RULES:
         raise ValueError(f"Unknown dunning rule {params.rule!r}; expected {RULES}.")
     if params.selection not in SELECTIONS:
-        raise ValueError(
-            f"Unknown selection mode {params.selection!r}; expected {SELECTIONS}."
-        )
+        raise ValueError(f"Unknown selection mode {params.selection!r}; expected {SELECTIONS}.")
     if params.rule == RULE_SEQUENTIAL and params.level is None:
         raise ValueError("The sequential rule needs the level to send (params.level).")
     numbers = {lv.number for lv in params.levels}
@@ -372,9 +370,7 @@ def _partner_due_again(partner: Partner, params: Params) -> bool:
 # --- proposal -----------------------------------------------------------------
 
 
-def _classify(
-    item: Item, partner: Partner, params: Params
-) -> Proposed | Item | Skipped:
+def _classify(item: Item, partner: Partner, params: Params) -> Proposed | Item | Skipped:
     """One item's fate before grouping: proposed, candidate deduction or skipped."""
     reason = _filter_reason(item, partner, params)
     if reason is not None:
@@ -395,9 +391,7 @@ def _due_order(item: Item) -> tuple[date, int]:
     return item.due_date, item.id
 
 
-def _make_group(
-    key: tuple[int, int], docs: list[Proposed], credit_items: list[Item]
-) -> Group:
+def _make_group(key: tuple[int, int], docs: list[Proposed], credit_items: list[Item]) -> Group:
     """Net the proposed documents and the deductions of one partner+currency."""
     docs_t = tuple(sorted(docs, key=lambda p: _due_order(p.item)))
     credits_t = tuple(sorted(credit_items, key=_due_order))
@@ -415,9 +409,7 @@ def _skip_items(items: Iterable[Item], reason: str) -> list[Skipped]:
     return [Skipped(item.id, item.partner_id, reason) for item in items]
 
 
-def propose(
-    items: Iterable[Item], partners: Mapping[int, Partner], params: Params
-) -> Proposal:
+def propose(items: Iterable[Item], partners: Mapping[int, Partner], params: Params) -> Proposal:
     """Run the rule over `items` in one pass, then group by (partner, currency).
 
     Credit items become deductions of a group that has a proposed document, else
@@ -465,8 +457,7 @@ def check_levels(levels: Iterable[Level], rule: str) -> list[str]:
     problems = [] if levels else ["No dunning level is configured."]
     problems += _number_problems(levels)
     problems += [
-        f"Level {lv.number}: lower bound {lv.lower} is greater than upper bound "
-        f"{lv.upper}."
+        f"Level {lv.number}: lower bound {lv.lower} is greater than upper bound {lv.upper}."
         for lv in levels
         if lv.lower > lv.upper
     ]

@@ -9,7 +9,9 @@ class AccountMove(models.Model):
     )
     relance_date = fields.Date(string="Last dunning", copy=False, readonly=True)
     relance_excluded = fields.Boolean(
-        string="Excluded from dunning", copy=False, tracking=True,
+        string="Excluded from dunning",
+        copy=False,
+        tracking=True,
         help="Level 'NA': this document is kept out of every dunning.",
     )
     relance_line_ids = fields.One2many(

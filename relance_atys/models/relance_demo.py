@@ -19,7 +19,16 @@ CUSTOMERS = [
     ("Hôtel du Parc", "C0006", "74000", "Annecy", "Commerce", True, "fr", None),
     ("Pharmacie Centrale", "C0007", "13001", "Marseille", "Commerce", True, "fr", None),
     ("Agence Immobilière Moreau", "C0008", "31000", "Toulouse", "PME", True, "fr", None),
-    ("Clinique Vétérinaire Roux", "C0009", "33000", "Bordeaux", "Profession libérale", True, "fr", None),
+    (
+        "Clinique Vétérinaire Roux",
+        "C0009",
+        "33000",
+        "Bordeaux",
+        "Profession libérale",
+        True,
+        "fr",
+        None,
+    ),
     ("Imprimerie Fournier", "C0010", "44000", "Nantes", "PME", True, "fr", "excluded"),
     ("Restaurant Chez Paul", "C0011", "67000", "Strasbourg", "Commerce", True, "fr", "disabled"),
     ("Électricité Girard", "C0012", "59000", "Lille", "Artisan", True, "fr", None),
@@ -29,7 +38,16 @@ CUSTOMERS = [
     ("Ferme des Bonnet", "C0016", "63000", "Clermont-Ferrand", "Agriculteur", True, "fr", None),
     ("Alpine Trading Ltd", "C0017", "1201", "Genève", "Export", True, "en", "usd"),
     ("Brown & Partners LLP", "C0018", "EC1A", "London", "Export", True, "en", None),
-    ("Coopérative Agricole du Forez", "C0019", "42600", "Montbrison", "Agriculteur", True, "fr", None),
+    (
+        "Coopérative Agricole du Forez",
+        "C0019",
+        "42600",
+        "Montbrison",
+        "Agriculteur",
+        True,
+        "fr",
+        None,
+    ),
     ("Atelier Faure Design", "C0020", "69006", "Lyon", "Profession libérale", True, "fr", "paid"),
 ]
 # Days past the due date of each customer's invoices (negative: not yet due).
@@ -83,10 +101,13 @@ class RelanceDemo(models.AbstractModel):
         tags = {}
         users = self.env["res.users"].create(
             [
-                {"name": name, "login": login, "company_id": company.id,
-                 "company_ids": [Command.set(company.ids)]}
-                for name, login in (("Claire Rousseau", "claire.demo"),
-                                    ("Marc Vidal", "marc.demo"))
+                {
+                    "name": name,
+                    "login": login,
+                    "company_id": company.id,
+                    "company_ids": [Command.set(company.ids)],
+                }
+                for name, login in (("Claire Rousseau", "claire.demo"), ("Marc Vidal", "marc.demo"))
             ]
         )
         vals = []
@@ -126,8 +147,11 @@ class RelanceDemo(models.AbstractModel):
             for delay in rng.sample(DELAYS, 5):
                 due = today - timedelta(days=delay)
                 amount = rng.choice([180, 240, 420, 960, 1250, 2300, 4800]) + rng.randint(0, 99)
-                vals.append(self._invoice_vals(company, partner, due, amount,
-                                               usd if special == "usd" else None))
+                vals.append(
+                    self._invoice_vals(
+                        company, partner, due, amount, usd if special == "usd" else None
+                    )
+                )
                 specials.append(special)
         invoices = self.env["account.move"].create(vals)
         invoices.action_post()
@@ -144,8 +168,12 @@ class RelanceDemo(models.AbstractModel):
             "currency_id": (currency or company.currency_id).id,
             "invoice_line_ids": [
                 Command.create(
-                    {"name": "Prestations de services", "quantity": 1, "price_unit": amount,
-                     "tax_ids": []}
+                    {
+                        "name": "Prestations de services",
+                        "quantity": 1,
+                        "price_unit": amount,
+                        "tax_ids": [],
+                    }
                 )
             ],
         }
@@ -164,8 +192,14 @@ class RelanceDemo(models.AbstractModel):
             self._register_payment(invoice, invoice.amount_total)
         credit_partner = by_special["credit"][:1].partner_id
         refund = self.env["account.move"].create(
-            self._invoice_vals(credit_partner.company_id, credit_partner,
-                               today - timedelta(days=10), 350.0, None, "out_refund")
+            self._invoice_vals(
+                credit_partner.company_id,
+                credit_partner,
+                today - timedelta(days=10),
+                350.0,
+                None,
+                "out_refund",
+            )
         )
         refund.action_post()
 
@@ -187,28 +221,41 @@ class RelanceDemo(models.AbstractModel):
             for group in proposal.groups:
                 for proposed in group.proposed:
                     lines.append(
-                        {"partner_id": group.partner_id, "move_id": proposed.item.id,
-                         "level_before": proposed.item.level,
-                         "date_before": proposed.item.last_date,
-                         "level_after": proposed.level, "residual": proposed.item.residual,
-                         "currency_id": group.currency_id, "channel": "letter",
-                         "outcome": "printed"}
+                        {
+                            "partner_id": group.partner_id,
+                            "move_id": proposed.item.id,
+                            "level_before": proposed.item.level,
+                            "date_before": proposed.item.last_date,
+                            "level_after": proposed.level,
+                            "residual": proposed.item.residual,
+                            "currency_id": group.currency_id,
+                            "channel": "letter",
+                            "outcome": "printed",
+                        }
                     )
                 partner_levels[group.partner_id] = group.level
             if lines:
                 service._record_definitive(
                     company,
-                    {"run_type": "letter", "company_id": company.id, "date": date,
-                     "level": max(partner_levels.values()),
-                     "parameters": service._parameters_text(options)},
-                    lines, partner_levels,
+                    {
+                        "run_type": "letter",
+                        "company_id": company.id,
+                        "date": date,
+                        "level": max(partner_levels.values()),
+                        "parameters": service._parameters_text(options),
+                    },
+                    lines,
+                    partner_levels,
                 )
 
     def _demo_quotations(self, company, partners):
         """Quotations awaiting a signature, created 25 to 100 days ago."""
         product = self.env["product.product"].create(
-            {"name": "Contrat de maintenance annuel", "list_price": 1200.0,
-             "company_id": company.id}
+            {
+                "name": "Contrat de maintenance annuel",
+                "list_price": 1200.0,
+                "company_id": company.id,
+            }
         )
         ages = [10, 25, 29, 31, 45, 59, 61, 75, 89, 91, 120, 150]
         orders = self.env["sale.order"].create(
@@ -217,8 +264,9 @@ class RelanceDemo(models.AbstractModel):
                     "partner_id": partner.id,
                     "company_id": company.id,
                     "require_signature": True,
-                    "order_line": [Command.create({"product_id": product.id,
-                                                   "product_uom_qty": 1})],
+                    "order_line": [
+                        Command.create({"product_id": product.id, "product_uom_qty": 1})
+                    ],
                 }
                 for partner in partners[: len(ages)]
             ]

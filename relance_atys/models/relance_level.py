@@ -40,7 +40,7 @@ class RelanceLevel(models.Model):
         string="Subject from placeholders",
         translate=True,
         help="Built subject, e.g. 'Relance {level} - {partner} - {documents}'. "
-        "Placeholders: " + ", ".join("{%s}" % k for k in SUBJECT_PLACEHOLDERS),
+        "Placeholders: " + ", ".join(f"{{{k}}}" for k in SUBJECT_PLACEHOLDERS),
     )
     mail_template_id = fields.Many2one(
         "mail.template",
@@ -77,8 +77,11 @@ class RelanceLevel(models.Model):
             problems = engine.check_levels(levels._to_engine(), company.relance_rule)
             if problems:
                 raise ValidationError(
-                    self.env._("Dunning levels of %(company)s: %(problems)s",
-                               company=company.name, problems="; ".join(problems))
+                    self.env._(
+                        "Dunning levels of %(company)s: %(problems)s",
+                        company=company.name,
+                        problems="; ".join(problems),
+                    )
                 )
 
     @api.constrains("mail_subject", "subject_template")
@@ -88,7 +91,8 @@ class RelanceLevel(models.Model):
                 raise ValidationError(
                     self.env._(
                         "Level %s: give either a mail subject or a subject built from "
-                        "placeholders, not both.", level.number
+                        "placeholders, not both.",
+                        level.number,
                     )
                 )
             level._check_placeholders(level.subject_template or "")
@@ -98,8 +102,9 @@ class RelanceLevel(models.Model):
             names = {f for _t, f, _s, _c in string.Formatter().parse(pattern) if f is not None}
         except ValueError as err:
             raise ValidationError(
-                self.env._("Subject '%(subject)s' is malformed: %(error)s",
-                           subject=pattern, error=err)
+                self.env._(
+                    "Subject '%(subject)s' is malformed: %(error)s", subject=pattern, error=err
+                )
             ) from err
         unknown = names - set(SUBJECT_PLACEHOLDERS)
         if unknown:
@@ -107,7 +112,7 @@ class RelanceLevel(models.Model):
                 self.env._(
                     "Unknown placeholder(s) %(unknown)s in the subject. Known: %(known)s.",
                     unknown=", ".join(sorted(unknown)),
-                    known=", ".join("{%s}" % k for k in SUBJECT_PLACEHOLDERS),
+                    known=", ".join(f"{{{k}}}" for k in SUBJECT_PLACEHOLDERS),
                 )
             )
 

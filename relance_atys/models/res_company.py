@@ -35,9 +35,24 @@ class ResCompany(models.Model):
 
     def _relance_create_default_levels(self):
         """Give new companies the three default levels (with their translations)."""
-        defaults = self.env["relance.level"].sudo().search(
-            [("id", "in", [self.env.ref(f"relance_atys.relance_level_{n}",
-                                        raise_if_not_found=False).id or 0 for n in (1, 2, 3)])]
+        defaults = (
+            self.env["relance.level"]
+            .sudo()
+            .search(
+                [
+                    (
+                        "id",
+                        "in",
+                        [
+                            self.env.ref(
+                                f"relance_atys.relance_level_{n}", raise_if_not_found=False
+                            ).id
+                            or 0
+                            for n in (1, 2, 3)
+                        ],
+                    )
+                ]
+            )
         )
         for company in self:
             for level in defaults:
@@ -52,14 +67,15 @@ class ResCompany(models.Model):
     )
     def _check_relance_days(self):
         for company in self:
-            if min(
-                company.relance_repeat_days,
-                company.relance_sign_first_days,
-                company.relance_sign_min_interval,
-            ) < 0:
-                raise ValidationError(
-                    self.env._("Dunning delays cannot be negative.")
+            if (
+                min(
+                    company.relance_repeat_days,
+                    company.relance_sign_first_days,
+                    company.relance_sign_min_interval,
                 )
+                < 0
+            ):
+                raise ValidationError(self.env._("Dunning delays cannot be negative."))
             if not (
                 company.relance_sign_first_days
                 < company.relance_sign_second_days

@@ -24,9 +24,7 @@ class ResPartner(models.Model):
         readonly=True,
         help="Level of the last definitive dunning of this customer.",
     )
-    relance_date = fields.Date(
-        string="Last dunning", company_dependent=True, readonly=True
-    )
+    relance_date = fields.Date(string="Last dunning", company_dependent=True, readonly=True)
     relance_run_line_ids = fields.One2many(
         "relance.run.line", "partner_id", string="Dunning history"
     )

@@ -14,10 +14,42 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
 # Row layout of ``rows``, as relance.edition._control_list_rows returns them.
-(REF, NAME, ZIP, SALESPERSON, DOCUMENT, DATE, DUE, DAYS, AMOUNT, RESIDUAL,
- LEVEL, LEVEL_DATE, NEW_LEVEL, EMAIL, CURRENCY, DEDUCTION, GROUP) = range(17)
-COLUMNS = (REF, NAME, ZIP, SALESPERSON, DOCUMENT, DATE, DUE, DAYS, AMOUNT, RESIDUAL,
-           LEVEL, LEVEL_DATE, NEW_LEVEL, EMAIL, CURRENCY)
+(
+    REF,
+    NAME,
+    ZIP,
+    SALESPERSON,
+    DOCUMENT,
+    DATE,
+    DUE,
+    DAYS,
+    AMOUNT,
+    RESIDUAL,
+    LEVEL,
+    LEVEL_DATE,
+    NEW_LEVEL,
+    EMAIL,
+    CURRENCY,
+    DEDUCTION,
+    GROUP,
+) = range(17)
+COLUMNS = (
+    REF,
+    NAME,
+    ZIP,
+    SALESPERSON,
+    DOCUMENT,
+    DATE,
+    DUE,
+    DAYS,
+    AMOUNT,
+    RESIDUAL,
+    LEVEL,
+    LEVEL_DATE,
+    NEW_LEVEL,
+    EMAIL,
+    CURRENCY,
+)
 WIDTHS = (12, 30, 9, 20, 18, 11, 11, 8, 14, 14, 8, 12, 9, 28, 8, 12)
 COL_AMOUNT, COL_RESIDUAL, COL_CURRENCY, COL_TYPE = 8, 9, 14, 15
 
@@ -36,16 +68,24 @@ class _Sheet:
         money = "#,##0.00;[Red]-#,##0.00"
         return {
             "title": book.add_format({"bold": True, "font_size": 13}),
-            "head": book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1,
-                                     "text_wrap": True, "valign": "top"}),
+            "head": book.add_format(
+                {
+                    "bold": True,
+                    "bg_color": "#D9E1F2",
+                    "border": 1,
+                    "text_wrap": True,
+                    "valign": "top",
+                }
+            ),
             "date": book.add_format({"num_format": "dd/mm/yyyy"}),
             "int": book.add_format({"num_format": "0"}),
             "money": book.add_format({"num_format": money}),
             "sub": book.add_format({"bold": True, "top": 1}),
             "sub_money": book.add_format({"bold": True, "top": 1, "num_format": money}),
             "total": book.add_format({"bold": True, "top": 2, "bg_color": "#FFF2CC"}),
-            "total_money": book.add_format({"bold": True, "top": 2, "bg_color": "#FFF2CC",
-                                            "num_format": money}),
+            "total_money": book.add_format(
+                {"bold": True, "top": 2, "bg_color": "#FFF2CC", "num_format": money}
+            ),
         }
 
     def header(self):
@@ -83,8 +123,11 @@ class _Sheet:
         for col, value in ((COL_AMOUNT, values[0]), (COL_RESIDUAL, values[1])):
             letter = xl_col_to_name(col)
             self.sheet.write_formula(
-                self.row, col, f"=SUBTOTAL(9,{letter}{first + 1}:{letter}{last + 1})",
-                self.fmt[style + "_money"], round(value, 2),
+                self.row,
+                col,
+                f"=SUBTOTAL(9,{letter}{first + 1}:{letter}{last + 1})",
+                self.fmt[style + "_money"],
+                round(value, 2),
             )
         self.sheet.write(self.row, COL_TYPE, self.labels["subtotal"], fmt)
         self.row += 1
@@ -99,8 +142,9 @@ class _Sheet:
                 f'=SUMIFS({letter}{rng.format(letter)},{cur}{rng.format(cur)},"{currency}",'
                 f'{kind}{rng.format(kind)},"<>{self.labels["subtotal"]}")'
             )
-            self.sheet.write_formula(self.row, col, formula, self.fmt["total_money"],
-                                     round(value, 2))
+            self.sheet.write_formula(
+                self.row, col, formula, self.fmt["total_money"], round(value, 2)
+            )
         self.sheet.write(self.row, COL_CURRENCY, currency, fmt)
         self.row += 1
 
@@ -110,23 +154,44 @@ def _as_datetime(value):
 
 
 def _sums(records):
-    return (sum(float(r[AMOUNT] or 0) for r in records),
-            sum(float(r[RESIDUAL] or 0) for r in records))
+    return (
+        sum(float(r[AMOUNT] or 0) for r in records),
+        sum(float(r[RESIDUAL] or 0) for r in records),
+    )
 
 
 def write_control_list(rows, subtotal_due=False, labels=None, title=""):
     """Return the XLSX bytes of the control list for ``rows`` (in print order)."""
     labels = {
-        "columns": ["Ref", "Customer", "Zip", "Salesperson", "Document", "Date", "Due date",
-                    "Days late", "Amount", "Residual", "Level", "Last dunning",
-                    "Proposed level", "Email", "Currency"],
-        "subtotal": "Subtotal", "subtotal_due": "Subtotal due", "total": "Grand total",
-        "type": "Type", "document": "Document", "deduction": "Deduction",
+        "columns": [
+            "Ref",
+            "Customer",
+            "Zip",
+            "Salesperson",
+            "Document",
+            "Date",
+            "Due date",
+            "Days late",
+            "Amount",
+            "Residual",
+            "Level",
+            "Last dunning",
+            "Proposed level",
+            "Email",
+            "Currency",
+        ],
+        "subtotal": "Subtotal",
+        "subtotal_due": "Subtotal due",
+        "total": "Grand total",
+        "type": "Type",
+        "document": "Document",
+        "deduction": "Deduction",
         **(labels or {}),
     }
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False,
-                                        "tmpdir": None})
+    book = xlsxwriter.Workbook(
+        buffer, {"constant_memory": True, "in_memory": False, "tmpdir": None}
+    )
     sheet = _Sheet(book, labels, title)
     sheet.header()
     data_first = sheet.row
@@ -144,8 +209,12 @@ def write_control_list(rows, subtotal_due=False, labels=None, title=""):
                 label = f"{labels['subtotal_due']} {due[1].strftime('%d/%m/%Y')}"
                 sheet.subtotal(label, start, sheet.row - 1, _sums(same_due))
         head = group[0]
-        sheet.subtotal(f"{labels['subtotal']} {head[NAME]} ({head[CURRENCY]})", first,
-                       sheet.row - 1, _sums(group))
+        sheet.subtotal(
+            f"{labels['subtotal']} {head[NAME]} ({head[CURRENCY]})",
+            first,
+            sheet.row - 1,
+            _sums(group),
+        )
         amount, residual = _sums(group)
         acc = totals.setdefault(head[CURRENCY], [0.0, 0.0])
         acc[0] += amount

@@ -15,16 +15,25 @@ class TestAccess(RelanceCommon):
         company_ids = [Command.set(cls.company.ids)]
         base = "base.group_user,account.group_account_invoice"
         cls.accountant = new_test_user(
-            cls.env, "accountant.nodun", groups=base, company_id=cls.company.id,
+            cls.env,
+            "accountant.nodun",
+            groups=base,
+            company_id=cls.company.id,
             company_ids=company_ids,
         )
         cls.dunning_user = new_test_user(
-            cls.env, "dunning.user", groups=f"{base},relance_atys.group_relance_user",
-            company_id=cls.company.id, company_ids=company_ids,
+            cls.env,
+            "dunning.user",
+            groups=f"{base},relance_atys.group_relance_user",
+            company_id=cls.company.id,
+            company_ids=company_ids,
         )
         cls.dunning_manager = new_test_user(
-            cls.env, "dunning.manager", groups=f"{base},relance_atys.group_relance_manager",
-            company_id=cls.company.id, company_ids=company_ids,
+            cls.env,
+            "dunning.manager",
+            groups=f"{base},relance_atys.group_relance_manager",
+            company_id=cls.company.id,
+            company_ids=company_ids,
         )
         cls.customer = cls._customer("Client Accès")
         cls.invoice = cls._invoice(cls.customer, 500.0, 20)
@@ -34,8 +43,8 @@ class TestAccess(RelanceCommon):
         )
 
     def _edition(self, user):
-        wizard = self.env["relance.edition"].with_user(user).create(
-            {"date": TODAY, "definitive": True}
+        wizard = (
+            self.env["relance.edition"].with_user(user).create({"date": TODAY, "definitive": True})
         )
         wizard.action_review()
         return wizard
@@ -90,15 +99,19 @@ class TestAccess(RelanceCommon):
             self.other_level.with_user(self.dunning_manager).read(["name"])
         run = self._record_run()
         outsider = new_test_user(
-            self.env, "dunning.other", company_id=self.other_company.id,
+            self.env,
+            "dunning.other",
+            company_id=self.other_company.id,
             company_ids=[Command.set(self.other_company.ids)],
             groups="base.group_user,account.group_account_invoice,"
             "relance_atys.group_relance_manager",
         )
         self.assertFalse(self.env["relance.run"].with_user(outsider).search([("id", "=", run.id)]))
         foreign = self._customer("Client Autre", company_id=self.other_company.id)
-        wizard = self.env["relance.edition"].with_user(self.dunning_manager).create(
-            {"date": TODAY, "partner_ids": [Command.set(foreign.ids)]}
+        wizard = (
+            self.env["relance.edition"]
+            .with_user(self.dunning_manager)
+            .create({"date": TODAY, "partner_ids": [Command.set(foreign.ids)]})
         )
         with self.assertRaisesRegex(UserError, "another company"):
             wizard.action_review()

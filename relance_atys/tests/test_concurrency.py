@@ -43,7 +43,8 @@ class TestConcurrentEditions(unittest.TestCase):
 
     def _levels(self, cr, move_ids):
         cr.execute(
-            "SELECT id, relance_level, relance_date FROM account_move WHERE id = ANY(%s) ORDER BY id",
+            "SELECT id, relance_level, relance_date FROM account_move "
+            "WHERE id = ANY(%s) ORDER BY id",
             [move_ids],
         )
         return cr.fetchall()

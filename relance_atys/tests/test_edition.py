@@ -30,7 +30,11 @@ class TestEdition(RelanceCommon):
             {"name": "Sophie Vendeuse", "login": "sophie.vendeuse"}
         )
         cls.alpha = cls._customer(
-            "Alpha SARL", ref="C001", zip="75002", city="Paris", user_id=cls.salesman.id,
+            "Alpha SARL",
+            ref="C001",
+            zip="75002",
+            city="Paris",
+            user_id=cls.salesman.id,
             category_id=[(4, cls.customer_tag.id)],
         )
         cls.beta = cls._customer("Beta SA", ref="C002", zip="13001", city="Marseille")
@@ -57,11 +61,7 @@ class TestEdition(RelanceCommon):
         return wizard
 
     def _proposed(self, wizard):
-        return {
-            line.move_id: line.level_after
-            for line in wizard.line_ids
-            if not line.is_deduction
-        }
+        return {line.move_id: line.level_after for line in wizard.line_ids if not line.is_deduction}
 
     # -- proposal --------------------------------------------------------------
 
@@ -175,9 +175,7 @@ class TestEdition(RelanceCommon):
         beta.selected = False
         alpha.line_ids.filtered(lambda ln: ln.move_id == self.alpha_40).selected = False
         lines = wizard._selected_lines()
-        self.assertEqual(
-            set(lines.move_id), {self.alpha_5, self.alpha_20, self.alpha_refund}
-        )
+        self.assertEqual(set(lines.move_id), {self.alpha_5, self.alpha_20, self.alpha_refund})
         self.assertIn("1 customer(s), 2 document(s)", wizard.summary)
 
     def test_query_count_constant(self):
@@ -209,7 +207,9 @@ class TestEdition(RelanceCommon):
         wizard = self._review(**vals)
         action = wizard.action_export_xlsx()
         attachment = self._attachment(action)
-        book = openpyxl.load_workbook(io.BytesIO(base64.b64decode(attachment.datas)), data_only=True)
+        book = openpyxl.load_workbook(
+            io.BytesIO(base64.b64decode(attachment.datas)), data_only=True
+        )
         return attachment, book.active
 
     def test_control_list_xlsx(self):
@@ -220,7 +220,9 @@ class TestEdition(RelanceCommon):
         self.assertEqual(sheet.freeze_panes, "A4")
         self.assertTrue(sheet.auto_filter.ref)
         header = [cell.value for cell in sheet[3]]
-        self.assertEqual(header[:5], ["Customer ref.", "Customer", "Zip", "Salesperson", "Document"])
+        self.assertEqual(
+            header[:5], ["Customer ref.", "Customer", "Zip", "Salesperson", "Document"]
+        )
         rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=4)]
         documents = {row[4]: row for row in rows if row[15] in ("Document", "Deduction")}
         row = documents[self.alpha_40.name]
@@ -299,9 +301,12 @@ class TestEdition(RelanceCommon):
 
     def test_definitive_failure_records_nothing(self):
         wizard = self._review(definitive=True)
-        with mock.patch.object(
-            type(self.env["ir.actions.report"]), "_run_wkhtmltopdf", return_value=b""
-        ), self.assertRaisesRegex(UserError, "nothing recorded"):
+        with (
+            mock.patch.object(
+                type(self.env["ir.actions.report"]), "_run_wkhtmltopdf", return_value=b""
+            ),
+            self.assertRaisesRegex(UserError, "nothing recorded"),
+        ):
             wizard.action_print_definitive()
         self.assertEqual(self.alpha_40.relance_level, 0)
         self.assertEqual(self.alpha.with_company(self.company).relance_level, 0)
@@ -313,10 +318,14 @@ class TestEdition(RelanceCommon):
         second = self._review(definitive=True)
         first.action_print_definitive()
         run = self.env["relance.run"].search([])
-        with mock.patch.object(
-            type(self.env["ir.actions.report"]), "_run_wkhtmltopdf",
-            return_value=b"%PDF-1.4 /Type /Page",
-        ), self.assertRaisesRegex(UserError, run.name):
+        with (
+            mock.patch.object(
+                type(self.env["ir.actions.report"]),
+                "_run_wkhtmltopdf",
+                return_value=b"%PDF-1.4 /Type /Page",
+            ),
+            self.assertRaisesRegex(UserError, run.name),
+        ):
             second.action_print_definitive()
         self.assertEqual(len(self.env["relance.run"].search([])), 1)
 

@@ -400,9 +400,7 @@ dun_levels = st.sampled_from([0, 0, 0, 1, 1, 2, 3, 4, 5])  # mostly early levels
 def level_sets(draw):
     numbers = draw(st.sets(st.integers(1, 5), min_size=1))
     bounds = [(draw(st.integers(-10, 40)), draw(st.integers(0, 30))) for _ in numbers]
-    return tuple(
-        Level(n, lo, lo + w) for n, (lo, w) in zip(numbers, bounds, strict=True)
-    )
+    return tuple(Level(n, lo, lo + w) for n, (lo, w) in zip(numbers, bounds, strict=True))
 
 
 @st.composite

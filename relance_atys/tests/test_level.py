@@ -30,7 +30,9 @@ class TestLevel(RelanceCommon):
 
     def test_subject_from_placeholders(self):
         level = self.levels[1]
-        level.write({"mail_subject": False, "subject_template": "Relance {level} - {partner} - {documents}"})
+        level.write(
+            {"mail_subject": False, "subject_template": "Relance {level} - {partner} - {documents}"}
+        )
         partner = self._customer("Alpha SARL")
         self.assertEqual(
             level._subject(partner, ["FAC/1", "FAC/2"], None),

@@ -33,7 +33,8 @@ class TestTours(HttpCase):
 
     def test_level_tour(self):
         self.start_tour(
-            "/odoo/action-relance_atys.action_relance_level", "relance_atys_level_tour",
+            "/odoo/action-relance_atys.action_relance_level",
+            "relance_atys_level_tour",
             login="admin",
         )
         level = self.env["relance.level"].search(
@@ -43,7 +44,8 @@ class TestTours(HttpCase):
 
     def test_manage_tour(self):
         self.start_tour(
-            "/odoo/action-relance_atys.action_relance_level_manage", "relance_atys_manage_tour",
+            "/odoo/action-relance_atys.action_relance_level_manage",
+            "relance_atys_manage_tour",
             login="admin",
         )
         run = self._last_run()
@@ -53,14 +55,16 @@ class TestTours(HttpCase):
     def test_cancel_tour(self):
         latest = self._last_run()
         self.start_tour(
-            "/odoo/action-relance_atys.action_relance_run", "relance_atys_cancel_tour",
+            "/odoo/action-relance_atys.action_relance_run",
+            "relance_atys_cancel_tour",
             login="admin",
         )
         self.assertEqual(latest.state, "cancelled")
 
     def test_signature_tour(self):
         self.start_tour(
-            "/odoo/action-relance_atys.action_relance_signature", "relance_atys_signature_tour",
+            "/odoo/action-relance_atys.action_relance_signature",
+            "relance_atys_signature_tour",
             login="admin",
         )
         run = self._last_run()
