@@ -255,15 +255,18 @@ def machine(pg):
 
 
 def measure_size(pg, odoo, template, size, args):
+    """Time ``args.only`` on a copy of ``template``, into the size's results (kept
+    for the measures not run this time)."""
     db = f"bench_run_{size}"
     pg.copy(template, db)
-    result = {"n": size, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(pg)}
+    result = report.load(size) or {"measures": {}}
+    result.update(n=size, date=time.strftime("%Y-%m-%d %H:%M"), machine=machine(pg))
     try:
         result["ledger"] = odoo.worker(db, "prepare", args.letters)
-        result["measures"] = {}
         for name in args.only:
             say(f"N={size:,}: {name}")
-            measured = odoo.worker(db, "measure", name, args.runs)
+            measured = odoo.worker(db, "measure", name, args.runs, args.letters)
+            measured["date"] = time.strftime("%Y-%m-%d %H:%M")
             result["measures"][name] = measured
             say(
                 f"N={size:,}: {name}: {measured['seconds']:.2f} s, "

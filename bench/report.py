@@ -32,6 +32,11 @@ def save(result):
     return path
 
 
+def load(size):
+    path = RESULTS / f"bench-{size}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def load_all():
     results = [json.loads(path.read_text()) for path in RESULTS.glob("bench-*.json")]
     return sorted(results, key=lambda result: result["n"])

@@ -8,6 +8,7 @@ by hand on a kept database (``bench.py --keep``) to profile one measure.
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -34,6 +35,13 @@ def odoo_registry(args, http):
     return registry
 
 
+class UnpatchedQtNoise(logging.Filter):
+    """Debian's wkhtmltopdf warns at every call that it ignores some switches."""
+
+    def filter(self, record):
+        return "unpatched qt" not in record.getMessage()
+
+
 def main():
     parser = argparse.ArgumentParser()
     for option in ("--config", "--addons-path", "--db", "--out"):
@@ -47,6 +55,7 @@ def main():
     import measures
 
     registry = odoo_registry(args, http=args.task == "measure")
+    logging.getLogger("odoo.addons.base.models.ir_actions_report").addFilter(UnpatchedQtNoise())
     tasks = {
         "seed": ledger.seed,
         "clone": ledger.clone,

@@ -102,6 +102,9 @@ class Params:
     level: int | None = None
     selection: str = SELECT_LOWER
     min_amount: float | None = None
+    # the threshold in other currencies than the company's (converted by the caller);
+    # a currency missing here is compared with min_amount as is
+    min_amounts: Mapping[int, float] | None = None
     repeat_days: int = 30
     due_from: date | None = None
     due_to: date | None = None
@@ -401,8 +404,11 @@ def _make_group(key: tuple[int, int], docs: list[Proposed], credit_items: list[I
     return Group(*key, docs_t, credits_t, total, level, total > 0)
 
 
-def _below_threshold(total: float, params: Params) -> bool:
-    return params.min_amount is not None and not total > params.min_amount
+def _below_threshold(total: float, currency_id: int, params: Params) -> bool:
+    if params.min_amount is None:
+        return False
+    threshold = (params.min_amounts or {}).get(currency_id, params.min_amount)
+    return not total > threshold
 
 
 def _skip_items(items: Iterable[Item], reason: str) -> list[Skipped]:
@@ -433,7 +439,7 @@ def propose(items: Iterable[Item], partners: Mapping[int, Partner], params: Para
     groups = []
     for key in sorted(proposed):
         group = _make_group(key, proposed[key], credit_items.pop(key, []))
-        if _below_threshold(group.total, params):
+        if _below_threshold(group.total, group.currency_id, params):
             dropped = [p.item for p in group.proposed] + list(group.deductions)
             skipped += _skip_items(dropped, R_BELOW_AMOUNT)
         else:

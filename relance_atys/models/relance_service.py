@@ -87,6 +87,7 @@ class RelanceService(models.AbstractModel):
                 )
             )
         min_amount = options.get("min_amount") or 0.0
+        min_amounts = self._thresholds_by_currency(company, min_amount, options["date"])
         return engine.Params(
             as_of=options["date"],
             rule=options.get("rule") or company.relance_rule,
@@ -94,10 +95,21 @@ class RelanceService(models.AbstractModel):
             level=options.get("level") or None,
             selection=options.get("selection") or engine.SELECT_LOWER,
             min_amount=min_amount if min_amount > 0 else None,
+            min_amounts=min_amounts,
             repeat_days=company.relance_repeat_days,
             due_from=options.get("due_from") or None,
             due_to=options.get("due_to") or None,
         )
+
+    def _thresholds_by_currency(self, company, min_amount, date):
+        """The amount threshold (in the company's currency) in every active currency."""
+        if min_amount <= 0:
+            return None
+        currencies = self.env["res.currency"].search([("id", "!=", company.currency_id.id)])
+        return {
+            currency.id: company.currency_id._convert(min_amount, currency, company, date)
+            for currency in currencies
+        }
 
     # -- gathering -------------------------------------------------------------
 

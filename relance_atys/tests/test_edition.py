@@ -132,6 +132,24 @@ class TestEdition(RelanceCommon):
         wizard = self._review(min_amount=500)
         self.assertEqual(wizard.partner_line_ids.partner_id, self.alpha)
 
+    def test_amount_threshold_converted_per_currency(self):
+        """Nothing is summed across currencies: each total meets the threshold in its own."""
+        chf = self.setup_other_currency("CHF", rates=[("2020-01-01", 2.0)])  # 1 USD = 2 CHF
+        swiss = self._customer("Helvetia AG")
+        self._invoice(swiss, 700.0, 20, currency=chf)  # 700 CHF = 350 USD
+        self._invoice(self.beta, 100.0, 18, currency=chf)
+        wizard = self._review(min_amount=250)
+        groups = {(line.partner_id, line.currency_id) for line in wizard.line_ids}
+        self.assertIn((swiss, chf), groups, "700 CHF is above 250 USD (500 CHF)")
+        self.assertNotIn((self.beta, chf), groups, "100 CHF is below 500 CHF")
+        self.assertEqual(
+            {line.move_id for line in wizard.line_ids if line.partner_id == self.beta},
+            {self.beta_20},
+            "Beta's 300 USD stay apart from its CHF",
+        )
+        wizard = self._review(min_amount=400)  # 800 CHF
+        self.assertNotIn(swiss, wizard.line_ids.partner_id)
+
     def test_payment_terms_filter(self):
         term = self.env.ref("account.account_payment_term_30days")
         self.env.cr.execute(
