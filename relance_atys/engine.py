@@ -453,17 +453,32 @@ def propose(items: Iterable[Item], partners: Mapping[int, Partner], params: Para
 # --- configuration check ------------------------------------------------------
 
 
+PROBLEMS = {
+    "none": "No dunning level is configured.",
+    "number": "Level {number}: the number must be between {min} and {max}.",
+    "duplicate": "Level {number} is defined {count} times.",
+    "bounds": "Level {number}: lower bound {lower} is greater than upper bound {upper}.",
+    "overlap": "Levels {a} and {b} have overlapping bounds "
+    "([{a_lower}, {a_upper}] and [{b_lower}, {b_upper}]).",
+}
+
+
 def check_levels(levels: Iterable[Level], rule: str) -> list[str]:
     """Problems of a level configuration, as English sentences (empty list = fine).
     Overlapping bounds only matter to RULE_BOUNDS (Akuiteo seed 002 default).
     """
+    return [PROBLEMS[code].format(**values) for code, values in level_problems(levels, rule)]
+
+
+def level_problems(levels: Iterable[Level], rule: str) -> list[tuple[str, dict]]:
+    """The same problems as (code of PROBLEMS, values), for callers that translate."""
     if rule not in RULES:
         raise ValueError(f"Unknown dunning rule {rule!r}; expected {RULES}.")
     levels = list(levels)
-    problems = [] if levels else ["No dunning level is configured."]
+    problems = [] if levels else [("none", {})]
     problems += _number_problems(levels)
     problems += [
-        f"Level {lv.number}: lower bound {lv.lower} is greater than upper bound {lv.upper}."
+        ("bounds", {"number": lv.number, "lower": lv.lower, "upper": lv.upper})
         for lv in levels
         if lv.lower > lv.upper
     ]
@@ -472,26 +487,26 @@ def check_levels(levels: Iterable[Level], rule: str) -> list[str]:
     return problems
 
 
-def _number_problems(levels: list[Level]) -> list[str]:
+def _number_problems(levels: list[Level]) -> list[tuple[str, dict]]:
     out_of_range = [
-        f"Level {lv.number}: the number must be between {MIN_LEVEL} and {MAX_LEVEL}."
+        ("number", {"number": lv.number, "min": MIN_LEVEL, "max": MAX_LEVEL})
         for lv in levels
         if not MIN_LEVEL <= lv.number <= MAX_LEVEL
     ]
     counts = Counter(lv.number for lv in levels)
     duplicates = [
-        f"Level {number} is defined {count} times."
+        ("duplicate", {"number": number, "count": count})
         for number, count in sorted(counts.items())
         if count > 1
     ]
     return out_of_range + duplicates
 
 
-def _overlap_problems(levels: list[Level]) -> list[str]:
+def _overlap_problems(levels: list[Level]) -> list[tuple[str, dict]]:
     ordered = sorted(levels, key=_number)
     return [
-        f"Levels {a.number} and {b.number} have overlapping bounds "
-        f"([{a.lower}, {a.upper}] and [{b.lower}, {b.upper}])."
+        ("overlap", {"a": a.number, "b": b.number, "a_lower": a.lower, "a_upper": a.upper,
+                     "b_lower": b.lower, "b_upper": b.upper})
         for a, b in combinations(ordered, 2)
         if max(a.lower, b.lower) <= min(a.upper, b.upper)
     ]

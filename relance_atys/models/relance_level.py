@@ -67,14 +67,17 @@ class RelanceLevel(models.Model):
         for level in self:
             if not 1 <= level.number <= 5:
                 raise ValidationError(
-                    self.env._("A dunning level number goes from 1 to 5 (got %s).", level.number)
+                    self.env._("Level %s: the number must be between 1 and 5.", level.number)
                 )
 
     @api.constrains("lower_bound", "upper_bound", "company_id", "active")
     def _check_bounds(self):
         for company in self.company_id:
             levels = self.search([("company_id", "=", company.id)])
-            problems = engine.check_levels(levels._to_engine(), company.relance_rule)
+            problems = [
+                self._problem_text(code, values)
+                for code, values in engine.level_problems(levels._to_engine(), company.relance_rule)
+            ]
             if problems:
                 raise ValidationError(
                     self.env._(
@@ -83,6 +86,26 @@ class RelanceLevel(models.Model):
                         problems="; ".join(problems),
                     )
                 )
+
+    def _problem_text(self, code, values):
+        """engine.PROBLEMS, translated."""
+        _ = self.env._
+        if code == "none":
+            return _("No dunning level is configured.")
+        if code == "number":
+            return _("Level %(number)s: the number must be between %(min)s and %(max)s.", **values)
+        if code == "duplicate":
+            return _("Level %(number)s is defined %(count)s times.", **values)
+        if code == "bounds":
+            return _(
+                "Level %(number)s: lower bound %(lower)s is greater than upper bound %(upper)s.",
+                **values,
+            )
+        return _(
+            "Levels %(a)s and %(b)s have overlapping bounds "
+            "([%(a_lower)s, %(a_upper)s] and [%(b_lower)s, %(b_upper)s]).",
+            **values,
+        )
 
     @api.constrains("mail_subject", "subject_template")
     def _check_subject(self):
