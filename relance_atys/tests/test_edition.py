@@ -330,6 +330,33 @@ class TestEdition(RelanceCommon):
         self.assertEqual(self.alpha.with_company(self.company).relance_level, 0)
         self.assertFalse(self.env["relance.run"].search([]))
 
+    def test_one_broken_letter_does_not_stop_the_others(self):
+        """A custom template that fails on Beta: Alpha is printed, Beta recorded failed."""
+        self.env["ir.ui.view"].create(
+            {
+                "name": "Courrier de test",
+                "type": "qweb",
+                "key": "relance_atys.letter_test_broken",
+                "arch": '<t t-name="relance_atys.letter_test_broken">'
+                '<t t-out="1 / 0 if pline.partner_id.ref == \'C002\' else \'\'"/>'
+                '<t t-call="relance_atys.letter_document"/></t>',
+            }
+        )
+        wizard = self._review(definitive=True, template_key="relance_atys.letter_test_broken")
+        with self.assertRaisesRegex(UserError, "Beta SA"):
+            wizard.action_print_draft()
+        wizard.action_print_definitive()
+        run = self.env["relance.run"].search([])
+        self.assertIn("Alpha SARL", pdf_text(run.attachment_id.raw))
+        self.assertNotIn("Beta SA", pdf_text(run.attachment_id.raw))
+        self.assertEqual(self.alpha_40.relance_level, 3)
+        self.assertEqual(self.beta_20.relance_level, 0, "a failed letter raises no level")
+        self.assertEqual(self.beta.with_company(self.company).relance_level, 0)
+        failed = run.line_ids.filtered(lambda line: line.outcome == "failed")
+        self.assertEqual(failed.move_id, self.beta_20)
+        self.assertIn("division by zero", failed.reason)
+        self.assertEqual(run.failed_count, 1)
+
     def test_stale_proposal_is_refused(self):
         """Two users reviewed the same proposal: the second cannot record it again."""
         first = self._review(definitive=True)

@@ -2,6 +2,8 @@
 
 from collections import defaultdict
 
+from markupsafe import Markup
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_date, formatLang
@@ -22,6 +24,9 @@ SELECTIONS = [
     (engine.SELECT_LOWER, "Documents of every lower level"),
 ]
 DEFAULT_TEMPLATE = "relance_atys.letter_document"
+LETTER_REPORT = "relance_atys.report_relance_letters"
+PAGE_BREAK = '<div style="page-break-after: always;"></div>'
+
 
 
 class RelanceEdition(models.TransientModel):
@@ -414,26 +419,57 @@ class RelanceEdition(models.TransientModel):
     def action_print_draft(self):
         """Draft letters: the same PDF marked BROUILLON / DRAFT; nothing recorded."""
         self.ensure_one()
-        self._letter_partner_lines()
-        attachment = self._attach(self._render_letters(definitive=False),
-                                  self._file_name(self.env._("draft_letters"), "pdf"))
+        pdf, failures = self._render_letters(self._letter_partner_lines(), definitive=False)
+        if failures:
+            raise UserError(self._failures_message(failures))
+        attachment = self._attach(pdf, self._file_name(self.env._("draft_letters"), "pdf"))
         return self._download(attachment)
 
-    def _render_letters(self, definitive):
-        """The PDF of every ticked letter, in one wkhtmltopdf call, checked."""
-        report = self.env.ref("relance_atys.action_report_relance_letter")
-        html = self.env["ir.actions.report"]._render_template(
+    def _render_letters(self, partner_lines, definitive):
+        """One PDF of the letters of ``partner_lines``, in one wkhtmltopdf call.
+
+        Each letter is rendered on its own first, so that one that fails (a broken
+        custom template, say) is left out, with its error, instead of stopping the
+        others. Returns the PDF and {partner line: error}.
+        """
+        letters, failures = self._letters_html(partner_lines, definitive)
+        if not letters:
+            raise UserError(self._failures_message(failures))
+        report = self.env["ir.actions.report"]
+        html = report._render_template(
             "relance_atys.letters_standalone",
-            {"docs": self, "draft": not definitive, "zoom": letter_zoom()},
+            {"letters": Markup(PAGE_BREAK.join(letters)), "zoom": letter_zoom()},
         )
-        pdf = self.env["ir.actions.report"]._run_wkhtmltopdf(
-            [html.decode()], report_ref=report.report_name
-        )
+        pdf = report._run_wkhtmltopdf([html.decode()], report_ref=LETTER_REPORT)
         if not pdf or not pdf.startswith(b"%PDF") or b"/Type /Page" not in pdf:
             raise UserError(
                 self.env._("The letters could not be produced (empty PDF): nothing recorded.")
             )
-        return pdf
+        return pdf, failures
+
+    def _letters_html(self, partner_lines, definitive):
+        report = self.env["ir.actions.report"]
+        letters, failures = [], {}
+        for pline in partner_lines:
+            values = {
+                "pline": pline,
+                "sections": pline._letter_sections(self.subtotal_due),
+                "draft": not definitive,
+            }
+            try:
+                with self.env.cr.savepoint():
+                    html = report.with_context(lang=pline._letter_lang())._render_template(
+                        self.template_key, values
+                    )
+            except Exception as error:  # noqa: BLE001 - any template error, kept per letter
+                failures[pline] = str(error).strip() or type(error).__name__
+                continue
+            letters.append(html.decode())
+        return letters, failures
+
+    def _failures_message(self, failures):
+        lines = [f"{pline.partner_id.display_name}: {error}" for pline, error in failures.items()]
+        return self.env._("These letters could not be produced:\n%s", "\n".join(lines))
 
     def _attach(self, data, name, res_model=None, res_id=None):
         return self.env["ir.attachment"].create(
@@ -473,12 +509,13 @@ class RelanceEdition(models.TransientModel):
         self._check_manager()
         partner_lines = self._letter_partner_lines()
         self._check_definitive_dates(partner_lines)
-        pdf = self._render_letters(definitive=True)
-        run = self._record(partner_lines, "letter", "printed")
+        pdf, failures = self._render_letters(partner_lines, definitive=True)
+        printed = partner_lines.filtered(lambda pl: pl not in failures)
+        run = self._record(printed, "letter", "printed", failures=failures)
         name = self._file_name(self.env._("letters"), "pdf")
         run.attachment_id = self._attach(pdf, name, "relance.run", run.id)
         attachment = run.attachment_id
-        self._post_on_partners(run, partner_lines, attachment)
+        self._post_on_partners(run, printed, attachment)
         return run._get_form_action()
 
     def _check_manager(self):
@@ -487,13 +524,22 @@ class RelanceEdition(models.TransientModel):
                 self.env._("Only dunning managers can record a definitive dunning.")
             )
 
-    def _record(self, partner_lines, run_type, outcome, partner_ids=None):
-        """Write the definitive levels of ``partner_lines`` and their run."""
+    def _record(self, partner_lines, run_type, outcome, partner_ids=None, failures=None):
+        """Write the definitive levels of ``partner_lines`` and their run.
+
+        ``failures`` ({partner line: error}) are kept in the run as failed lines,
+        their levels untouched.
+        """
         lines = self._selected_lines().filtered(
             lambda line: line.partner_line_id in partner_lines
             and (partner_ids is None or line.partner_id.id in partner_ids)
         )
         run_lines = [line._run_line_vals(run_type, outcome) for line in lines]
+        for pline, error in (failures or {}).items():
+            for line in pline.line_ids.filtered("selected"):
+                run_lines.append(line._run_line_vals(run_type, "failed") | {
+                    "level_after": line.level_before, "reason": error[:500],
+                })
         partner_levels = defaultdict(int)
         for line in lines.filtered(lambda ln: not ln.is_deduction):
             partner_levels[line.partner_id.id] = max(
@@ -524,7 +570,7 @@ class RelanceEdition(models.TransientModel):
                 author_id=author,
             )
 
-    # -- helpers for the letter template ---------------------------------------
+    # -- helpers for the report action's template ------------------------------
 
     def _letters(self):
         """What the letter template prints: one entry per ticked customer."""
