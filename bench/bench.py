@@ -264,6 +264,9 @@ def measure_size(pg, odoo, template, size, args):
     try:
         result["ledger"] = odoo.worker(db, "prepare", args.letters)
         for name in args.only:
+            if args.profile:
+                profile(odoo, db, size, name, args)
+                continue
             say(f"N={size:,}: {name}")
             measured = odoo.worker(db, "measure", name, args.runs, args.letters)
             measured["date"] = time.strftime("%Y-%m-%d %H:%M")
@@ -276,6 +279,16 @@ def measure_size(pg, odoo, template, size, args):
         if not args.keep:
             pg.drop(db)
     return result
+
+
+def profile(odoo, db, size, name, args):
+    profiled = odoo.worker(db, "profile", name, args.letters)
+    path = report.RESULTS / f"profile-{name}-{size}.txt"
+    path.write_text(
+        f"{name} at N = {size:,}: {profiled['seconds']:.2f} s, {profiled['queries']} queries "
+        f"(under cProfile)\n\n{profiled['profile']}"
+    )
+    say(f"N={size:,}: {name} profiled into {path.relative_to(REPO)}")
 
 
 def parse_args():
@@ -293,6 +306,7 @@ def parse_args():
     parser.add_argument("--rebuild", action="store_true", help="rebuild the templates")
     parser.add_argument("--keep", action="store_true", help="keep bench_run_<N> afterwards")
     parser.add_argument("--no-report", action="store_true", help="do not rewrite RESULTS.md")
+    parser.add_argument("--profile", action="store_true", help="profile --only, do not time")
     args = parser.parse_args()  # fmt: skip
     args.sizes = [int(size) for size in args.sizes.split(",")]
     args.only = [name for name in MEASURES if name in args.only.split(",")]
@@ -319,9 +333,11 @@ def main():
     for size in args.sizes:
         template = ensure_template(pg, odoo, size, args.rebuild)
         result = measure_size(pg, odoo, template, size, args)
+        if args.profile:
+            continue
         path = report.save(result)
         say(f"N={size:,}: written to {path.relative_to(REPO)}")
-    if not args.no_report:
+    if not args.no_report and not args.profile:
         say(f"table written to {report.write_markdown().relative_to(REPO)}")
 
 

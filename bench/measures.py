@@ -12,8 +12,11 @@ same ledger. Queries are those of this thread (not of the HTTP server serving
 wkhtmltopdf its CSS); memory is the process's peak RSS over its start.
 """
 
+import cProfile
 import gc
+import io
 import json
+import pstats
 import re
 import resource
 import threading
@@ -30,6 +33,7 @@ from odoo.tools.pdf import merge_pdf
 
 PREPARED_KEY = "relance_bench.prepared.{}"
 BUDGET = 600  # seconds: no further run of a measure once its runs took that long
+PROFILE_LINES = 40
 LIST_LIMIT = 40  # rows the web client reads of a one2many list in a form
 # A one-page PDF: the definitive edition is timed without wkhtmltopdf.
 ONE_PAGE_PDF = (
@@ -408,7 +412,23 @@ def measure(registry, name, runs, letters=1000):
     return out
 
 
-def _run_once(registry, spec, prepared_state, traced=False):
+def profile(registry, name, letters=1000):
+    """One run of ``name`` under cProfile: the functions that took the time."""
+    spec = measures(int(letters))[name]
+    prepared_state = None
+    if spec.prepare:
+        with registry.cursor() as cr:
+            prepared_state = spec.prepare(user_env(cr))
+    profiler = cProfile.Profile()
+    result = _run_once(registry, spec, prepared_state, profiler=profiler)
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(PROFILE_LINES)
+    stats.sort_stats("tottime").print_stats(PROFILE_LINES)
+    return {"seconds": result["seconds"], "queries": result["queries"], "profile": out.getvalue()}
+
+
+def _run_once(registry, spec, prepared_state, traced=False, profiler=None):
     cr = registry.cursor()
     try:
         env = user_env(cr)
@@ -420,9 +440,13 @@ def _run_once(registry, spec, prepared_state, traced=False):
         thread = threading.current_thread()
         thread.query_count, thread.query_time = 0, 0.0
         start = time.perf_counter()
+        if profiler:
+            profiler.enable()
         value = spec.run(env, state)
         env.flush_all()
         seconds = time.perf_counter() - start
+        if profiler:
+            profiler.disable()
         result = {"seconds": seconds, "queries": thread.query_count}
         if traced:
             result["traced"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)

@@ -46,7 +46,9 @@ def main():
     parser = argparse.ArgumentParser()
     for option in ("--config", "--addons-path", "--db", "--out"):
         parser.add_argument(option, required=True)
-    parser.add_argument("task", choices=["seed", "clone", "verify", "prepare", "measure"])
+    parser.add_argument(
+        "task", choices=["seed", "clone", "verify", "prepare", "measure", "profile"]
+    )
     parser.add_argument("task_args", nargs="*")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -54,7 +56,7 @@ def main():
     import ledger
     import measures
 
-    registry = odoo_registry(args, http=args.task == "measure")
+    registry = odoo_registry(args, http=args.task in ("measure", "profile"))
     logging.getLogger("odoo.addons.base.models.ir_actions_report").addFilter(UnpatchedQtNoise())
     tasks = {
         "seed": ledger.seed,
@@ -62,6 +64,7 @@ def main():
         "verify": ledger.verify,
         "prepare": measures.prepare,
         "measure": measures.measure,
+        "profile": measures.profile,
     }
     result = tasks[args.task](registry, *args.task_args)
     Path(args.out).write_text(json.dumps(result, indent=1, default=str))

@@ -1,0 +1,20 @@
+"""A skipped test is a failure here: Odoo skips browser tests without a word when
+Chromium or websocket-client is missing, and that must not pass for green."""
+
+import pytest
+
+
+def pytest_terminal_summary(terminalreporter):
+    skipped = terminalreporter.stats.get("skipped", [])
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} test(s) skipped: counted as failures (see the reasons above)",
+            red=True,
+        )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    skipped = session.config.pluginmanager.get_plugin("terminalreporter").stats.get("skipped")
+    if skipped and exitstatus == 0:
+        session.exitstatus = 1
