@@ -6,11 +6,12 @@ edition wizard, the email mode, the composer and the cron only call it.
 """
 
 import json
+import logging
 from collections import defaultdict
 
 from psycopg2 import errors as pg_errors
 
-from odoo import fields, models
+from odoo import fields, models, modules, tools
 from odoo.exceptions import UserError
 from odoo.osv import expression
 
@@ -18,6 +19,8 @@ from .. import engine
 
 # Runs that record levels, and so can be cancelled.
 LEVEL_RUN_TYPES = ("letter", "email", "manual")
+
+_logger = logging.getLogger(__name__)
 
 # Open documents of a company: posted customer invoices and credit notes with a
 # residual (in their own currency), plus receivable lines of payments and other
@@ -303,6 +306,39 @@ class RelanceService(models.AbstractModel):
             indent=1,
             default=str,
         )
+
+    # -- scheduled dunning ------------------------------------------------------
+
+    def _cron_relance_email(self, as_of=None):
+        """Send the due dunning emails of every company that asked for it.
+
+        The same path as a user's email mode: proposal, customers with an address
+        ticked, one mail per customer, levels recorded, a run in the history. One
+        company failing does not stop the others; each company commits on its own.
+        """
+        for company in self.env["res.company"].search([("relance_auto_email", "=", True)]):
+            try:
+                with self.env.cr.savepoint():
+                    self._send_scheduled_emails(company, as_of)
+            except UserError as error:
+                _logger.info("Scheduled dunning of %s: %s", company.name, error)
+            if not self._in_test_mode():
+                self.env.cr.commit()
+
+    def _send_scheduled_emails(self, company, as_of):
+        edition = (
+            self.env["relance.edition"]
+            .with_company(company)
+            .create({"company_id": company.id, "date": as_of or fields.Date.context_today(self)})
+        )
+        edition.action_review()
+        edition.action_switch_mode()
+        if edition._selected_partner_lines():
+            edition.action_send_emails()
+
+    @staticmethod
+    def _in_test_mode():
+        return bool(modules.module.current_test or tools.config["test_enable"])
 
     # -- cancelling -----------------------------------------------------------
 

@@ -17,6 +17,11 @@ class ResCompany(models.Model):
         default=30,
         help="The highest dunning level may be sent again, no more often than this.",
     )
+    relance_auto_email = fields.Boolean(
+        string="Scheduled email dunning",
+        help="Every day, send the due dunning emails to the customers that have an "
+        "address, exactly as the email mode of the dunning edition does.",
+    )
     relance_level_ids = fields.One2many("relance.level", "company_id", string="Dunning levels")
     relance_sign_first_days = fields.Integer(string="First signature reminder after", default=30)
     relance_sign_second_days = fields.Integer(string="Second signature reminder after", default=60)

@@ -1,0 +1,41 @@
+from odoo.tests import tagged
+
+from .common import TODAY, RelanceCommon
+
+
+@tagged("post_install", "-at_install")
+class TestScheduledDunning(RelanceCommon):
+    """The daily cron sends what the email mode would, for companies that ask."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.with_email = cls._customer("Client Courriel")
+        cls.without_email = cls._customer("Client Sans Adresse", email=False)
+        cls.invoice = cls._invoice(cls.with_email, 400.0, 20)
+        cls.invoice_no_mail = cls._invoice(cls.without_email, 300.0, 20)
+
+    def _email_runs(self):
+        return self.env["relance.run"].search([("run_type", "=", "email")])
+
+    def test_only_companies_that_ask(self):
+        self.env["relance.service"]._cron_relance_email(as_of=TODAY)
+        self.assertFalse(self._email_runs())
+        self.assertEqual(self.invoice.relance_level, 0)
+
+    def test_sends_and_records_once(self):
+        self.company.relance_auto_email = True
+        self.env["relance.service"]._cron_relance_email(as_of=TODAY)
+        run = self._email_runs()
+        self.assertEqual(len(run), 1)
+        self.assertEqual(self.invoice.relance_level, 2)
+        self.assertEqual(self.invoice_no_mail.relance_level, 0, "no address: not sent")
+        self.assertTrue(run.line_ids.filtered(lambda line: line.move_id == self.invoice).mail_id)
+        # the next day, nothing new is due: no second mail, no second run
+        self.env["relance.service"]._cron_relance_email(as_of=TODAY)
+        self.assertEqual(len(self._email_runs()), 1)
+
+    def test_cron_record(self):
+        cron = self.env.ref("relance_atys.ir_cron_relance_email")
+        self.assertTrue(cron.active)
+        self.assertEqual((cron.interval_number, cron.interval_type), (1, "days"))
