@@ -255,7 +255,10 @@ def xlsx_count(env, wizard, attachment_id):
 
 
 def render_letters(env, wizard):
-    return wizard._render_letters(definitive=True)
+    pdf, failures = wizard._render_letters(wizard._letter_partner_lines(), definitive=True)
+    if failures:
+        raise AssertionError(f"letters failed: {failures}")
+    return pdf
 
 
 def pdf_count(env, wizard, pdf):
@@ -268,7 +271,7 @@ def pdf_count(env, wizard, pdf):
 
 def definitive(env, wizard):
     """Levels, dates, history, chatter: all of the definitive edition but wkhtmltopdf."""
-    with mock.patch.object(type(wizard), "_render_letters", return_value=ONE_PAGE_PDF):
+    with mock.patch.object(type(wizard), "_render_letters", return_value=(ONE_PAGE_PDF, {})):
         wizard.action_print_definitive()
     return env["relance.run"].search([], order="id desc", limit=1)
 

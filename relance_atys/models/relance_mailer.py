@@ -128,38 +128,40 @@ class RelanceMailer(models.AbstractModel):
                 "lang": lang,
             },
             minimal_qcontext=True,
-            raise_if_not_found=False,
         )
-        return env["mail.render.mixin"]._replace_local_links(html or body)
+        return env["mail.render.mixin"]._replace_local_links(html)
 
     # -- attachments ---------------------------------------------------------------
 
     @api.model
     def _invoice_attachments(self, moves):
-        """The PDF of each invoice: its own when it has one, else printed now, in one call."""
+        """The PDF of each invoice: its own when it has one, else printed now."""
         invoices = moves.filtered(lambda move: move.is_invoice())
         pdfs = {
             move.id: move.invoice_pdf_report_id for move in invoices if move.invoice_pdf_report_id
         }
         missing = invoices.filtered(lambda move: move.id not in pdfs)
-        if missing:
-            report = self.env["ir.actions.report"].with_company(missing.company_id[:1])
-            content, report_type = report._pre_render_qweb_pdf(INVOICE_REPORT, res_ids=missing.ids)
-            content_by_id = report._get_splitted_report(INVOICE_REPORT, content, report_type)
-            printed = self.env["ir.attachment"].create(
-                [
-                    {
-                        "name": move._get_invoice_report_filename(),
-                        "raw": content_by_id[move.id],
-                        "mimetype": "application/pdf",
-                        "res_model": "res.partner",
-                        "res_id": move.commercial_partner_id.id,
-                    }
-                    for move in missing
-                ]
-            )
-            pdfs.update(zip(missing.ids, printed))
+        printed = self.env["ir.attachment"].create(
+            [
+                {
+                    "name": move._get_invoice_report_filename(),
+                    "raw": self._print_invoice(move),
+                    "mimetype": "application/pdf",
+                    "res_model": "res.partner",
+                    "res_id": move.commercial_partner_id.id,
+                }
+                for move in missing
+            ]
+        )
+        pdfs.update(zip(missing.ids, printed))
         return pdfs
+
+    @api.model
+    def _print_invoice(self, move):
+        """One invoice per wkhtmltopdf call: builds without patched Qt fail on several."""
+        report = self.env["ir.actions.report"].with_company(move.company_id)
+        content, report_type = report._pre_render_qweb_pdf(INVOICE_REPORT, res_ids=move.ids)
+        return report._get_splitted_report(INVOICE_REPORT, content, report_type)[move.id]
 
     @api.model
     def _check_attachments(self, attachments):
@@ -226,9 +228,7 @@ class RelanceMailer(models.AbstractModel):
         Customers without an address, or that take no documents by email, are
         recorded as skipped with the reason.
         """
-        sendable = partner_lines.filtered(
-            lambda pline: pline.email and pline.partner_id.relance_send_doc
-        )
+        sendable = partner_lines.filtered(lambda pline: pline._can_email())
         if not sendable:
             raise UserError(
                 self.env._(
@@ -295,13 +295,12 @@ class RelanceMailer(models.AbstractModel):
 
     @api.model
     def _record_skipped(self, run, partner_lines):
-        _ = self.env._
         values = []
         for pline in partner_lines:
             reason = (
-                _("no email address")
+                self.env._("no email address")
                 if not pline.email
-                else _("customer without 'Send documents by email'")
+                else self.env._("customer without 'Send documents by email'")
             )
             for line in pline.line_ids.filtered("selected"):
                 values.append(

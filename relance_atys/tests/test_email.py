@@ -494,10 +494,17 @@ class TestEmail(RelanceCommon):
         run.action_resend_failed()
         self.assertEqual(mail.state, "outgoing")
 
-    def test_composer_refuses_partner_without_documents_by_email(self):
+    def test_composer_refuses_customers_kept_out(self):
         composer = self._composer(self.delta, email_to="delta@example.com")
         with self.assertRaisesRegex(UserError, "Send documents by email"):
             composer.action_send()
+        self.alpha.relance_excluded = True
+        composer = self._composer(self.alpha)
+        with self.assertRaisesRegex(UserError, "excluded from dunning"):
+            composer.action_send()
+        composer.relance_type = "thanks"  # a thank-you is no dunning
+        composer.action_send()
+        self.assertEqual(len(self.env["relance.run"].search([])), 1)
 
     def test_composer_from_review_line(self):
         wizard = self._email_review()

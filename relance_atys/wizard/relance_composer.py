@@ -27,7 +27,6 @@ class RelanceComposer(models.TransientModel):
     )
     sender_id = fields.Many2one(
         "res.partner",
-        string="Sender",
         required=True,
         default=lambda self: self.env.user.partner_id,
         domain="['|', ('id', '=', company_partner_id), ('user_ids.share', '=', False)]",
@@ -36,7 +35,6 @@ class RelanceComposer(models.TransientModel):
     relance_type = fields.Selection(RELANCE_TYPES, string="Type", required=True, default="dunning")
     template_id = fields.Many2one(
         "mail.template",
-        string="Template",
         compute="_compute_template_id",
         store=True,
         readonly=False,
@@ -125,12 +123,13 @@ class RelanceComposer(models.TransientModel):
         return self.line_ids.filtered("selected")
 
     def _level(self):
-        """The level the mail speaks for: its texts go in the template."""
+        """The level this reminder speaks for, whose texts the template prints: the chosen
+        next level, else the one after the documents' highest, at most the last."""
         if self.next_level_id:
             return self.next_level_id
         levels = self.env["relance.service"]._get_levels(self.company_id)
         number = max(self._selected_lines().mapped("level_before"), default=0) + 1
-        return levels.filtered(lambda level: level.number == min(number, levels[-1:].number))
+        return levels.filtered(lambda level: level.number == number) or levels[-1:]
 
     # -- opening -----------------------------------------------------------------
 
@@ -182,25 +181,24 @@ class RelanceComposer(models.TransientModel):
 
     def _check_input(self):
         """Raise a clear error for anything that would make a wrong mail."""
-        _ = self.env._
         mailer = self.env["relance.mailer"]
         if not self.partner_id.relance_send_doc:
             raise UserError(
-                _(
+                self.env._(
                     "%s takes no documents by email ('Send documents by email' is off).",
                     self.partner_id.name,
                 )
             )
         if self.relance_type == "dunning" and self.partner_id.relance_excluded:
-            raise UserError(_("%s is excluded from dunning.", self.partner_id.name))
+            raise UserError(self.env._("%s is excluded from dunning.", self.partner_id.name))
         if not mailer._split_addresses(self.email_to):
-            raise UserError(_("Give at least one recipient address."))
+            raise UserError(self.env._("Give at least one recipient address."))
         mailer._split_addresses(self.email_cc)
         if not (self.subject or "").strip():
-            raise UserError(_("The mail has no subject."))
+            raise UserError(self.env._("The mail has no subject."))
         documents = self._selected_lines().filtered(lambda line: not line.is_deduction)
         if self.count_as_step and not documents:
-            raise UserError(_("Tick the documents this dunning step is about."))
+            raise UserError(self.env._("Tick the documents this dunning step is about."))
 
     def _attachments(self):
         """The files of the mail: the ticked invoices' PDFs and the user's own, checked."""

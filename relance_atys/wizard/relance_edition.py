@@ -4,7 +4,7 @@ from collections import defaultdict
 
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_date, formatLang
 
@@ -559,16 +559,20 @@ class RelanceEdition(models.TransientModel):
         )
 
     def _post_on_partners(self, run, partner_lines, attachment):
+        """A note with the letters on each customer's chatter, all logged at once.
+
+        A dunning manager may not edit customers: the notes are logged as sudo,
+        signed by the user.
+        """
         body = self.env._("Dunning letter (level %(level)s) recorded by run %(run)s.")
-        author = self.env.user.partner_id.id
-        for pline in partner_lines:
-            # a dunning manager may not edit customers: the note is posted as sudo,
-            # signed by the user
-            pline.partner_id.sudo().message_post(
-                body=body % {"level": pline.new_level, "run": run.name},
-                attachment_ids=[attachment.id],
-                author_id=author,
-            )
+        bodies = {
+            pline.partner_id.id: body % {"level": pline.new_level, "run": run.name}
+            for pline in partner_lines
+        }
+        messages = partner_lines.partner_id._message_log_batch(
+            bodies, author_id=self.env.user.partner_id.id
+        )
+        messages.attachment_ids = [Command.link(attachment.id)]
 
     # -- helpers for the report action's template ------------------------------
 
