@@ -262,8 +262,9 @@ def measure_size(pg, odoo, template, size, args):
     result = report.load(size) or {"measures": {}}
     result.update(n=size, date=time.strftime("%Y-%m-%d %H:%M"), machine=machine(pg))
     try:
-        result["ledger"] = odoo.worker(db, "prepare", args.letters)
+        result["ledger"] = odoo.worker(db, "describe")
         for name in args.only:
+            odoo.worker(db, "prepare", name, args.letters)
             if args.profile:
                 profile(odoo, db, size, name, args)
                 continue

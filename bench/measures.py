@@ -378,30 +378,37 @@ def measures(letters):
 # -- running ------------------------------------------------------------------------
 
 
-def prepare(registry, letters):
-    """Describe the ledger (and set the peer's policy up) before any measure."""
+def describe(registry):
+    """What the ledger holds (and the peer's policy, set up) before any measure."""
     with registry.cursor() as cr:
         env = user_env(cr)
         peer_policy(env)
         return ledger.describe(env)
 
 
-def measure(registry, name, runs, letters=1000):
+def prepare(registry, name, letters):
+    """The state ``name``'s runs share: built and committed by the first call, in a
+    process of its own so that the measuring one starts clean; read back after."""
     spec = measures(int(letters))[name]
-    prepared_state = None
-    if spec.prepare:
-        with registry.cursor() as cr:
-            prepared_state = spec.prepare(user_env(cr))
+    with registry.cursor() as cr:
+        return spec.prepare(user_env(cr)) if spec.prepare else None
+
+
+def measure(registry, name, runs, letters):
+    """Median wall time of up to ``runs`` runs (within BUDGET), queries, peak memory."""
+    spec = measures(int(letters))[name]
+    prepared_state = prepare(registry, name, letters)
     load_before = _load()
-    rss_start = _rss_mb()
+    rss_start = _reset_peak_rss()
     results, started = [], time.perf_counter()
     while len(results) < int(runs) and (not results or time.perf_counter() - started < BUDGET):
         results.append(_run_once(registry, spec, prepared_state))
-    peak = _maxrss_mb()
+    peak = _status_mb("VmHWM")
     median = sorted(results, key=lambda result: result["seconds"])[len(results) // 2]
     out = {
         "label": spec.label,
         "seconds": median["seconds"],
+        "cpu_seconds": median["cpu_seconds"],
         "runs": [round(result["seconds"], 3) for result in results],
         "queries": results[-1]["queries"],
         "rss_mb": round(peak - rss_start, 1),
@@ -415,13 +422,10 @@ def measure(registry, name, runs, letters=1000):
     return out
 
 
-def profile(registry, name, letters=1000):
+def profile(registry, name, letters):
     """One run of ``name`` under cProfile: the functions that took the time."""
     spec = measures(int(letters))[name]
-    prepared_state = None
-    if spec.prepare:
-        with registry.cursor() as cr:
-            prepared_state = spec.prepare(user_env(cr))
+    prepared_state = prepare(registry, name, letters)
     profiler = cProfile.Profile()
     result = _run_once(registry, spec, prepared_state, profiler=profiler)
     out = io.StringIO()
@@ -442,15 +446,15 @@ def _run_once(registry, spec, prepared_state, traced=False, profiler=None):
             tracemalloc.start()
         thread = threading.current_thread()
         thread.query_count, thread.query_time = 0, 0.0
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
         value = spec.run(env, state)
         env.flush_all()
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         if profiler:
             profiler.disable()
-        result = {"seconds": seconds, "queries": thread.query_count}
+        result = {"seconds": seconds, "cpu_seconds": cpu_seconds, "queries": thread.query_count}
         if traced:
             result["traced"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
             tracemalloc.stop()
@@ -461,14 +465,17 @@ def _run_once(registry, spec, prepared_state, traced=False, profiler=None):
         cr.close()
 
 
-def _rss_mb():
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * resource.getpagesize() / 2**20
+def _reset_peak_rss():
+    """Make the process's peak RSS its current one (Linux); return it in MB."""
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+    return _status_mb("VmRSS")
 
 
-def _maxrss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _status_mb(key):
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith(f"{key}:"))
+    return int(line.split()[1]) / 1024
 
 
 def _load():

@@ -47,7 +47,8 @@ def main():
     for option in ("--config", "--addons-path", "--db", "--out"):
         parser.add_argument(option, required=True)
     parser.add_argument(
-        "task", choices=["seed", "clone", "verify", "prepare", "measure", "profile"]
+        "task",
+        choices=["seed", "clone", "verify", "describe", "prepare", "measure", "profile"],
     )
     parser.add_argument("task_args", nargs="*")
     args = parser.parse_args()
@@ -62,6 +63,7 @@ def main():
         "seed": ledger.seed,
         "clone": ledger.clone,
         "verify": ledger.verify,
+        "describe": measures.describe,
         "prepare": measures.prepare,
         "measure": measures.measure,
         "profile": measures.profile,

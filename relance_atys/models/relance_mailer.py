@@ -252,49 +252,53 @@ class RelanceMailer(models.AbstractModel):
     @api.model
     def _edition_mails_values(self, edition, partner_lines):
         """Mail values per customer, everything rendered before anything is recorded."""
-        levels = {
-            level.number: level
-            for level in self.env["relance.service"]._get_levels(edition.company_id)
-        }
+        service = self.env["relance.service"]
+        levels = {level.number: level for level in service._get_levels(edition.company_id)}
         lines_by_pline = {pline: pline.line_ids.filtered("selected") for pline in partner_lines}
         pdfs = self._invoice_attachments(
             self.env["relance.edition.line"].union(*lines_by_pline.values()).move_id
         )
         author = self.env.user.partner_id
-        email_from = self._sender_address(author)
-        result = {}
-        for pline, lines in lines_by_pline.items():
-            number = max(lines.filtered(lambda line: not line.is_deduction).mapped("level_after"))
-            level = levels.get(number, self.env["relance.level"])
-            template = level.mail_template_id or self._default_template("dunning")
-            if not template:
-                raise UserError(
-                    self.env._(
-                        "No dunning mail template for level %s: choose one on the level.", number
-                    )
+        sender = {"author_id": author.id, "email_from": self._sender_address(author)}
+        return {
+            pline.partner_id: dict(sender, **self._edition_mail_values(pline, lines, levels, pdfs))
+            for pline, lines in lines_by_pline.items()
+        }
+
+    @api.model
+    def _edition_mail_values(self, pline, lines, levels, pdfs):
+        """The mail of one customer: its level's template and subject, in its language."""
+        number = max(lines.filtered(lambda line: not line.is_deduction).mapped("level_after"))
+        level = levels.get(number, self.env["relance.level"])
+        partner, recipient, edition = pline.partner_id, pline._mail_partner(), pline.edition_id
+        values = self._template_values(lines, level)
+        subject, body, lang = self._render(self._level_template(level, number), partner, values)
+        level_subject = self._level_subject(
+            level.with_context(lang=lang), partner, lines, edition.date
+        )
+        return {
+            "subject": level_subject or subject,
+            "body": body,
+            "body_html": self._layout(partner, body, lang, edition.company_id),
+            "recipient_ids": recipient.ids,
+            "partner_ids": recipient.ids,
+            "attachment_ids": [pdfs[move.id].id for move in lines.move_id if move.id in pdfs],
+        }
+
+    @api.model
+    def _level_template(self, level, number):
+        template = level.mail_template_id or self._default_template("dunning")
+        if not template:
+            raise UserError(
+                self.env._(
+                    "No dunning mail template for level %s: choose one on the level.", number
                 )
-            partner = pline.partner_id
-            recipient = pline._mail_partner()
-            subject, body, lang = self._render(
-                template, partner, self._template_values(lines, level)
             )
-            level_subject = self._level_subject(
-                level.with_context(lang=lang), partner, lines, edition.date
-            )
-            result[partner] = {
-                "author_id": author.id,
-                "email_from": email_from,
-                "subject": level_subject or subject,
-                "body": body,
-                "body_html": self._layout(partner, body, lang, edition.company_id),
-                "recipient_ids": recipient.ids,
-                "partner_ids": recipient.ids,
-                "attachment_ids": [pdfs[move.id].id for move in lines.move_id if move.id in pdfs],
-            }
-        return result
+        return template
 
     @api.model
     def _record_skipped(self, run, partner_lines):
+        """The documents of ticked customers that get no mail, skipped with the reason."""
         values = []
         for pline in partner_lines:
             reason = (

@@ -130,5 +130,5 @@ class RelanceRunLine(models.Model):
     channel = fields.Selection([("letter", "Letter"), ("email", "Email"), ("none", "None")])
     outcome = fields.Selection(OUTCOMES, required=True, default="printed")
     reason = fields.Char()
-    mail_id = fields.Many2one("mail.mail", ondelete="set null")
+    mail_id = fields.Many2one("mail.mail", ondelete="set null", index="btree_not_null")
     message_id = fields.Many2one("mail.message", ondelete="set null")

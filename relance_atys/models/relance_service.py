@@ -374,6 +374,10 @@ class RelanceService(models.AbstractModel):
         self._restore_documents(lines)
         if run.run_type != "manual":
             self._restore_partners(run.company_id, lines)
+        # mails of the run still waiting in the queue do not leave any more
+        run.line_ids.mail_id.sudo().filtered(lambda mail: mail.state == "outgoing").write(
+            {"state": "cancel"}
+        )
         run.write(
             {
                 "state": "cancelled",

@@ -275,6 +275,14 @@ class TestEmail(RelanceCommon):
         self.assertEqual(run.line_ids.message_id, messages, "kept on the chatter")
         self.assertEqual(self._levels(self.alpha_40), [(3, TODAY)])
 
+    def test_cancelled_run_stops_its_queued_mails(self):
+        run = self._send(self._email_review())
+        mails = run.line_ids.mail_id
+        self.assertEqual(set(mails.mapped("state")), {"outgoing"})
+        run.action_cancel()
+        self.assertEqual(set(mails.mapped("state")), {"cancel"})
+        self.assertEqual(self._levels(self.alpha_40), [(0, False)])
+
     def test_failed_mail_gives_levels_back_and_is_sent_again(self):
         run = self._send(self._email_review())
         alpha_lines = run.line_ids.filtered(
@@ -423,9 +431,17 @@ class TestEmail(RelanceCommon):
     def test_composer_attachment_limits(self):
         composer = self._composer(self.alpha)
 
-        def files(count, size):
+        def files(count, size):  # as the upload widget creates them
             return self.env["ir.attachment"].create(
-                [{"name": f"annexe_{i}.pdf", "raw": b"x" * size} for i in range(count)]
+                [
+                    {
+                        "name": f"annexe_{i}.pdf",
+                        "raw": b"x" * size,
+                        "res_model": composer._name,
+                        "res_id": composer.id,
+                    }
+                    for i in range(count)
+                ]
             )
 
         composer.attachment_ids = files(13, 10)  # and the three invoice PDFs: 16 files

@@ -144,28 +144,36 @@ class RelanceComposer(models.TransientModel):
 
     @api.model
     def _document_commands(self, partner, moves):
+        """One line per open item of ``partner``, deductions last."""
         items = self.env["relance.service"]._get_open_items(
             self.env.company, {"partner_ids": partner.ids}
         )
         today = fields.Date.context_today(self)
         return [
-            Command.create(
-                {
-                    "move_id": item.id,
-                    "currency_id": item.currency_id,
-                    "due_date": item.due_date,
-                    "days_late": engine.days_between(item.due_date, today),
-                    "residual": item.residual,
-                    "level_before": item.level,
-                    "date_before": item.last_date,
-                    "is_deduction": item.residual < 0,
-                    "selected": item.id in moves.ids
-                    if moves
-                    else not (item.excluded or item.blocked),
-                }
-            )
+            Command.create(self._document_vals(item, today, moves))
             for item in sorted(items, key=lambda item: (item.residual < 0, item.due_date, item.id))
         ]
+
+    @api.model
+    def _document_vals(self, item, today, moves):
+        """``moves`` ticked, if given; else the deductions and the documents past due,
+        never those excluded from dunning or in dispute."""
+        days_late = engine.days_between(item.due_date, today)
+        if moves:
+            selected = item.id in moves.ids
+        else:
+            selected = not (item.excluded or item.blocked) and (item.residual < 0 or days_late > 0)
+        return {
+            "move_id": item.id,
+            "currency_id": item.currency_id,
+            "due_date": item.due_date,
+            "days_late": days_late,
+            "residual": item.residual,
+            "level_before": item.level,
+            "date_before": item.last_date,
+            "is_deduction": item.residual < 0,
+            "selected": selected,
+        }
 
     def _reopen(self):
         return {
@@ -203,6 +211,7 @@ class RelanceComposer(models.TransientModel):
     def _attachments(self):
         """The files of the mail: the ticked invoices' PDFs and the user's own, checked."""
         attachments = self.attachment_ids
+        attachments.check("read")
         if self.attach_invoices:
             pdfs = self.env["relance.mailer"]._invoice_attachments(self._selected_lines().move_id)
             attachments |= self.env["ir.attachment"].union(*pdfs.values())
@@ -215,7 +224,10 @@ class RelanceComposer(models.TransientModel):
         self._check_input()
         mailer = self.env["relance.mailer"]
         attachments = self._attachments()
-        self.attachment_ids.sudo().write({"res_model": "res.partner", "res_id": self.partner_id.id})
+        uploaded = self.attachment_ids.filtered(
+            lambda attachment: attachment.res_model == self._name
+        )
+        uploaded.sudo().write({"res_model": "res.partner", "res_id": self.partner_id.id})
         mail = mailer._queue_mail(
             self.partner_id,
             {
@@ -278,7 +290,7 @@ class RelanceComposer(models.TransientModel):
             return [
                 {"partner_id": self.partner_id.id, "channel": "email", "outcome": "queued", **links}
             ]
-        top = self.env["relance.service"]._get_levels(self.company_id)[-1:].number or 5
+        top = self.env["relance.service"]._get_levels(self.company_id)[-1:].number or 5  # at most 5
         return [
             dict(line._run_line_vals(self._next_level(line, top), date), **links) for line in lines
         ]
