@@ -81,7 +81,7 @@ class TestBadInput(RelanceCommon):
              "Nothing to dun", "Rien à relancer"),
             ("edition: definitive dated before the customer's last dunning",
              lambda lang: self._dated_before(lang).action_print_definitive(),
-             "before the last dunning", "avant la dernière relance"),
+             "before the last dunning", "antérieure à la dernière relance"),
             ("edition: definitive by a dunning user",
              lambda lang: self._reviewed(lang, user=self.user).action_print_definitive(),
              "Only dunning managers", "responsables des relances"),
