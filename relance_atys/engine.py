@@ -505,8 +505,17 @@ def _number_problems(levels: list[Level]) -> list[tuple[str, dict]]:
 def _overlap_problems(levels: list[Level]) -> list[tuple[str, dict]]:
     ordered = sorted(levels, key=_number)
     return [
-        ("overlap", {"a": a.number, "b": b.number, "a_lower": a.lower, "a_upper": a.upper,
-                     "b_lower": b.lower, "b_upper": b.upper})
+        (
+            "overlap",
+            {
+                "a": a.number,
+                "b": b.number,
+                "a_lower": a.lower,
+                "a_upper": a.upper,
+                "b_lower": b.lower,
+                "b_upper": b.upper,
+            },
+        )
         for a, b in combinations(ordered, 2)
         if max(a.lower, b.lower) <= min(a.upper, b.upper)
     ]

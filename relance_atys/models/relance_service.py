@@ -74,9 +74,7 @@ class RelanceService(models.AbstractModel):
     # -- configuration ---------------------------------------------------------
 
     def _get_levels(self, company):
-        return self.env["relance.level"].search(
-            [("company_id", "=", company.id)], order="number"
-        )
+        return self.env["relance.level"].search([("company_id", "=", company.id)], order="number")
 
     def _engine_params(self, company, options):
         """Build engine parameters from a wizard's or cron's ``options`` dict."""
@@ -213,9 +211,11 @@ class RelanceService(models.AbstractModel):
             and current[line["move_id"]] != (line["level_before"], line.get("date_before") or None)
         ]
         if changed:
-            run = self.env["relance.run.line"].search(
-                [("move_id", "in", changed)], order="id desc", limit=1
-            ).run_id
+            run = (
+                self.env["relance.run.line"]
+                .search([("move_id", "in", changed)], order="id desc", limit=1)
+                .run_id
+            )
             raise UserError(
                 self.env._(
                     "%(count)s document(s) were dunned since this proposal was made "
@@ -323,7 +323,7 @@ class RelanceService(models.AbstractModel):
             except UserError as error:
                 _logger.info("Scheduled dunning of %s: %s", company.name, error)
             if not self._in_test_mode():
-                self.env.cr.commit()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _send_scheduled_emails(self, company, as_of):
         edition = (
@@ -408,8 +408,10 @@ class RelanceService(models.AbstractModel):
             ("run_type", "in", LEVEL_RUN_TYPES),
             ("outcome", "not in", ("skipped", "failed")),
         ]
-        return self.env["relance.run.line"].sudo().search(
-            expression.AND([domain, touched]), order="run_id", limit=1
+        return (
+            self.env["relance.run.line"]
+            .sudo()
+            .search(expression.AND([domain, touched]), order="run_id", limit=1)
         )
 
     def _restore_documents(self, lines):

@@ -60,97 +60,202 @@ class TestBadInput(RelanceCommon):
         """(name, action(lang), English fragment, French fragment)."""
         day = timedelta(days=1)
         return [
-            ("edition: inverted due dates",
-             lambda lang: self._edition(lang, due_from=TODAY, due_to=TODAY - day).action_review(),
-             "inverted", "inversée"),
-            ("edition: negative amount threshold",
-             lambda lang: self._edition(lang, min_amount=-10).action_review(),
-             "cannot be negative", "négatif"),
-            ("edition: sequential rule without level",
-             lambda lang: self._sequential(lang).action_review(),
-             "Choose the dunning level", "niveau de relance"),
-            ("edition: level of another company",
-             lambda lang: self._edition(lang, level_id=self.foreign_level.id).action_review(),
-             "another company", "autre société"),
-            ("edition: customer of another company",
-             lambda lang: self._edition(
-                 lang, partner_ids=[Command.set(self.foreign.ids)]).action_review(),
-             "another company", "autre société"),
-            ("edition: nothing to dun",
-             lambda lang: self._edition(lang, date=TODAY - 900 * day).action_review(),
-             "Nothing to dun", "Rien à relancer"),
-            ("edition: definitive dated before the customer's last dunning",
-             lambda lang: self._dated_before(lang).action_print_definitive(),
-             "before the last dunning", "antérieure à la dernière relance"),
-            ("edition: definitive by a dunning user",
-             lambda lang: self._reviewed(lang, user=self.user).action_print_definitive(),
-             "Only dunning managers", "responsables des relances"),
-            ("edition: letters with every customer unticked",
-             lambda lang: self._unticked(lang).action_print_draft(),
-             "No customer is ticked", "Aucun client"),
-            ("level: number 0",
-             lambda lang: self._level(lang, number=0), "between 1 and 5", "entre 1 et 5"),
-            ("level: number 6",
-             lambda lang: self._level(lang, number=6), "between 1 and 5", "entre 1 et 5"),
-            ("level: overlapping bounds",
-             lambda lang: self.levels[1].with_context(lang=lang).write({"lower_bound": 10}),
-             "overlap", "chevauch"),
-            ("level: lower bound above upper bound",
-             lambda lang: self.levels[0].with_context(lang=lang).write(
-                 {"lower_bound": 14, "upper_bound": 2}),
-             "greater than", "supérieure"),
-            ("level: a subject and a placeholder subject",
-             lambda lang: self.levels[0].with_context(lang=lang).write(
-                 {"subject_template": "Relance {level}"}),
-             "not both", "pas les deux"),
-            ("level: unknown placeholder",
-             lambda lang: self.levels[0].with_context(lang=lang).write(
-                 {"mail_subject": False, "subject_template": "Relance {montant}"}),
-             "Unknown placeholder", "inconnu"),
-            ("settings: signature thresholds not increasing",
-             lambda lang: self.company.with_context(lang=lang).write(
-                 {"relance_sign_second_days": 10}),
-             "must increase", "croissants"),
-            ("settings: negative repeat interval",
-             lambda lang: self.company.with_context(lang=lang).write({"relance_repeat_days": -1}),
-             "cannot be negative", "négatif"),
-            ("level management: new level 6",
-             lambda lang: self._manage(lang, new_level=6).action_consult(),
-             "between 0 and 5", "entre 0 et 5"),
-            ("level management: nothing ticked",
-             lambda lang: self._manage_modify(lang).action_validate(),
-             "Tick the documents", "Cochez"),
-            ("level management: inverted dates",
-             lambda lang: self._manage(
-                 lang, date_from=TODAY, date_to=TODAY - day).action_consult(),
-             "inverted", "inversée"),
-            ("level management: customer of another company",
-             lambda lang: self._manage(lang, partner_id=self.foreign.id).action_consult(),
-             "belongs to the company", "appartient à la société"),
-            ("signature: inverted creation period",
-             lambda lang: self._signature(
-                 lang, date_from=TODAY, date_to=TODAY - day).action_preview(),
-             "inverted", "inversée"),
-            ("signature: a quotation already signed",
-             lambda lang: self._signature(
-                 lang, order_ids=[Command.set(self.signed.ids)]).action_preview(),
-             "do not wait for a signature", "signature"),
-            ("composer: an address that is not an email",
-             lambda lang: self._composer_with(lang, email_to="compta-at-client").action_send(),
-             "not valid", "pas valide"),
-            ("composer: 16 attachments",
-             lambda lang: self._composer_with(
-                 lang, attach_invoices=False,
-                 attachment_ids=[Command.set(self._files(16, 10).ids)]).action_send(),
-             "at most 15 files", "15 fichiers"),
-            ("composer: more than 15 MB",
-             lambda lang: self._composer_with(
-                 lang, attach_invoices=False,
-                 attachment_ids=[Command.set(self._files(2, 8 * 1024 * 1024).ids)]).action_send(),
-             "at most 15 MB", "15 Mo"),
-            ("history: cancel a run another run followed",
-             lambda lang: self._two_runs()[0].with_context(lang=lang).action_cancel(),
-             "cannot be cancelled", "ne peut pas être annulé"),
+            (
+                "edition: inverted due dates",
+                lambda lang: self._edition(
+                    lang, due_from=TODAY, due_to=TODAY - day
+                ).action_review(),
+                "inverted",
+                "inversée",
+            ),
+            (
+                "edition: negative amount threshold",
+                lambda lang: self._edition(lang, min_amount=-10).action_review(),
+                "cannot be negative",
+                "négatif",
+            ),
+            (
+                "edition: sequential rule without level",
+                lambda lang: self._sequential(lang).action_review(),
+                "Choose the dunning level",
+                "niveau de relance",
+            ),
+            (
+                "edition: level of another company",
+                lambda lang: self._edition(lang, level_id=self.foreign_level.id).action_review(),
+                "another company",
+                "autre société",
+            ),
+            (
+                "edition: customer of another company",
+                lambda lang: self._edition(
+                    lang, partner_ids=[Command.set(self.foreign.ids)]
+                ).action_review(),
+                "another company",
+                "autre société",
+            ),
+            (
+                "edition: nothing to dun",
+                lambda lang: self._edition(lang, date=TODAY - 900 * day).action_review(),
+                "Nothing to dun",
+                "Rien à relancer",
+            ),
+            (
+                "edition: definitive dated before the customer's last dunning",
+                lambda lang: self._dated_before(lang).action_print_definitive(),
+                "before the last dunning",
+                "antérieure à la dernière relance",
+            ),
+            (
+                "edition: definitive by a dunning user",
+                lambda lang: self._reviewed(lang, user=self.user).action_print_definitive(),
+                "Only dunning managers",
+                "responsables des relances",
+            ),
+            (
+                "edition: letters with every customer unticked",
+                lambda lang: self._unticked(lang).action_print_draft(),
+                "No customer is ticked",
+                "Aucun client",
+            ),
+            (
+                "level: number 0",
+                lambda lang: self._level(lang, number=0),
+                "between 1 and 5",
+                "entre 1 et 5",
+            ),
+            (
+                "level: number 6",
+                lambda lang: self._level(lang, number=6),
+                "between 1 and 5",
+                "entre 1 et 5",
+            ),
+            (
+                "level: overlapping bounds",
+                lambda lang: self.levels[1].with_context(lang=lang).write({"lower_bound": 10}),
+                "overlap",
+                "chevauch",
+            ),
+            (
+                "level: lower bound above upper bound",
+                lambda lang: (
+                    self.levels[0]
+                    .with_context(lang=lang)
+                    .write({"lower_bound": 14, "upper_bound": 2})
+                ),
+                "greater than",
+                "supérieure",
+            ),
+            (
+                "level: a subject and a placeholder subject",
+                lambda lang: (
+                    self.levels[0]
+                    .with_context(lang=lang)
+                    .write({"subject_template": "Relance {level}"})
+                ),
+                "not both",
+                "pas les deux",
+            ),
+            (
+                "level: unknown placeholder",
+                lambda lang: (
+                    self.levels[0]
+                    .with_context(lang=lang)
+                    .write({"mail_subject": False, "subject_template": "Relance {montant}"})
+                ),
+                "Unknown placeholder",
+                "inconnu",
+            ),
+            (
+                "settings: signature thresholds not increasing",
+                lambda lang: self.company.with_context(lang=lang).write(
+                    {"relance_sign_second_days": 10}
+                ),
+                "must increase",
+                "croissants",
+            ),
+            (
+                "settings: negative repeat interval",
+                lambda lang: self.company.with_context(lang=lang).write(
+                    {"relance_repeat_days": -1}
+                ),
+                "cannot be negative",
+                "négatif",
+            ),
+            (
+                "level management: new level 6",
+                lambda lang: self._manage(lang, new_level=6).action_consult(),
+                "between 0 and 5",
+                "entre 0 et 5",
+            ),
+            (
+                "level management: nothing ticked",
+                lambda lang: self._manage_modify(lang).action_validate(),
+                "Tick the documents",
+                "Cochez",
+            ),
+            (
+                "level management: inverted dates",
+                lambda lang: self._manage(
+                    lang, date_from=TODAY, date_to=TODAY - day
+                ).action_consult(),
+                "inverted",
+                "inversée",
+            ),
+            (
+                "level management: customer of another company",
+                lambda lang: self._manage(lang, partner_id=self.foreign.id).action_consult(),
+                "belongs to the company",
+                "appartient à la société",
+            ),
+            (
+                "signature: inverted creation period",
+                lambda lang: self._signature(
+                    lang, date_from=TODAY, date_to=TODAY - day
+                ).action_preview(),
+                "inverted",
+                "inversée",
+            ),
+            (
+                "signature: a quotation already signed",
+                lambda lang: self._signature(
+                    lang, order_ids=[Command.set(self.signed.ids)]
+                ).action_preview(),
+                "do not wait for a signature",
+                "signature",
+            ),
+            (
+                "composer: an address that is not an email",
+                lambda lang: self._composer_with(lang, email_to="compta-at-client").action_send(),
+                "not valid",
+                "pas valide",
+            ),
+            (
+                "composer: 16 attachments",
+                lambda lang: self._composer_with(
+                    lang,
+                    attach_invoices=False,
+                    attachment_ids=[Command.set(self._files(16, 10).ids)],
+                ).action_send(),
+                "at most 15 files",
+                "15 fichiers",
+            ),
+            (
+                "composer: more than 15 MB",
+                lambda lang: self._composer_with(
+                    lang,
+                    attach_invoices=False,
+                    attachment_ids=[Command.set(self._files(2, 8 * 1024 * 1024).ids)],
+                ).action_send(),
+                "at most 15 MB",
+                "15 Mo",
+            ),
+            (
+                "history: cancel a run another run followed",
+                lambda lang: self._two_runs()[0].with_context(lang=lang).action_cancel(),
+                "cannot be cancelled",
+                "ne peut pas être annulé",
+            ),
         ]
 
     # -- helpers for the cases ---------------------------------------------------------

@@ -338,7 +338,7 @@ class TestEdition(RelanceCommon):
                 "type": "qweb",
                 "key": "relance_atys.letter_test_broken",
                 "arch": '<t t-name="relance_atys.letter_test_broken">'
-                '<t t-out="1 / 0 if pline.partner_id.ref == \'C002\' else \'\'"/>'
+                "<t t-out=\"1 / 0 if pline.partner_id.ref == 'C002' else ''\"/>"
                 '<t t-call="relance_atys.letter_document"/></t>',
             }
         )

@@ -28,7 +28,6 @@ LETTER_REPORT = "relance_atys.report_relance_letters"
 PAGE_BREAK = '<div style="page-break-after: always;"></div>'
 
 
-
 class RelanceEdition(models.TransientModel):
     _name = "relance.edition"
     _description = "Dunning edition"
@@ -75,16 +74,19 @@ class RelanceEdition(models.TransientModel):
     category_ids = fields.Many2many("res.partner.category", string="Customer tags")
     user_ids = fields.Many2many("res.users", string="Salespersons")
     payment_method_line_ids = fields.Many2many(
-        "account.payment.method.line", string="Payment methods",
+        "account.payment.method.line",
+        string="Payment methods",
         domain="[('payment_type', '=', 'inbound')]",
     )
     payment_term_ids = fields.Many2many("account.payment.term", string="Payment terms")
     min_amount = fields.Monetary(
-        string="Amount greater than", currency_field="currency_id",
+        string="Amount greater than",
+        currency_field="currency_id",
         help="Only customers whose total due (after the other filters) is greater.",
     )
     partner_ids = fields.Many2many(
-        "res.partner", string="Customers",
+        "res.partner",
+        string="Customers",
         domain="[('is_company', '=', True), ('customer_rank', '>', 0)]",
     )
     partner_line_ids = fields.One2many("relance.edition.partner", "edition_id")
@@ -94,8 +96,10 @@ class RelanceEdition(models.TransientModel):
 
     @api.model
     def _letter_templates(self):
-        views = self.env["ir.ui.view"].sudo().search(
-            [("type", "=", "qweb"), ("key", "=like", "relance_atys.letter_%")], order="id"
+        views = (
+            self.env["ir.ui.view"]
+            .sudo()
+            .search([("type", "=", "qweb"), ("key", "=like", "relance_atys.letter_%")], order="id")
         )
         return [(view.key, view.name) for view in views]
 
@@ -122,7 +126,10 @@ class RelanceEdition(models.TransientModel):
         )
         if foreign:
             raise UserError(
-                _("These customers belong to another company: %s", ", ".join(foreign.mapped("name")))
+                _(
+                    "These customers belong to another company: %s",
+                    ", ".join(foreign.mapped("name")),
+                )
             )
 
     def _options(self):
@@ -274,7 +281,9 @@ class RelanceEdition(models.TransientModel):
 
     def _selected_partner_lines(self):
         return self.partner_line_ids.filtered(
-            lambda pl: pl.selected and any(not line.is_deduction and line.selected for line in pl.line_ids)
+            lambda pl: (
+                pl.selected and any(not line.is_deduction and line.selected for line in pl.line_ids)
+            )
         )
 
     def _reopen(self):
@@ -394,9 +403,20 @@ class RelanceEdition(models.TransientModel):
         _ = self.env._
         return {
             "columns": [
-                _("Customer ref."), _("Customer"), _("Zip"), _("Salesperson"), _("Document"),
-                _("Date"), _("Due date"), _("Days late"), _("Amount"), _("Residual"),
-                _("Current level"), _("Last dunning"), _("Proposed level"), _("Email"),
+                _("Customer ref."),
+                _("Customer"),
+                _("Zip"),
+                _("Salesperson"),
+                _("Document"),
+                _("Date"),
+                _("Due date"),
+                _("Days late"),
+                _("Amount"),
+                _("Residual"),
+                _("Current level"),
+                _("Last dunning"),
+                _("Proposed level"),
+                _("Email"),
                 _("Currency"),
             ],
             "subtotal": _("Subtotal"),
@@ -461,7 +481,7 @@ class RelanceEdition(models.TransientModel):
                     html = report.with_context(lang=pline._letter_lang())._render_template(
                         self.template_key, values
                     )
-            except Exception as error:  # noqa: BLE001 - any template error, kept per letter
+            except Exception as error:  # any template error: kept, per letter
                 failures[pline] = str(error).strip() or type(error).__name__
                 continue
             letters.append(html.decode())
@@ -490,9 +510,7 @@ class RelanceEdition(models.TransientModel):
         }
 
     def _check_definitive_dates(self, partner_lines):
-        late = partner_lines.filtered(
-            lambda pl: pl.current_date and pl.current_date > self.date
-        )
+        late = partner_lines.filtered(lambda pl: pl.current_date and pl.current_date > self.date)
         if late:
             raise UserError(
                 self.env._(
@@ -520,9 +538,7 @@ class RelanceEdition(models.TransientModel):
 
     def _check_manager(self):
         if not self.env.user.has_group("relance_atys.group_relance_manager"):
-            raise UserError(
-                self.env._("Only dunning managers can record a definitive dunning.")
-            )
+            raise UserError(self.env._("Only dunning managers can record a definitive dunning."))
 
     def _record(self, partner_lines, run_type, outcome, partner_ids=None, failures=None):
         """Write the definitive levels of ``partner_lines`` and their run.
@@ -531,15 +547,21 @@ class RelanceEdition(models.TransientModel):
         their levels untouched.
         """
         lines = self._selected_lines().filtered(
-            lambda line: line.partner_line_id in partner_lines
-            and (partner_ids is None or line.partner_id.id in partner_ids)
+            lambda line: (
+                line.partner_line_id in partner_lines
+                and (partner_ids is None or line.partner_id.id in partner_ids)
+            )
         )
         run_lines = [line._run_line_vals(run_type, outcome) for line in lines]
         for pline, error in (failures or {}).items():
             for line in pline.line_ids.filtered("selected"):
-                run_lines.append(line._run_line_vals(run_type, "failed") | {
-                    "level_after": line.level_before, "reason": error[:500],
-                })
+                run_lines.append(
+                    line._run_line_vals(run_type, "failed")
+                    | {
+                        "level_after": line.level_before,
+                        "reason": error[:500],
+                    }
+                )
         partner_levels = defaultdict(int)
         for line in lines.filtered(lambda ln: not ln.is_deduction):
             partner_levels[line.partner_id.id] = max(
@@ -749,4 +771,3 @@ class RelanceEditionLine(models.TransientModel):
             "outcome": outcome if not self.is_deduction else "skipped",
             "reason": self.env._("deduction") if self.is_deduction else False,
         }
-
