@@ -187,12 +187,21 @@ class RelanceService(models.AbstractModel):
                 self.env.cr.execute(
                     "SELECT id FROM account_move WHERE id = ANY(%s) FOR UPDATE NOWAIT",
                     [list(move_ids)],
+                    log_exceptions=False,  # a busy lock is an answer, not an error
                 )
         except pg_errors.LockNotAvailable as err:
             raise UserError(
                 self.env._(
                     "Another definitive dunning is recording some of these documents "
                     "right now. Wait until it has finished, then run the proposal again."
+                )
+            ) from err
+        except pg_errors.SerializationFailure as err:
+            # another edition committed these documents since this one began
+            raise UserError(
+                self.env._(
+                    "Another definitive dunning has just recorded some of these documents. "
+                    "Run the proposal again."
                 )
             ) from err
 
