@@ -89,6 +89,7 @@ class RelanceDemo(models.AbstractModel):
                 "email": "compta@relances-demo.example",
                 "company_registry": "123 456 789 00012",
                 "relance_rule": "bounds",
+                "logo": False,  # rather no logo than Odoo's "Your logo" on the letters
             }
         )
         # _load: try_loading warns when called while modules are still loading

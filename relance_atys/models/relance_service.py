@@ -14,6 +14,7 @@ from psycopg2 import errors as pg_errors
 from odoo import fields, models, modules, tools
 from odoo.exceptions import UserError
 from odoo.osv import expression
+from odoo.tools import SQL
 
 from .. import engine
 
@@ -64,6 +65,27 @@ PARTNERS_SQL = """
            COALESCE(p.relance_enabled, false), COALESCE(p.relance_excluded, false)
       FROM res_partner p
      WHERE p.id = ANY(%(ids)s)
+"""
+
+# Company-dependent level and date of customers, as the ORM flushes them: merged
+# into the JSON by company, values equal to the company's fallback dropped.
+PARTNER_LEVELS_SQL = """
+    UPDATE res_partner p
+       SET relance_level = (
+               SELECT jsonb_object_agg(d.key, d.value)
+                 FROM jsonb_each(COALESCE(p.relance_level, '{}'::jsonb)
+                                 || jsonb_build_object(%(company)s, v.level)) d
+                 JOIN jsonb_each(%(level_fallbacks)s::jsonb) f
+                   ON d.key = f.key AND d.value != f.value),
+           relance_date = (
+               SELECT jsonb_object_agg(d.key, d.value)
+                 FROM jsonb_each(COALESCE(p.relance_date, '{}'::jsonb)
+                                 || jsonb_build_object(%(company)s, %(date)s::text)) d
+                 JOIN jsonb_each(%(date_fallbacks)s::jsonb) f
+                   ON d.key = f.key AND d.value != f.value),
+           write_date = now() at time zone 'UTC', write_uid = %(uid)s
+      FROM (SELECT unnest(%(ids)s::int[]) AS id, unnest(%(levels)s::int[]) AS level) v
+     WHERE p.id = v.id
 """
 
 
@@ -251,20 +273,119 @@ class RelanceService(models.AbstractModel):
         self.env["account.move"].invalidate_model(["relance_level", "relance_date"])
 
     def _write_partner_levels(self, company, partner_levels, date):
-        """Partner level and date (company dependent), one write per level."""
-        by_level = defaultdict(list)
-        for partner_id, level in partner_levels.items():
-            by_level[level].append(partner_id)
-        Partner = self.env["res.partner"].with_company(company).sudo()
-        for level, ids in by_level.items():
-            Partner.browse(ids).write({"relance_level": level, "relance_date": date})
+        """Partner level and date (company dependent) in one UPDATE.
+
+        The ORM's own SQL for company-dependent values (one equal to the company's
+        fallback is not kept), without ``res.partner.write``: its per-customer
+        synchronisation of commercial fields, which these are not, takes seconds
+        on 20,000 customers.
+        """
+        if not partner_levels:
+            return
+        fallbacks = self.env["ir.default"]._get_field_column_fallbacks
+        self.env.cr.execute(
+            PARTNER_LEVELS_SQL,
+            {
+                "company": str(company.id),
+                "date": fields.Date.to_string(date) or None,
+                "uid": self.env.uid,
+                "ids": list(partner_levels),
+                "levels": list(partner_levels.values()),
+                "level_fallbacks": fallbacks("res.partner", "relance_level"),
+                "date_fallbacks": fallbacks("res.partner", "relance_date"),
+            },
+        )
+        self.env["res.partner"].invalidate_model(["relance_level", "relance_date"])
 
     def _create_run(self, vals, line_vals):
         run = self.env["relance.run"].sudo().create(vals)
-        for line in line_vals:
-            line["run_id"] = run.id
-        self.env["relance.run.line"].sudo().create(line_vals)
+        # the lines' stored related fields, given as the ORM would compute them
+        shared = {
+            "run_id": run.id,
+            "company_id": run.company_id.id,
+            "run_type": run.run_type,
+            "date": run.date,
+        }
+        self._insert("relance.run.line", [dict(line, **shared) for line in line_vals])
         return run
+
+    def _insert(self, model_name, vals_list):
+        """Create records of ``model_name`` in one INSERT; return them.
+
+        ``create`` spends a third of a millisecond per record in Python and one
+        INSERT per hundred records: seconds and a thousand queries for the lines
+        of a 100,000-document proposal. This writes the same row (the values, the
+        model's defaults for the other fields, who and when) in two queries. Only
+        for plain values (no x2many, translated or company-dependent field) of
+        models without ``create`` override; stored computed fields not given are
+        left to the ORM to compute.
+        """
+        Model = self.env[model_name]
+        if not vals_list:
+            return Model
+        given = {name for vals in vals_list for name in vals}
+        defaults = Model.default_get(
+            [name for name, field in Model._fields.items()
+             if field.store and name not in given and name not in models.MAGIC_COLUMNS]
+        )  # fmt: skip
+        rows = [dict(defaults, **vals) for vals in vals_list]
+        names = sorted(given | set(defaults))
+        self.env.cr.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [Model._table, len(rows)],
+        )
+        records = Model.browse([row[0] for row in self.env.cr.fetchall()])
+        columns = {"id": ("int4", records.ids)}
+        columns.update((name, self._column(Model, name, rows)) for name in names)
+        who, now = [self.env.uid] * len(rows), [self.env.cr.now()] * len(rows)
+        for name, values in (("create_uid", who), ("create_date", now),
+                             ("write_uid", who), ("write_date", now)):  # fmt: skip
+            columns[name] = (Model._fields[name].column_type[0], values)
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO %s (%s) SELECT * FROM unnest(%s)",
+                SQL.identifier(Model._table),
+                SQL(", ").join(SQL.identifier(name) for name in columns),
+                SQL(", ").join(
+                    SQL("%s::%s[]", values, SQL(kind)) for kind, values in columns.values()
+                ),
+            )
+        )
+        self._after_insert(records, given | set(defaults))
+        return records
+
+    def _column(self, Model, name, rows):
+        """(SQL type, values) of column ``name``, converted as ``create`` does."""
+        field = Model._fields[name]
+        if field.type in ("one2many", "many2many") or field.translate or field.company_dependent:
+            raise ValueError(f"{Model._name}.{name}: not a plain column, use create()")
+        if field.type != "monetary":
+            return field.column_type[0], [
+                field.convert_to_column_insert(row.get(name), Model, row) for row in rows
+            ]
+        # Monetary.convert_to_column_insert makes a new record per row to find
+        # the currency: the same rounding with one record per currency
+        currency_name = field.get_currency_field(Model)
+        currencies = {}
+        values = []
+        for row in rows:
+            currency_id = row.get(currency_name)
+            if currency_id not in currencies:
+                currencies[currency_id] = self.env["res.currency"].browse(currency_id)
+            currency = currencies[currency_id]
+            amount = float(row.get(name) or 0.0)
+            values.append(currency.round(amount) if currency else amount)
+        return field.column_type[0], values
+
+    def _after_insert(self, records, names):
+        """What ``create`` does after its INSERT: stored computed fields to compute,
+        one2many fields of the records' parents to read again."""
+        for field in records._fields.values():
+            if field.store and field.compute and field.name not in names:
+                self.env.add_to_compute(field, records)
+        for name in names:
+            for inverse in self.pool.field_inverses[records._fields[name]]:
+                self.env[inverse.model_name].invalidate_model([inverse.name])
 
     def _record_definitive(self, company, run_vals, lines, partner_levels):
         """Record a definitive edition: levels on documents and partners, a run.

@@ -703,6 +703,17 @@ class RelanceEditionPartner(models.TransientModel):
         )
         return level.with_context(lang=self._letter_lang())
 
+    def _letter_address(self, partner):
+        """Postal lines of ``partner``; the country only when it is not the company's."""
+        company_country = self.edition_id.company_id.country_id
+        lines = [
+            partner.street,
+            partner.street2,
+            " ".join(filter(None, [partner.zip, partner.city])),
+            partner.country_id.name if partner.country_id != company_country else False,
+        ]
+        return [line for line in lines if line]
+
     def _letter_subject(self):
         documents = self.line_ids.filtered(lambda ln: ln.selected and not ln.is_deduction)
         return self._letter_level()._subject(
