@@ -159,11 +159,24 @@ class TestEdition(RelanceCommon):
         wizard = self._review(payment_term_ids=[(6, 0, term.ids)])
         self.assertEqual(set(self._proposed(wizard)), {self.beta_20})
 
+    def test_payment_methods_filter(self):
+        method = self.company_data["default_journal_bank"].inbound_payment_method_line_ids[:1]
+        self.env.cr.execute(
+            "UPDATE account_move SET preferred_payment_method_line_id = %s WHERE id = %s",
+            [method.id, self.alpha_20.id],
+        )
+        wizard = self._review(payment_method_line_ids=[(6, 0, method.ids)])
+        self.assertEqual(set(self._proposed(wizard)), {self.alpha_20})
+
     def test_sort_orders(self):
+        self.beta.user_id = self.env["res.users"].create(
+            {"name": "Albert Commercial", "login": "albert.commercial"}
+        )
         orders = {
             "name": [self.alpha, self.beta],
             "zip": [self.beta, self.alpha],
             "ref": [self.alpha, self.beta],
+            "user": [self.beta, self.alpha],  # Albert before Sophie
         }
         for sort_by, partners in orders.items():
             with self.subTest(sort_by=sort_by):
@@ -356,6 +369,24 @@ class TestEdition(RelanceCommon):
         self.assertEqual(failed.move_id, self.beta_20)
         self.assertIn("division by zero", failed.reason)
         self.assertEqual(run.failed_count, 1)
+
+    def test_definitive_edition_killed_midway_then_run_again(self):
+        """A crash after the documents were written: all rolled back, and run again once."""
+        wizard = self._review(definitive=True)
+        service = type(self.env["relance.service"])
+        with (
+            mock.patch.object(service, "_create_run", side_effect=RuntimeError("killed")),
+            self.assertRaises(RuntimeError),
+        ):
+            wizard.action_print_definitive()
+        self.assertEqual(self.alpha_40.relance_level, 0)
+        self.assertEqual(self.alpha.with_company(self.company).relance_level, 0)
+        self.assertFalse(self.env["relance.run"].search([]))
+        self._review(definitive=True).action_print_definitive()
+        run = self.env["relance.run"].search([])
+        self.assertEqual(len(run), 1)
+        self.assertEqual(len(run.line_ids.filtered(lambda ln: ln.move_id == self.alpha_40)), 1)
+        self.assertEqual(self.alpha_40.relance_level, 3)
 
     def test_stale_proposal_is_refused(self):
         """Two users reviewed the same proposal: the second cannot record it again."""

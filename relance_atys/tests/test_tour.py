@@ -31,6 +31,18 @@ class TestTours(HttpCase):
         self.assertEqual((run.run_type, run.company_id), ("letter", self.company))
         self.assertTrue(run.attachment_id.raw.startswith(b"%PDF"))
 
+    def test_email_tour(self):
+        self.start_tour(
+            "/odoo/action-relance_atys.action_relance_edition",
+            "relance_atys_email_tour",
+            login="admin",
+        )
+        run = self._last_run()
+        self.assertEqual(run.run_type, "email")
+        queued = run.line_ids.filtered(lambda line: line.outcome == "queued")
+        self.assertTrue(queued.mail_id, "one mail per customer, in the queue")
+        self.assertTrue(all(move.relance_level for move in queued.move_id))
+
     def test_level_tour(self):
         self.start_tour(
             "/odoo/action-relance_atys.action_relance_level",

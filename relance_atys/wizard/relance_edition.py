@@ -198,7 +198,7 @@ class RelanceEdition(models.TransientModel):
         }
 
     def _create_review_lines(self, proposal):
-        """One partner line per customer, one line per document, in one create each."""
+        """One partner line per customer, one line per document, in one INSERT each."""
         groups = self.env["relance.service"]._group_by_partner(proposal)
         partners = self.env["res.partner"].browse(list(groups)).with_company(self.company_id)
         partner_vals = []
@@ -215,19 +215,20 @@ class RelanceEdition(models.TransientModel):
                     "current_date": partner.relance_date,
                 }
             )
-        partner_lines = self.env["relance.edition.partner"].create(partner_vals)
+        service = self.env["relance.service"]
+        partner_lines = service._insert("relance.edition.partner", partner_vals)
         line_vals = []
-        for pline in partner_lines:
-            for group in groups[pline.partner_id.id]:
+        for pline, vals in zip(partner_lines, partner_vals):
+            for group in groups[vals["partner_id"]]:
                 line_vals.extend(self._document_line_vals(pline, group))
-        self.env["relance.edition.line"].create(line_vals)
+        service._insert("relance.edition.line", line_vals)
 
     def _document_line_vals(self, pline, group):
         def vals(item, level, days, deduction):
             return {
                 "edition_id": self.id,
                 "partner_line_id": pline.id,
-                "partner_id": pline.partner_id.id,
+                "partner_id": group.partner_id,
                 "move_id": item.id,
                 "currency_id": item.currency_id,
                 "due_date": item.due_date,
@@ -546,9 +547,10 @@ class RelanceEdition(models.TransientModel):
         ``failures`` ({partner line: error}) are kept in the run as failed lines,
         their levels untouched.
         """
+        kept = set(partner_lines.ids)
         lines = self._selected_lines().filtered(
             lambda line: (
-                line.partner_line_id in partner_lines
+                line.partner_line_id.id in kept
                 and (partner_ids is None or line.partner_id.id in partner_ids)
             )
         )

@@ -63,3 +63,36 @@ registry.category("web_tour.tours").add("relance_atys_edition_tour", {
         },
     ],
 });
+
+registry.category("web_tour.tours").add("relance_atys_email_tour", {
+    url: "/odoo/action-relance_atys.action_relance_edition",
+    steps: () => [
+        ...review(),
+        {
+            content: "Switch to email mode",
+            trigger: `${dialog} button[name=action_switch_mode]:contains(email)`,
+            run: "click",
+        },
+        {
+            content: "The screen says so, and shows the addresses",
+            trigger: `${dialog} .alert:contains(Mode email)`,
+        },
+        {
+            trigger: `${dialog} .o_field_widget[name=partner_line_ids] td[name=email]:contains(@)`,
+        },
+        {
+            content: "Send",
+            trigger: `${dialog} button[name=action_send_emails]`,
+            run: "click",
+        },
+        {
+            content: "Confirm",
+            trigger: ".modal-footer .btn-primary:contains(Ok)",
+            run: "click",
+        },
+        {
+            content: "The email run opens",
+            trigger: ".o_form_view .o_field_widget[name=run_type]:contains(Email)",
+        },
+    ],
+});
