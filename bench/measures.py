@@ -22,18 +22,21 @@ import resource
 import threading
 import time
 import tracemalloc
+from collections import Counter
 from dataclasses import dataclass
 from unittest import mock
 
 import ledger
 from lxml import etree
 
-from odoo import SUPERUSER_ID, api
+from odoo import SUPERUSER_ID, api, sql_db
+from odoo.tools import SQL
 from odoo.tools.pdf import merge_pdf
 
 PREPARED_KEY = "relance_bench.prepared.{}"
 BUDGET = 600  # seconds: no further run of a measure once its runs took that long
 PROFILE_LINES = 40
+STATEMENT_CHARS = 110
 LIST_LIMIT = 40  # rows the web client reads of a one2many list in a form
 # A one-page PDF: the definitive edition is timed without wkhtmltopdf.
 ONE_PAGE_PDF = (
@@ -426,9 +429,20 @@ def profile(registry, name, letters):
     """One run of ``name`` under cProfile: the functions that took the time."""
     spec = measures(int(letters))[name]
     prepared_state = prepare(registry, name, letters)
-    profiler = cProfile.Profile()
-    result = _run_once(registry, spec, prepared_state, profiler=profiler)
+    profiler, statements = cProfile.Profile(), Counter()
+    execute = sql_db.Cursor.execute
+
+    def counted(cr, query, params=None, log_exceptions=True):
+        text = query.code if isinstance(query, SQL) else str(query)
+        statements[" ".join(text.split())[:STATEMENT_CHARS]] += 1
+        return execute(cr, query, params, log_exceptions)
+
+    with mock.patch.object(sql_db.Cursor, "execute", counted):
+        result = _run_once(registry, spec, prepared_state, profiler=profiler)
     out = io.StringIO()
+    out.write("Queries by statement:\n")
+    for statement, count in statements.most_common(PROFILE_LINES):
+        out.write(f"{count:8} {statement}\n")
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("cumulative").print_stats(PROFILE_LINES)
     stats.sort_stats("tottime").print_stats(PROFILE_LINES)

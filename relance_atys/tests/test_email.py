@@ -554,15 +554,16 @@ class TestEmail(RelanceCommon):
         wizards = {count: self._customer_review(f"Omega {count}", count) for count in (2, 6)}
         self.env.invalidate_all()
         self._send(warm_up)  # access rules, compiled templates and views
-        # 52 whatever the number of documents: reading the review (8); the levels (2); the
+        # 53 whatever the number of documents: reading the review (8); the levels (2); the
         # documents and their PDFs, access checked (6); the sender (1); the template, its
         # rendering in the customer's language and the portal tokens (8); the definitive
         # recording shared with letters: review lines and parameters (6), lock (3), check (1),
         # customer states (1), levels (1), customer users (1), run sequence (3), run and
         # lines (3); the mail: reply-to (1), message with its attachments and recipient (3),
-        # mail and recipient (2); flushing the customer level and the lines' mail (2)
+        # mail and recipient (2); flushing the customer level and the lines' mail (2);
+        # the company fallbacks of the customers' level fields, read for their UPDATE (1)
         for count, wizard in wizards.items():
             self.env.invalidate_all()
-            with self.subTest(documents=count), self.assertQueryCount(52):
+            with self.subTest(documents=count), self.assertQueryCount(53):
                 run = self._send(wizard)
             self.assertEqual(len(run.line_ids), count)
