@@ -34,7 +34,7 @@ from odoo.tools import SQL
 from odoo.tools.pdf import merge_pdf
 
 PREPARED_KEY = "relance_bench.prepared.{}"
-BUDGET = 600  # seconds: no further run of a measure once its runs took that long
+BUDGET = 240  # seconds: no further run of a measure once its runs took that long
 PROFILE_LINES = 40
 STATEMENT_CHARS = 110
 LIST_LIMIT = 40  # rows the web client reads of a one2many list in a form
@@ -280,7 +280,7 @@ def definitive(env, wizard):
 
 
 def definitive_count(env, wizard, run):
-    return {"customers": run.partner_count, "run_lines": len(run.line_ids)}
+    return {"customers": len(run.line_ids.partner_id), "run_lines": len(run.line_ids)}
 
 
 def signature_setup(env, _prepared):

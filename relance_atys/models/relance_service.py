@@ -134,6 +134,17 @@ class RelanceService(models.AbstractModel):
             for currency in currencies
         }
 
+    def _check_partners_company(self, company, partners):
+        """Refuse customers that belong to another company than ``company``."""
+        foreign = partners.filtered(lambda p: p.company_id and p.company_id != company)
+        if foreign:
+            raise UserError(
+                self.env._(
+                    "These customers belong to another company: %s",
+                    ", ".join(foreign.mapped("name")),
+                )
+            )
+
     # -- gathering -------------------------------------------------------------
 
     def _get_open_items_filters(self, options):

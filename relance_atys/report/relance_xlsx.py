@@ -33,23 +33,7 @@ from xlsxwriter.utility import xl_col_to_name
     DEDUCTION,
     GROUP,
 ) = range(17)
-COLUMNS = (
-    REF,
-    NAME,
-    ZIP,
-    SALESPERSON,
-    DOCUMENT,
-    DATE,
-    DUE,
-    DAYS,
-    AMOUNT,
-    RESIDUAL,
-    LEVEL,
-    LEVEL_DATE,
-    NEW_LEVEL,
-    EMAIL,
-    CURRENCY,
-)
+COLUMNS = tuple(range(CURRENCY + 1))  # the columns shown, REF to CURRENCY
 WIDTHS = (12, 30, 9, 20, 18, 11, 11, 8, 14, 14, 8, 12, 9, 28, 8, 12)
 COL_AMOUNT, COL_RESIDUAL, COL_CURRENCY, COL_TYPE = 8, 9, 14, 15
 

@@ -1,3 +1,4 @@
+from . import relance_document_line
 from . import relance_edition
 from . import relance_level_manage
 from . import relance_signature

@@ -303,36 +303,18 @@ class RelanceComposer(models.TransientModel):
 
 class RelanceComposerLine(models.TransientModel):
     _name = "relance.composer.line"
+    _inherit = ["relance.document.line"]
     _description = "Reminder composer: document"
     _order = "is_deduction, due_date, id"
 
     composer_id = fields.Many2one("relance.composer", required=True, ondelete="cascade", index=True)
-    selected = fields.Boolean(default=True)
-    move_id = fields.Many2one("account.move", string="Document", readonly=True)
-    invoice_date = fields.Date(related="move_id.invoice_date", string="Date")
-    amount_total = fields.Monetary(
-        related="move_id.amount_total_in_currency_signed", string="Amount"
-    )
-    currency_id = fields.Many2one("res.currency", readonly=True)
-    due_date = fields.Date(readonly=True)
-    days_late = fields.Integer(string="Days late", readonly=True)
-    residual = fields.Monetary(readonly=True)
-    level_before = fields.Integer(string="Level", readonly=True)
-    date_before = fields.Date(string="Last dunning", readonly=True)
-    is_deduction = fields.Boolean(string="Deduction", readonly=True)
 
     def _run_line_vals(self, level_after, date):
         counted = self.composer_id.count_as_step and not self.is_deduction
-        return {
+        return self._run_line_base() | {
             "partner_id": self.composer_id.partner_id.id,
-            "move_id": self.move_id.id,
-            "level_before": self.level_before,
-            "date_before": self.date_before,
             "level_after": level_after,
             "date_after": date if counted else self.date_before,
-            "residual": self.residual,
-            "currency_id": self.currency_id.id,
             "channel": "email",
             "outcome": "skipped" if self.is_deduction else "queued",
-            "reason": self.env._("deduction") if self.is_deduction else False,
         }

@@ -126,16 +126,7 @@ class RelanceEdition(models.TransientModel):
             raise UserError(_("This level belongs to another company."))
         if self.definitive and self.output != "letters" and self.mode == "letter":
             raise UserError(_("Only letters can be definitive, not a control list."))
-        foreign = self.partner_ids.filtered(
-            lambda p: p.company_id and p.company_id != self.company_id
-        )
-        if foreign:
-            raise UserError(
-                _(
-                    "These customers belong to another company: %s",
-                    ", ".join(foreign.mapped("name")),
-                )
-            )
+        self.env["relance.service"]._check_partners_company(self.company_id, self.partner_ids)
 
     def _options(self):
         self.ensure_one()
@@ -756,6 +747,7 @@ class RelanceEditionPartner(models.TransientModel):
 
 class RelanceEditionLine(models.TransientModel):
     _name = "relance.edition.line"
+    _inherit = ["relance.document.line"]
     _description = "Dunning edition: document"
     _order = "partner_line_id, is_deduction, due_date, id"
 
@@ -764,31 +756,12 @@ class RelanceEditionLine(models.TransientModel):
         "relance.edition.partner", required=True, ondelete="cascade", index=True
     )
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
-    selected = fields.Boolean(default=True)
-    move_id = fields.Many2one("account.move", string="Document", readonly=True)
-    invoice_date = fields.Date(related="move_id.invoice_date", string="Date")
-    amount_total = fields.Monetary(
-        related="move_id.amount_total_in_currency_signed", string="Amount"
-    )
-    currency_id = fields.Many2one("res.currency", readonly=True)
-    due_date = fields.Date(readonly=True)
-    days_late = fields.Integer(string="Days late", readonly=True)
-    residual = fields.Monetary(readonly=True, aggregator="sum")
-    level_before = fields.Integer(string="Current level", readonly=True)
-    date_before = fields.Date(string="Last dunning", readonly=True)
     level_after = fields.Integer(string="Proposed level", readonly=True)
-    is_deduction = fields.Boolean(string="Deduction", readonly=True)
 
     def _run_line_vals(self, run_type, outcome):
-        return {
+        return self._run_line_base() | {
             "partner_id": self.partner_id.id,
-            "move_id": self.move_id.id,
-            "level_before": self.level_before,
-            "date_before": self.date_before,
             "level_after": self.level_after if not self.is_deduction else self.level_before,
-            "residual": self.residual,
-            "currency_id": self.currency_id.id,
             "channel": "letter" if run_type == "letter" else "email",
             "outcome": outcome if not self.is_deduction else "skipped",
-            "reason": self.env._("deduction") if self.is_deduction else False,
         }

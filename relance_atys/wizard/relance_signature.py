@@ -91,16 +91,7 @@ class RelanceSignature(models.TransientModel):
         self._check_orders()
 
     def _check_partners(self):
-        foreign = self.partner_ids.filtered(
-            lambda partner: partner.company_id and partner.company_id != self.company_id
-        )
-        if foreign:
-            raise UserError(
-                self.env._(
-                    "These customers belong to another company: %s",
-                    ", ".join(foreign.mapped("name")),
-                )
-            )
+        self.env["relance.service"]._check_partners_company(self.company_id, self.partner_ids)
 
     def _check_orders(self):
         """Quotations chosen in the list must all be waiting for a signature."""

@@ -1,0 +1,33 @@
+from odoo import fields, models
+
+
+class RelanceDocumentLine(models.AbstractModel):
+    """An open document as the review screen and the composer list it, tickable."""
+
+    _name = "relance.document.line"
+    _description = "Dunning: document line"
+
+    selected = fields.Boolean(default=True)
+    move_id = fields.Many2one("account.move", string="Document", readonly=True)
+    invoice_date = fields.Date(related="move_id.invoice_date", string="Date")
+    amount_total = fields.Monetary(
+        related="move_id.amount_total_in_currency_signed", string="Amount"
+    )
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    due_date = fields.Date(readonly=True)
+    days_late = fields.Integer(string="Days late", readonly=True)
+    residual = fields.Monetary(readonly=True, aggregator="sum")
+    level_before = fields.Integer(string="Current level", readonly=True)
+    date_before = fields.Date(string="Last dunning", readonly=True)
+    is_deduction = fields.Boolean(string="Deduction", readonly=True)
+
+    def _run_line_base(self):
+        """The run line values every front door records the same way."""
+        return {
+            "move_id": self.move_id.id,
+            "level_before": self.level_before,
+            "date_before": self.date_before,
+            "residual": self.residual,
+            "currency_id": self.currency_id.id,
+            "reason": self.env._("deduction") if self.is_deduction else False,
+        }
