@@ -92,6 +92,23 @@ class TestAccess(RelanceCommon):
         run.with_user(self.dunning_manager).action_cancel()
         self.assertEqual((run.state, self.invoice.relance_level), ("cancelled", 0))
 
+    def test_portal_user_reaches_only_its_own_invoices(self):
+        """The mail's portal link opens the customer's invoices, and no one else's."""
+        other = self._customer("Client Voisin")
+        other_invoice = self._invoice(other, 900.0, 20)
+        portal = new_test_user(
+            self.env,
+            "portal.client",
+            groups="base.group_portal",
+            partner_id=self.customer.id,
+            company_id=self.company.id,
+        )
+        Move = self.env["account.move"].with_user(portal)
+        self.assertEqual(Move.search([("move_type", "=", "out_invoice")]), self.invoice)
+        with self.assertRaises(AccessError):
+            other_invoice.with_user(portal).read(["name"])
+        self.assertIn(self.invoice.access_url, self.invoice.get_portal_url())
+
     def test_companies_apart(self):
         Level = self.env["relance.level"].with_user(self.dunning_manager)
         self.assertNotIn(self.other_level, Level.search([]))
