@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..report.relance_xlsx import write_run_lines
+
 RUN_TYPES = [
     ("letter", "Letters"),
     ("email", "Email"),
@@ -95,6 +97,58 @@ class RelanceRun(models.Model):
             "type": "ir.actions.act_url",
             "url": f"/web/content/{self.attachment_id.id}?download=true",
             "target": "self",
+        }
+
+    def action_export_xlsx(self):
+        """The run's lines in a spreadsheet: what was sent, skipped or failed, and why."""
+        self.ensure_one()
+        _ = self.env._
+        columns = [
+            (_("Customer"), "text"),
+            (_("Document"), "text"),
+            (_("Level before"), "int"),
+            (_("Level after"), "int"),
+            (_("Residual"), "money"),
+            (_("Currency"), "text"),
+            (_("Channel"), "text"),
+            (_("Outcome"), "text"),
+            (_("Reason"), "text"),
+            (_("Dunning date"), "date"),
+        ]
+        labels = {
+            name: dict(self.env["relance.run.line"]._fields[name]._description_selection(self.env))
+            for name in ("channel", "outcome")
+        }
+        rows = [
+            (
+                line.partner_id.display_name,
+                line.move_id.name or line.order_id.name,
+                line.level_before,
+                line.level_after,
+                line.residual,
+                line.currency_id.name,
+                labels["channel"].get(line.channel, ""),
+                labels["outcome"].get(line.outcome, ""),
+                line.reason,
+                self.date,
+            )
+            for line in self.line_ids
+        ]
+        data = write_run_lines(rows, columns, title=f"{self.name} - {self.date}")
+        # a dunning user reads runs but does not write them: the file is attached as
+        # sudo, and read through the run's read access
+        attachment = self.env["ir.attachment"].sudo().create(
+            {
+                "name": f"{self.name.replace('/', '_')}.xlsx",
+                "raw": data,
+                "res_model": self._name,
+                "res_id": self.id,
+            }
+        )
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{attachment.id}?download=true",
+            "target": "download",
         }
 
     def action_cancel(self):

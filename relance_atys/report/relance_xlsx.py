@@ -210,3 +210,32 @@ def write_control_list(rows, subtotal_due=False, labels=None, title=""):
         sheet.grand_total(currency, data_first, data_last, totals[currency])
     book.close()
     return buffer.getvalue()
+
+
+def write_run_lines(rows, columns, title=""):
+    """Return the XLSX bytes of a run's lines: ``rows`` of plain values, in order.
+
+    ``columns`` are (label, kind) with kind one of "text", "int", "money", "date".
+    """
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False})
+    sheet = _Sheet(book, {"sheet": title[:31] or "Run"}, title)
+    formats = {"int": sheet.fmt["int"], "money": sheet.fmt["money"], "date": sheet.fmt["date"]}
+    sheet.sheet.write(0, 0, title, sheet.fmt["title"])
+    for col, (label, _kind) in enumerate(columns):
+        sheet.sheet.write(2, col, label, sheet.fmt["head"])
+        sheet.sheet.set_column(col, col, 16 if col else 30)
+    sheet.sheet.freeze_panes(3, 0)
+    for row_index, row in enumerate(rows, start=3):
+        for col, (value, (_label, kind)) in enumerate(zip(row, columns, strict=True)):
+            if value is None or value is False or value == "":
+                continue
+            if kind == "date":
+                sheet.sheet.write_datetime(row_index, col, _as_datetime(value), formats[kind])
+            elif kind in ("int", "money"):
+                sheet.sheet.write_number(row_index, col, value, formats[kind])
+            else:
+                sheet.sheet.write(row_index, col, value)
+    sheet.sheet.autofilter(2, 0, max(2 + len(rows), 3), len(columns) - 1)
+    book.close()
+    return buffer.getvalue()

@@ -1,12 +1,15 @@
 """Dunning history: runs and lines, and the cancellation of a definitive run."""
 
+import io
 from datetime import date
+
+import openpyxl
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tests.common import new_test_user
 
-from .common import RelanceCommon
+from .common import TODAY, RelanceCommon
 
 MARCH_1, MARCH_15, MARCH_20 = date(2026, 3, 1), date(2026, 3, 15), date(2026, 3, 20)
 
@@ -242,3 +245,18 @@ class TestHistory(RelanceCommon):
         self.assertEqual(run.state, "done")
         self.assertEqual(self._state(), before)
         self.assertEqual(run.with_user(self.dunner).line_ids, run.line_ids, "history readable")
+
+    def test_run_lines_export_to_xlsx(self):
+        run = self._letter_run({self.inv_1: 3, self.inv_2: 2}, TODAY)
+        action = run.with_user(self.dunner).action_export_xlsx()
+        attachment = self.env["ir.attachment"].browse(
+            int(action["url"].split("/")[3].split("?")[0])
+        )
+        sheet = openpyxl.load_workbook(io.BytesIO(attachment.raw)).active
+        self.assertEqual(sheet["A3"].value, "Customer")
+        rows = {row[1]: row for row in sheet.iter_rows(min_row=4, values_only=True)}
+        row = rows[self.inv_1.name]
+        self.assertEqual(row[0], "Boulangerie Martin")
+        self.assertEqual((row[2], row[3], row[4]), (0, 3, 1000.0))
+        self.assertEqual(row[7], "Printed")
+        self.assertEqual(row[9].date(), TODAY)
