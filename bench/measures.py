@@ -9,7 +9,8 @@ Each measure has up to three parts:
 
 Every run has its own cursor and is rolled back, so that each starts from the
 same ledger. Queries are those of this thread (not of the HTTP server serving
-wkhtmltopdf its CSS); memory is the process's peak RSS over its start.
+wkhtmltopdf its CSS); memory is how far the process's peak RSS rose over its
+size before the first run.
 """
 
 import cProfile
@@ -23,6 +24,7 @@ import threading
 import time
 import tracemalloc
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from unittest import mock
 
@@ -52,10 +54,10 @@ PAGE = re.compile(rb"/Type\s*/Page\b(?!s)")
 @dataclass
 class Measure:
     label: str
-    run: callable
-    setup: callable = None
-    prepare: callable = None
-    count: callable = None  # (env, state, value) -> what was done, after the timer
+    run: Callable
+    setup: Callable | None = None
+    prepare: Callable | None = None
+    count: Callable | None = None  # (env, state, value) -> what was done, after the timer
     traced: bool = False  # also report the Python heap's peak (tracemalloc), in one more run
 
 

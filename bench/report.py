@@ -23,6 +23,7 @@ TARGETS = {
 # ours: (the peer's, how many times faster ours must be)
 VERSUS = {"proposal_bounds": ("peer_run", 5), "letters": ("peer_letters", 1)}
 XLSX_MEMORY_MB = 300
+CONSTANT_QUERIES = ("proposal_bounds", "proposal_sequential", "xlsx", "definitive", "signature")
 
 
 def save(result):
@@ -55,8 +56,9 @@ def markdown(results):
     yield ""
     yield from _machine(results)
     yield ""
-    yield "Median of the runs; `q` SQL queries of one run; `MB` the process's peak memory"
-    yield "over its size before the call (the XLSX also gives the Python heap's peak)."
+    yield "Median wall time of the runs; `q` the SQL queries of a warm run; `MB` how much the"
+    yield "process's peak memory rose over its size before the call (the XLSX also gives the"
+    yield "process's peak, Odoo's registry included, and the Python heap's peak)."
     yield ""
     yield "| Operation | " + " | ".join(f"N = {size:,}" for size in sizes) + " | Target | Met |"
     yield "|---" * (len(sizes) + 3) + "|"
@@ -106,11 +108,14 @@ def _label(results, name):
 def _cell(measured):
     if not measured:
         return "–"
-    text = (
-        f"{_seconds(measured['seconds'])} · {measured['queries']:,} q · {measured['rss_mb']:.0f} MB"
-    )
+    seconds, queries = _seconds(measured["seconds"]), measured["queries"]
+    text = f"{seconds} · {queries:,} q · {measured['rss_mb']:.0f} MB"
     if "python_peak_mb" in measured:
-        text += f" (heap {measured['python_peak_mb']:.0f} MB)"
+        peak, heap = measured["rss_peak_mb"], measured["python_peak_mb"]
+        text += f" (process peak {peak:.0f} MB, Python heap {heap:.0f} MB)"
+    for unit in ("letters", "quotations"):
+        if unit in measured["counts"]:
+            text += f" ({measured['counts'][unit]:,} {unit})"
     return text
 
 
@@ -129,13 +134,18 @@ def _met(by_size, name):
     ok = measured["seconds"] <= limit
     if name == "xlsx":
         ok = ok and measured["rss_peak_mb"] <= XLSX_MEMORY_MB
-    return "yes" if ok else f"no ({measured['seconds'] / limit:.1f}× the target)"
+    verdict = "yes" if ok else f"no ({measured['seconds'] / limit:.1f}× the target)"
+    if name in CONSTANT_QUERIES:
+        counts = [m["measures"][name]["queries"] for m in by_size.values() if name in m["measures"]]
+        same = len(set(counts)) == 1
+        verdict += "; queries " + ("constant" if same else " → ".join(map(str, counts)))
+    return verdict
 
 
 def _peer_table(by_size, sizes):
     yield "Beside OCA account_credit_control on the same ledger (its time over ours):"
     yield ""
-    yield "| relance_atys vs OCA | " + " | ".join(f"N = {size:,}" for size in sizes)
+    yield "| relance_atys vs OCA | " + " | ".join(f"N = {size:,}" for size in sizes) + " |"
     yield "|---" * (len(sizes) + 1) + "|"
     for ours, (theirs, factor) in VERSUS.items():
         cells = []

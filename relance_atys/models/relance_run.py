@@ -137,13 +137,17 @@ class RelanceRun(models.Model):
         data = write_run_lines(rows, columns, title=f"{self.name} - {self.date}")
         # a dunning user reads runs but does not write them: the file is attached as
         # sudo, and read through the run's read access
-        attachment = self.env["ir.attachment"].sudo().create(
-            {
-                "name": f"{self.name.replace('/', '_')}.xlsx",
-                "raw": data,
-                "res_model": self._name,
-                "res_id": self.id,
-            }
+        attachment = (
+            self.env["ir.attachment"]
+            .sudo()
+            .create(
+                {
+                    "name": f"{self.name.replace('/', '_')}.xlsx",
+                    "raw": data,
+                    "res_model": self._name,
+                    "res_id": self.id,
+                }
+            )
         )
         return {
             "type": "ir.actions.act_url",
