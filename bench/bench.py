@@ -41,8 +41,8 @@ LEDGER_VERSION = "4"
 BUILT_KEY = "relance_bench.built"
 SEED_INVOICES = 500  # open invoices of one seed block; N is a multiple of it
 
-# (measure, worker task arguments); the order matters: the peer's letters
-# need the credit lines that the peer's run leaves behind once committed.
+# In this order: the peer's letters commit a credit control run of their own,
+# which the peer's run, measured before, must not find.
 MEASURES = [
     "proposal_bounds",
     "proposal_sequential",
@@ -148,8 +148,10 @@ class Postgres:
 class Odoo:
     def __init__(self, args, addons_path):
         self.config = args.config
-        self.root = Path(args.odoo_root)
         self.addons_path = addons_path
+        # Odoo importable from its root even when it is not pip-installed (ODOO_SRC)
+        path = [args.odoo_root, os.environ.get("PYTHONPATH")]
+        self.env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, path)))
 
     def install(self, db):
         say(f"installing {ADDONS} in {db} (log: {LOG})")
@@ -167,7 +169,7 @@ class Odoo:
             f"--addons-path={self.addons_path}", *args, "--stop-after-init",
             "--log-level=warn", f"--logfile={LOG}",
         ]  # fmt: skip
-        subprocess.run(cmd, check=True)
+        subprocess.run(cmd, check=True, env=self.env)
 
     def worker(self, db, task, *task_args):
         """Run ``bench/worker.py`` on ``db``; return the JSON it writes."""
@@ -179,7 +181,7 @@ class Odoo:
             "--addons-path", self.addons_path, "--db", db, "--out", str(out),
             task, *map(str, task_args),
         ]  # fmt: skip
-        subprocess.run(cmd, check=True, cwd=REPO)
+        subprocess.run(cmd, check=True, cwd=REPO, env=self.env)
         result = json.loads(out.read_text())
         out.unlink()
         return result
