@@ -110,7 +110,33 @@ def _max_id(cr, table):
 
 
 def _setup(env, today):
-    """Company, chart, currencies, salespersons, tags, product: what a real one has."""
+    """Company, chart, salespersons, tags, product: what a real one has."""
+    company = _company(env, today)
+    _accountant(env)
+    tax = company.account_sale_tax_id
+    journals = env["account.journal"].search([("company_id", "=", company.id)])
+    return {
+        "company": company,
+        "usd": env.ref("base.USD"),
+        "users": _salespersons(env),
+        "tags": env["res.partner.category"].create([{"name": name} for name in TAGS]),
+        "terms": [env.ref(f"account.{xmlid}") for xmlid in TERMS],
+        "tax": tax,
+        "sale_journal": journals.filtered(lambda journal: journal.type == "sale")[:1],
+        "bank_journal": journals.filtered(lambda journal: journal.type == "bank")[:1],
+        "product": env["product.product"].create(
+            {
+                "name": "Prestation de service",
+                "type": "service",
+                "list_price": 450.0,
+                "taxes_id": [Command.set(tax.ids)],
+            }
+        ),
+    }
+
+
+def _company(env, today):
+    """A French company in euros on Odoo's generic chart, with a dollar rate."""
     company = env.ref("base.main_company")
     eur, usd = env.ref("base.EUR"), env.ref("base.USD")
     (eur | usd).active = True
@@ -136,8 +162,12 @@ def _setup(env, today):
     env["res.currency.rate"].create(
         {"currency_id": usd.id, "name": today - timedelta(days=500), "rate": 1.08}
     )
-    admin = env.ref("base.user_admin")
-    admin.write(
+    return company
+
+
+def _accountant(env):
+    """The bench's user: admin, in French, dunning and accounting manager."""
+    env.ref("base.user_admin").write(
         {
             "lang": "fr_FR",
             "tz": "Europe/Paris",
@@ -148,8 +178,11 @@ def _setup(env, today):
             ],
         }
     )
+
+
+def _salespersons(env):
     salesman = env.ref("sales_team.group_sale_salesman")
-    users = (
+    return (
         env["res.users"]
         .with_context(no_reset_password=True)
         .create(
@@ -164,29 +197,6 @@ def _setup(env, today):
             ]
         )
     )
-    tax = company.account_sale_tax_id
-    return {
-        "company": company,
-        "usd": usd,
-        "users": users,
-        "tags": env["res.partner.category"].create([{"name": name} for name in TAGS]),
-        "terms": [env.ref(f"account.{xmlid}") for xmlid in TERMS],
-        "tax": tax,
-        "sale_journal": env["account.journal"].search(
-            [("type", "=", "sale"), ("company_id", "=", company.id)], limit=1
-        ),
-        "bank_journal": env["account.journal"].search(
-            [("type", "=", "bank"), ("company_id", "=", company.id)], limit=1
-        ),
-        "product": env["product.product"].create(
-            {
-                "name": "Prestation de service",
-                "type": "service",
-                "list_price": 450.0,
-                "taxes_id": [Command.set(tax.ids)],
-            }
-        ),
-    }
 
 
 def _partners(env, rng, count, refs):

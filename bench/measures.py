@@ -290,7 +290,8 @@ def signature_setup(env, _prepared):
     wizard = env["relance.signature"].create(
         {"company_id": company.id, "date": as_of, "attach_pdf": False}
     )
-    return wizard._options(), env["mail.mail"].search([], order="id desc", limit=1).id
+    last_mail = env["mail.mail"].sudo().search([], order="id desc", limit=1)
+    return wizard._options(), last_mail.id or 0
 
 
 def signature(env, state):
@@ -307,7 +308,7 @@ def signature_count(env, state, run):
         "sent": run.done_count,
         "skipped": run.skipped_count,
         "failed": run.failed_count,
-        "mails_queued": env["mail.mail"].search_count([("id", ">", state[1])]),
+        "mails_queued": env["mail.mail"].sudo().search_count([("id", ">", state[1])]),
     }
 
 
