@@ -10,3 +10,4 @@ from . import relance_demo
 from . import mail_template
 from . import mail_mail
 from . import relance_mailer
+from . import ir_qweb

@@ -14,10 +14,10 @@ from typing import NamedTuple
 
 import pytz
 
-from odoo import api, fields, models, modules, tools
+from odoo import Command, api, fields, models, modules, tools
 from odoo.exceptions import UserError
 from odoo.osv import expression
-from odoo.tools import SQL, split_every
+from odoo.tools import SQL, clean_context, split_every
 from odoo.tools.safe_eval import safe_eval
 from odoo.tools.safe_eval import time as safe_time
 
@@ -27,6 +27,7 @@ _logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
 MAIL_TEMPLATE = "relance_atys.mail_template_relance_signature"
+LAYOUT = "mail.mail_notification_layout_with_responsible_signature"
 
 
 class Candidate(NamedTuple):
@@ -281,20 +282,34 @@ class SaleOrder(models.Model):
 
     @api.model
     def _relance_signature_send_batch(self, run, candidates, options):
-        """Send one batch and record its lines."""
+        """Send one batch and record its lines.
+
+        The batch is sent whole, in a fixed number of queries; should any of
+        its quotations fail, it is sent again one quotation at a time, so that
+        the failing one is recorded as failed and the others go.
+        """
         as_of = options["date"]
         report = options.get("attach_pdf") and options.get("report_id")
         template = self._relance_signature_template()
         reasons = self._relance_signature_reasons()
+        decided = self._relance_signature_redecide(run.company_id, candidates, as_of)
+        due = [(candidate, decision) for candidate, decision in decided if decision.due]
+        sent = {}
+        if due:
+            try:
+                with self.env.cr.savepoint():
+                    sent = self._relance_signature_send_all(due, as_of, template, report)
+            except Exception:  # one quotation never stops the run: one by one then
+                _logger.info("Signature reminders: a batch failed, sent one by one", exc_info=True)
+                sent = {}
         lines = []
-        for candidate, decision in self._relance_signature_redecide(
-            run.company_id, candidates, as_of
-        ):
+        for candidate, decision in decided:
             vals = self._relance_signature_line_vals(candidate, decision, as_of, reasons)
             if decision.due:
                 order = self.browse(candidate.order_id)
                 vals.update(
-                    order._relance_signature_send(
+                    sent.get(candidate.order_id)
+                    or order._relance_signature_send(
                         candidate, decision.level, as_of, template, report
                     )
                 )
@@ -313,6 +328,190 @@ class SaleOrder(models.Model):
                 )
             )
         return template
+
+    @api.model
+    def _relance_signature_send_all(self, due, as_of, template, report):
+        """Record the levels and queue the mails of ``due``, [(candidate, decision)].
+
+        What `message_post` does for one quotation, done for all of them at once:
+        the template and the layout rendered per quotation, the messages, mails
+        and notifications created in one go each. Only the recipient is
+        notified, by email; a recipient who reads Odoo's inbox instead is left
+        to `message_post` (one by one). Return {order_id: line values}.
+        """
+        recipients = self._relance_signature_recipients_data(due)
+        plain = [
+            (candidate, decision)
+            for candidate, decision in due
+            if recipients[candidate.recipient_id]["notif"] == "email"
+        ]
+        if not plain:
+            return {}
+        orders = self.browse([candidate.order_id for candidate, _decision in plain])
+        by_level = {}
+        for candidate, decision in plain:
+            by_level.setdefault(decision.level, []).append(candidate.order_id)
+        for level, order_ids in by_level.items():
+            self.browse(order_ids).write({"relance_sign_level": level, "relance_sign_date": as_of})
+        for order in orders:
+            order._portal_ensure_token()
+        rendered = template.with_context(relance_compile_once=True)._generate_template(
+            orders.ids, ("subject", "body_html", "email_from", "lang")
+        )
+        attachments = {}
+        if report:
+            attachments = {
+                order.id: order._relance_signature_pdf(report, order) for order in orders
+            }
+        messages = self._relance_signature_messages(plain, rendered, template, attachments)
+        mails = self._relance_signature_mails(plain, messages, rendered, recipients, template)
+        return {
+            order_id: {"message_id": messages[order_id].id, "mail_id": mails[order_id].id}
+            for order_id in messages
+        }
+
+    @api.model
+    def _relance_signature_recipients_data(self, due):
+        """How each recipient is notified, as `message_post` would see it: one query."""
+        recipient_ids = {candidate.recipient_id for candidate, _decision in due}
+        return self.env["mail.followers"]._get_recipient_data(
+            None, "comment", self.env.ref("mail.mt_comment").id, pids=list(recipient_ids)
+        )[0]
+
+    @api.model
+    def _relance_signature_messages(self, plain, rendered, template, attachments):
+        """The chatter messages, authored as `message_post` authors them."""
+        orders = self.browse([candidate.order_id for candidate, _decision in plain])
+        authors = {}
+        for values in rendered.values():
+            email_from = values.get("email_from")
+            if email_from not in authors:
+                authors[email_from] = self._message_compute_author(None, email_from)
+        alias_domains = orders.sudo()._mail_get_alias_domains(default_company=self.env.company)
+        companies = orders._mail_get_companies(default=self.env.company)
+        by_email_from = {}
+        for order_id, values in rendered.items():
+            by_email_from.setdefault(values.get("email_from"), []).append(order_id)
+        reply_tos = {}
+        for email_from, order_ids in by_email_from.items():
+            reply_tos.update(self.browse(order_ids)._notify_get_reply_to(default=email_from))
+        subtype_id = self.env.ref("mail.mt_comment").id
+        vals_list = []
+        for order, (candidate, _decision) in zip(orders, plain):
+            values = rendered[order.id]
+            author_id, email_from = authors[values.get("email_from")]
+            attachment = attachments.get(order.id)
+            vals_list.append(
+                {
+                    "model": self._name,
+                    "res_id": order.id,
+                    "record_name": order.sudo().display_name,
+                    "message_type": "comment",
+                    "subtype_id": subtype_id,
+                    "author_id": author_id,
+                    "email_from": email_from,
+                    "reply_to": reply_tos[order.id],
+                    "subject": values.get("subject") or False,
+                    "body": values.get("body_html") or "",
+                    "partner_ids": [Command.link(candidate.recipient_id)],
+                    "record_alias_domain_id": alias_domains[order.id].id,
+                    "record_company_id": companies[order.id].id,
+                    "email_layout_xmlid": LAYOUT,
+                    "email_add_signature": False,
+                    "mail_server_id": template.mail_server_id.id,
+                    "attachment_ids": [Command.link(attachment.id)] if attachment else [],
+                }
+            )
+        messages = self.env["mail.message"].sudo().create(vals_list)
+        self._relance_signature_subscribe_authors(orders, messages)
+        return dict(zip(orders.ids, messages))
+
+    @api.model
+    def _relance_signature_subscribe_authors(self, orders, messages):
+        """Who posts follows the quotation, to get the answers (as `message_post`)."""
+        if self.env.user.active:
+            orders._message_subscribe(partner_ids=self.env.user.partner_id.ids)
+            return
+        by_author = {}
+        for order, message in zip(orders, messages):
+            if message.author_id.active:
+                by_author.setdefault(message.author_id.id, []).append(order.id)
+        for author_id, order_ids in by_author.items():
+            self.browse(order_ids)._message_subscribe(partner_ids=[author_id])
+
+    @api.model
+    def _relance_signature_prepare_signup(self, orders):
+        """Give the customers their sign-up token at once, as each mail's
+        "Accept & Sign" button asks for it one customer at a time."""
+        if self.env.user._is_internal() or self.env.is_admin():
+            orders.partner_id.sudo().signup_get_auth_param()
+
+    @api.model
+    def _relance_signature_mails(self, plain, messages, rendered, recipients, template):
+        """Each message's mail in the layout of Odoo's notifications, queued."""
+        model_descriptions = {}
+        mail_vals = []
+        orders = self.browse([candidate.order_id for candidate, _decision in plain])
+        self._relance_signature_prepare_signup(orders)
+        for order, (candidate, _decision) in zip(orders, plain):
+            message = messages[order.id]
+            lang = rendered[order.id].get("lang") or self.env.lang
+            order = order.with_context(lang=lang)
+            if lang not in model_descriptions:
+                model_descriptions[lang] = order._get_model_description(self._name)
+            msg_vals = {
+                "model": self._name,
+                "res_id": order.id,
+                "author_id": message.author_id.id,
+                "email_add_signature": False,
+                "email_layout_xmlid": LAYOUT,
+                "message_type": "comment",
+                "subtype_id": message.subtype_id.id,
+                "record_name": message.record_name,
+                "partner_ids": [candidate.recipient_id],
+                "tracking_value_ids": [],
+            }
+            recipient = dict(recipients[candidate.recipient_id], lang=lang)
+            render_values = order._notify_by_email_prepare_rendering_context(
+                message,
+                msg_vals=msg_vals,
+                model_description=model_descriptions[lang],
+                force_email_lang=lang,
+            )
+            base = order._notify_by_email_get_base_mail_values(
+                message, additional_values={"auto_delete": template.auto_delete}
+            )
+            for group in order._notify_get_recipients_classify(
+                message, [recipient], model_descriptions[lang], msg_vals=msg_vals
+            ):
+                if not group["recipients"]:
+                    continue
+                body = order._notify_by_email_render_layout(
+                    message, group, msg_vals=msg_vals, render_values=render_values
+                )
+                mail_vals.append(
+                    order._notify_by_email_get_final_mail_values(
+                        group["recipients"], base, additional_values={"body_html": body}
+                    )
+                )
+        mails = self.env["mail.mail"].sudo().with_context(clean_context(self.env.context))
+        mails = mails.create(mail_vals)
+        self.env["mail.notification"].sudo().create(
+            [
+                {
+                    "author_id": mail.author_id.id,
+                    "is_read": True,
+                    "mail_mail_id": mail.id,
+                    "mail_message_id": mail.mail_message_id.id,
+                    "notification_status": "ready",
+                    "notification_type": "email",
+                    "res_partner_id": partner.id,
+                }
+                for mail in mails
+                for partner in mail.recipient_ids
+            ]
+        )
+        return {mail.mail_message_id.res_id: mail for mail in mails}
 
     def _relance_signature_send(self, candidate, level, as_of, template, report):
         """Record ``level`` and queue the mail, both or neither; return line values."""
@@ -340,14 +539,15 @@ class SaleOrder(models.Model):
             template,
             message_type="comment",
             subtype_xmlid="mail.mt_comment",
-            email_layout_xmlid="mail.mail_notification_layout_with_responsible_signature",
+            email_layout_xmlid=LAYOUT,
             partner_ids=[recipient_id],
             attachment_ids=attachments.ids,
             force_send=False,
         )
 
-    def _relance_signature_pdf(self, report):
-        """The quotation printed by ``report``, an attachment for the composer."""
+    def _relance_signature_pdf(self, report, owner=None):
+        """The quotation printed by ``report``: an attachment of ``owner``, else
+        of the composer (which gives it to the quotation when it posts)."""
         self.ensure_one()
         content, _format = self.env["ir.actions.report"]._render_qweb_pdf(report, self.ids)
         name = (
@@ -360,8 +560,8 @@ class SaleOrder(models.Model):
                 "name": f"{name}.pdf",
                 "raw": content,
                 "mimetype": "application/pdf",
-                "res_model": "mail.compose.message",
-                "res_id": 0,
+                "res_model": owner._name if owner else "mail.compose.message",
+                "res_id": owner.id if owner else 0,
             }
         )
 

@@ -367,6 +367,35 @@ class TestMail(SignatureCase):
         self.assertEqual((line.mail_id, line.message_id, line.channel), (mail, message, "email"))
         self.assertEqual(order.state, "draft", "a reminder leaves the quotation's state alone")
 
+    def test_a_mixed_batch_sends_each_its_way(self):
+        """The batch sends at once the mails to customers; a recipient reading
+        Odoo's inbox (an employee buying from us) gets the message there, as
+        `message_post` gives it, and no mail."""
+        employee = new_test_user(
+            self.env,
+            login="relance_signature_inbox",
+            groups="base.group_user",
+            notification_type="inbox",
+            email="employee@atys.example.com",
+        )
+        by_mail = self._quotation(self.deco, 40)
+        in_inbox = self._quotation(employee.partner_id, 40)
+        run = self._send()
+        self.assertEqual(
+            self._outcomes(run, by_mail | in_inbox),
+            {by_mail: ("sent", 1, ""), in_inbox: ("sent", 1, "")},
+        )
+        self.assertEqual(len(self._mails(by_mail)), 1)
+        self.assertFalse(self._mails(in_inbox))
+        message = self._line(run, in_inbox).message_id
+        self.assertEqual(
+            message.notification_ids.mapped("notification_type"), ["inbox"], "in the inbox"
+        )
+        mail_message = self._line(run, by_mail).message_id
+        self.assertEqual(mail_message.notification_ids.res_partner_id, self.deco)
+        self.assertEqual(mail_message.notification_ids.notification_status, "ready")
+        self.assertIn("Accept &amp; Sign Quotation", self._mails(by_mail).body_html)
+
     def test_the_pdf_is_attached_when_asked(self):
         attached = self._quotation(self.deco, 40)
         self._send(attach_pdf=True, order_ids=attached.ids)
@@ -628,3 +657,31 @@ class TestQueryCount(SignatureCase):
                 self._assert_gathering_queries(1, count)
                 # + child_of walks the customer's tree: Deco Addict, then Jean Dupont
                 self._assert_gathering_queries(3, count, **filters)
+
+    def _assert_sending_queries(self, expected, orders):
+        wizard = self._wizard()
+        options = wizard._options()
+        SaleOrder = self.env["sale.order"]
+        proposal = SaleOrder._relance_signature_proposal(self.company, options)
+        self.assertEqual(sum(decision.due for _c, decision in proposal), len(orders))
+        self.env.invalidate_all()  # as in a fresh transaction: nothing of the orders cached
+        with self.assertQueryCount(expected):
+            run = SaleOrder._relance_signature_process(self.company, options, proposal)
+        self.assertEqual(run.done_count, len(orders))
+        self.assertEqual(len(self._mails(orders)), len(orders))
+
+    def test_sending_does_not_grow_with_the_quotations(self):
+        """Levels, messages, mails, notifications and lines: a fixed number of
+        queries per batch, whatever the number of quotations and customers."""
+        self._quotation(self.deco, 45)  # warms what the first run reads once (views, rules)
+        self._send()
+        for count in (3, 60):
+            customers = [
+                self._partner(f"Client {count}-{n}", email=f"c{count}-{n}@example.com")
+                for n in range(count // 3)
+            ]
+            orders = self.env["sale.order"].concat(
+                *(self._quotation(customers[n % len(customers)], 40 + n) for n in range(count))
+            )
+            with self.subTest(count=count):
+                self._assert_sending_queries(53, orders)
