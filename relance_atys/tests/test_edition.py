@@ -232,6 +232,42 @@ class TestEdition(RelanceCommon):
             190,
         )
 
+    def _grow_ledger(self, customers, invoices):
+        """``customers`` more customers with ``invoices`` late invoices each."""
+        for n in range(customers):
+            customer = self._customer(f"Client {len(self.env['res.partner'].search([]))}-{n}")
+            for days in range(invoices):
+                self._invoice(customer, 100.0 + days, 5 + 7 * days)
+
+    def _assert_queries_constant(self, expected, action):
+        """``action(wizard)`` on a small then a ten times larger ledger: at
+        most ``expected`` queries both times, from cold caches."""
+        action(self._review(definitive=True))  # warms what is read once (views, rules)
+        for customers, invoices in ((2, 3), (12, 5)):
+            self._grow_ledger(customers, invoices)
+            wizard = self._review(definitive=True)
+            self.env.invalidate_all()
+            with (
+                self.subTest(customers=customers, invoices=invoices),
+                self.assertQueryCount(expected),
+            ):
+                action(wizard)
+
+    def test_control_list_queries_constant(self):
+        """The XLSX reads the reviewed proposal in a fixed number of queries."""
+        self._assert_queries_constant(11, lambda wizard: wizard.action_export_xlsx())
+
+    def test_definitive_edition_queries_constant(self):
+        """Locks, checks, levels of documents and customers, run lines and the
+        customers' chatter: a fixed number of queries (letters aside)."""
+        letters = mock.patch.object(
+            type(self.env["relance.edition"]),
+            "_render_letters",
+            return_value=(b"%PDF-1.4 one page", {}),
+        )
+        with letters:
+            self._assert_queries_constant(42, lambda wizard: wizard.action_print_definitive())
+
     # -- control list ------------------------------------------------------------
 
     def _xlsx(self, **vals):
