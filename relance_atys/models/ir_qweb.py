@@ -9,14 +9,14 @@ class IrQweb(models.AbstractModel):
     Odoo renders a mail template's QWeb body from a new tree for each record,
     so compiles it again for each: 3 to 4 ms a mail, most of the time of a
     run of thousands of reminders. Under the context key
-    ``relance_compile_once``, the code compiled from one source is reused
+    ``relance_batch_send``, the code compiled from one source is reused
     for the rest of the transaction's cursor.
     """
 
     _inherit = "ir.qweb"
 
     def _compile(self, template):
-        if not (self.env.context.get("relance_compile_once") and etree.iselement(template)):
+        if not (self.env.context.get("relance_batch_send") and etree.iselement(template)):
             return super()._compile(template)
         key = (
             "relance_atys.compiled",

@@ -55,3 +55,13 @@ class ResPartner(models.Model):
     def action_relance_compose(self):
         self.ensure_one()
         return self.env["relance.composer"].action_open_for_partner(self.commercial_partner_id)
+
+    def signup_prepare(self, signup_type="signup"):
+        """In a batch of signature reminders, each mail's "Accept & Sign" button
+        asks again for its customer's sign-up type: write it only where it
+        changes (the token does not depend on the write), not once a mail."""
+        if self.env.context.get("relance_batch_send") and all(
+            partner.signup_type == signup_type for partner in self
+        ):
+            return True
+        return super().signup_prepare(signup_type=signup_type)

@@ -225,6 +225,9 @@ class SaleOrder(models.Model):
         due = [candidate for candidate, decision in proposal if decision.due]
         for batch in split_every(BATCH_SIZE, due):
             self._relance_signature_send_batch(run, batch, options)
+            # what a batch wrote is in the database: let the next start light
+            self.env.flush_all()
+            self.env.invalidate_all()
             if on_batch:
                 on_batch(len(batch))
         run.state = "done"
@@ -298,7 +301,9 @@ class SaleOrder(models.Model):
         if due:
             try:
                 with self.env.cr.savepoint():
-                    sent = self._relance_signature_send_all(due, as_of, template, report)
+                    sent = self.with_context(relance_batch_send=True)._relance_signature_send_all(
+                        due, as_of, template, report
+                    )
             except Exception:  # one quotation never stops the run: one by one then
                 _logger.info("Signature reminders: a batch failed, sent one by one", exc_info=True)
                 sent = {}
@@ -355,7 +360,7 @@ class SaleOrder(models.Model):
             self.browse(order_ids).write({"relance_sign_level": level, "relance_sign_date": as_of})
         for order in orders:
             order._portal_ensure_token()
-        rendered = template.with_context(relance_compile_once=True)._generate_template(
+        rendered = template.with_env(self.env)._generate_template(
             orders.ids, ("subject", "body_html", "email_from", "lang")
         )
         attachments = {}
@@ -441,10 +446,13 @@ class SaleOrder(models.Model):
 
     @api.model
     def _relance_signature_prepare_signup(self, orders):
-        """Give the customers their sign-up token at once, as each mail's
-        "Accept & Sign" button asks for it one customer at a time."""
-        if self.env.user._is_internal() or self.env.is_admin():
-            orders.partner_id.sudo().signup_get_auth_param()
+        """Give the customers their sign-up type in one write, as each mail's
+        "Accept & Sign" button would ask for it one customer at a time."""
+        if self.env["res.users"].sudo()._get_signup_invitation_scope() != "b2c":
+            return
+        orders.partner_id.sudo().filtered(
+            lambda partner: not partner.user_ids and partner.signup_type != "signup"
+        ).signup_prepare()
 
     @api.model
     def _relance_signature_mails(self, plain, messages, rendered, recipients, template):

@@ -684,4 +684,4 @@ class TestQueryCount(SignatureCase):
                 *(self._quotation(customers[n % len(customers)], 40 + n) for n in range(count))
             )
             with self.subTest(count=count):
-                self._assert_sending_queries(53, orders)
+                self._assert_sending_queries(57, orders)
