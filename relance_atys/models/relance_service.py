@@ -335,6 +335,11 @@ class RelanceService(models.AbstractModel):
 
     def _create_run(self, vals, line_vals):
         run = self.env["relance.run"].sudo().create(vals)
+        self._insert_run_lines(run, line_vals)
+        return run
+
+    def _insert_run_lines(self, run, line_vals):
+        """Add ``run`` its lines in one INSERT."""
         # the lines' stored related fields, given as the ORM would compute them
         shared = {
             "run_id": run.id,
@@ -342,8 +347,7 @@ class RelanceService(models.AbstractModel):
             "run_type": run.run_type,
             "date": run.date,
         }
-        self._insert("relance.run.line", [dict(line, **shared) for line in line_vals])
-        return run
+        return self._insert("relance.run.line", [dict(line, **shared) for line in line_vals])
 
     def _insert(self, model_name, vals_list):
         """Create records of ``model_name`` in one INSERT; return them.

@@ -599,9 +599,7 @@ class SaleOrder(models.Model):
 
     @api.model
     def _relance_signature_record(self, run, lines):
-        for line in lines:
-            line["run_id"] = run.id
-        self.env["relance.run.line"].sudo().create(lines)
+        self.env["relance.service"]._insert_run_lines(run, lines)
 
     # -- scheduled action ----------------------------------------------------
 

@@ -8,6 +8,7 @@ from odoo.tools import formatLang
 
 from .. import engine
 from ..models.mail_template import RELANCE_TYPES
+from .common import reopen_action
 
 
 class RelanceComposer(models.TransientModel):
@@ -176,14 +177,7 @@ class RelanceComposer(models.TransientModel):
         }
 
     def _reopen(self):
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "new",
-            "name": self.env._("Send a reminder"),
-        }
+        return reopen_action(self, self.env._("Send a reminder"))
 
     # -- sending -----------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from odoo.tools import format_date, formatLang
 from .. import engine
 from ..report.relance_letter import letter_zoom
 from ..report.relance_xlsx import write_control_list
+from .common import reopen_action
 
 SORTS = [
     ("name", "Customer name"),
@@ -287,14 +288,7 @@ class RelanceEdition(models.TransientModel):
         return self.partner_line_ids & documents.partner_line_id
 
     def _reopen(self):
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "new",
-            "name": self.env._("Dunning edition"),
-        }
+        return reopen_action(self, self.env._("Dunning edition"))
 
     def action_back(self):
         self.partner_line_ids.unlink()

@@ -9,6 +9,7 @@ from odoo import fields, models
 from odoo.exceptions import UserError
 
 from .. import engine
+from .common import reopen_action
 
 
 class RelanceLevelManage(models.TransientModel):
@@ -130,15 +131,11 @@ class RelanceLevelManage(models.TransientModel):
         }
 
     def _reopen(self):
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "new",
-            "name": self.env._("Dunning level management"),
-            "context": {"dialog_size": "extra-large"},
-        }
+        return reopen_action(
+            self,
+            self.env._("Dunning level management"),
+            context={"dialog_size": "extra-large"},
+        )
 
     def action_consult(self):
         """Show the matching documents, greyed: nothing can be ticked yet."""

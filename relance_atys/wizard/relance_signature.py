@@ -4,6 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from .. import signature
+from .common import reopen_action
 
 CONDITIONS = [
     ("draft", "Not yet sent electronically"),
@@ -174,14 +175,7 @@ class RelanceSignature(models.TransientModel):
         }
 
     def _reopen(self):
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "new",
-            "name": self.env._("Signature reminders"),
-        }
+        return reopen_action(self, self.env._("Signature reminders"))
 
 
 class RelanceSignatureLine(models.TransientModel):
