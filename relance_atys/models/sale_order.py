@@ -223,15 +223,40 @@ class SaleOrder(models.Model):
             ],
         )
         due = [candidate for candidate, decision in proposal if decision.due]
+        small_tables = self._relance_signature_small_tables()
         for batch in split_every(BATCH_SIZE, due):
             self._relance_signature_send_batch(run, batch, options)
             # what a batch wrote is in the database: let the next start light
             self.env.flush_all()
             self.env.invalidate_all()
+            if small_tables:
+                self._relance_signature_analyze(small_tables)
+                small_tables = ()
             if on_batch:
                 on_batch(len(batch))
         run.state = "done"
         return run
+
+    @api.model
+    def _relance_signature_small_tables(self):
+        """The mail tables too small yet for PostgreSQL to look rows up by index.
+
+        PostgreSQL checks the foreign keys of each new mail, notification and
+        run line with a plan made once, when the mail queue was nearly empty
+        (as it is where mails are deleted once sent), and keeps it: a scan of
+        the whole queue per row, so that a run of thousands of reminders took
+        minutes in these checks alone. Their statistics refreshed after the
+        first batch, it plans index lookups for the rest of the run.
+        """
+        self.env.cr.execute(
+            "SELECT relname FROM pg_class WHERE relname IN %s AND relkind = 'r' AND reltuples < %s",
+            [("mail_mail", "mail_message", "mail_notification"), BATCH_SIZE * 50],
+        )
+        return tuple(name for (name,) in self.env.cr.fetchall())
+
+    @api.model
+    def _relance_signature_analyze(self, tables):
+        self.env.cr.execute(SQL("ANALYZE %s", SQL(", ").join(map(SQL.identifier, tables))))
 
     @api.model
     def _relance_signature_create_run(self, company, options):

@@ -509,6 +509,30 @@ class TestScheduledAction(SignatureCase):
         self.assertEqual((run.done_count, run.skipped_count), (5, 1))
         self.assertEqual(len(self._mails(self.env["sale.order"].concat(*orders))), 5)
 
+    def test_small_mail_tables_analyzed_after_the_first_batch(self):
+        """PostgreSQL plans the mails' foreign key checks once: on a near-empty
+        mail queue, a scan per row unless its statistics are refreshed."""
+        for age in range(5):
+            self._quotation(self.deco, 40 + age)
+        SaleOrder = self.registry["sale.order"]
+        with (
+            patch.object(sale_order_module, "BATCH_SIZE", 2),
+            patch.object(SaleOrder, "_relance_signature_small_tables", return_value=("mail_mail",)),
+            patch.object(
+                SaleOrder,
+                "_relance_signature_analyze",
+                autospec=True,
+                side_effect=SaleOrder._relance_signature_analyze,
+            ) as analyze,
+        ):
+            self._send()
+        self.assertEqual(analyze.call_count, 1, "once, after the first of three batches")
+        self.assertEqual(analyze.call_args.args[1], ("mail_mail",))
+        self.assertLessEqual(
+            set(self.env["sale.order"]._relance_signature_small_tables()),
+            {"mail_mail", "mail_message", "mail_notification"},
+        )
+
     def test_no_commit_in_tests(self):
         self.assertFalse(self.env["sale.order"]._relance_signature_can_commit())
 
@@ -684,4 +708,4 @@ class TestQueryCount(SignatureCase):
                 *(self._quotation(customers[n % len(customers)], 40 + n) for n in range(count))
             )
             with self.subTest(count=count):
-                self._assert_sending_queries(57, orders)
+                self._assert_sending_queries(59, orders)
