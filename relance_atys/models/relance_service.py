@@ -349,6 +349,20 @@ class RelanceService(models.AbstractModel):
         }
         return self._insert("relance.run.line", [dict(line, **shared) for line in line_vals])
 
+    def _refresh_statistics(self, model_names):
+        """ANALYZE the tables of ``model_names``, just filled in this transaction.
+
+        PostgreSQL checks each foreign key of new rows with a plan it makes
+        once and keeps until the table's statistics change. Made while the
+        referenced table looked empty (it was, or autovacuum has just counted
+        it so), that plan scans the whole table for each new row: inserting
+        70,000 review lines pointing to 17,600 customer lines took 100 s
+        instead of 4. ANALYZE counts the rows this transaction inserted, and
+        the plans made after it look rows up by index.
+        """
+        tables = [self.env[name]._table for name in model_names]
+        self.env.cr.execute(SQL("ANALYZE %s", SQL(", ").join(map(SQL.identifier, tables))))
+
     def _insert(self, model_name, vals_list):
         """Create records of ``model_name`` in one INSERT; return them.
 

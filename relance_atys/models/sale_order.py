@@ -246,17 +246,22 @@ class SaleOrder(models.Model):
         (as it is where mails are deleted once sent), and keeps it: a scan of
         the whole queue per row, so that a run of thousands of reminders took
         minutes in these checks alone. Their statistics refreshed after the
-        first batch, it plans index lookups for the rest of the run.
+        first batch, it plans index lookups for the rest of the run. Return
+        the names of their models.
         """
+        models_by_table = {
+            self.env[name]._table: name
+            for name in ("mail.mail", "mail.message", "mail.notification")
+        }
         self.env.cr.execute(
             "SELECT relname FROM pg_class WHERE relname IN %s AND relkind = 'r' AND reltuples < %s",
-            [("mail_mail", "mail_message", "mail_notification"), BATCH_SIZE * 50],
+            [tuple(models_by_table), BATCH_SIZE * 50],
         )
-        return tuple(name for (name,) in self.env.cr.fetchall())
+        return tuple(models_by_table[name] for (name,) in self.env.cr.fetchall())
 
     @api.model
-    def _relance_signature_analyze(self, tables):
-        self.env.cr.execute(SQL("ANALYZE %s", SQL(", ").join(map(SQL.identifier, tables))))
+    def _relance_signature_analyze(self, model_names):
+        self.env["relance.service"]._refresh_statistics(model_names)
 
     @api.model
     def _relance_signature_create_run(self, company, options):

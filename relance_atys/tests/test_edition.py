@@ -253,6 +253,18 @@ class TestEdition(RelanceCommon):
             ):
                 action(wizard)
 
+    def test_review_refreshes_the_statistics_its_lines_are_checked_with(self):
+        """Once the customer lines are in, PostgreSQL counts them (rows of this
+        very transaction) before the document lines' foreign keys are checked."""
+        # as autovacuum may leave it: the table counted empty
+        self.env.cr.execute("DELETE FROM relance_edition_partner")
+        self.env.cr.execute("ANALYZE relance_edition_partner")
+        wizard = self._review()
+        self.env.cr.execute(
+            "SELECT reltuples FROM pg_class WHERE relname = 'relance_edition_partner'"
+        )
+        self.assertGreaterEqual(self.env.cr.fetchone()[0], len(wizard.partner_line_ids))
+
     def test_control_list_queries_constant(self):
         """The XLSX reads the reviewed proposal in a fixed number of queries."""
         self._assert_queries_constant(11, lambda wizard: wizard.action_export_xlsx())

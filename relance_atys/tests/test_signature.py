@@ -517,7 +517,7 @@ class TestScheduledAction(SignatureCase):
         SaleOrder = self.registry["sale.order"]
         with (
             patch.object(sale_order_module, "BATCH_SIZE", 2),
-            patch.object(SaleOrder, "_relance_signature_small_tables", return_value=("mail_mail",)),
+            patch.object(SaleOrder, "_relance_signature_small_tables", return_value=("mail.mail",)),
             patch.object(
                 SaleOrder,
                 "_relance_signature_analyze",
@@ -527,10 +527,10 @@ class TestScheduledAction(SignatureCase):
         ):
             self._send()
         self.assertEqual(analyze.call_count, 1, "once, after the first of three batches")
-        self.assertEqual(analyze.call_args.args[1], ("mail_mail",))
+        self.assertEqual(analyze.call_args.args[1], ("mail.mail",))
         self.assertLessEqual(
             set(self.env["sale.order"]._relance_signature_small_tables()),
-            {"mail_mail", "mail_message", "mail_notification"},
+            {"mail.mail", "mail.message", "mail.notification"},
         )
 
     def test_no_commit_in_tests(self):

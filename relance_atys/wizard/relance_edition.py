@@ -214,6 +214,7 @@ class RelanceEdition(models.TransientModel):
             )
         service = self.env["relance.service"]
         partner_lines = service._insert("relance.edition.partner", partner_vals)
+        service._refresh_statistics(["relance.edition.partner"])  # before the lines point to them
         line_vals = []
         for pline, vals in zip(partner_lines, partner_vals):
             for group in groups[vals["partner_id"]]:
