@@ -230,7 +230,7 @@ class SaleOrder(models.Model):
             self.env.flush_all()
             self.env.invalidate_all()
             if small_tables:
-                self._relance_signature_analyze(small_tables)
+                self.env["relance.service"]._refresh_statistics(small_tables)
                 small_tables = ()
             if on_batch:
                 on_batch(len(batch))
@@ -258,10 +258,6 @@ class SaleOrder(models.Model):
             [tuple(models_by_table), BATCH_SIZE * 50],
         )
         return tuple(models_by_table[name] for (name,) in self.env.cr.fetchall())
-
-    @api.model
-    def _relance_signature_analyze(self, model_names):
-        self.env["relance.service"]._refresh_statistics(model_names)
 
     @api.model
     def _relance_signature_create_run(self, company, options):
@@ -383,6 +379,7 @@ class SaleOrder(models.Model):
         if not plain:
             return {}
         orders = self.browse([candidate.order_id for candidate, _decision in plain])
+        recipient_ids = [candidate.recipient_id for candidate, _decision in plain]
         by_level = {}
         for candidate, decision in plain:
             by_level.setdefault(decision.level, []).append(candidate.order_id)
@@ -398,11 +395,15 @@ class SaleOrder(models.Model):
             attachments = {
                 order.id: order._relance_signature_pdf(report, order) for order in orders
             }
-        messages = self._relance_signature_messages(plain, rendered, template, attachments)
-        mails = self._relance_signature_mails(plain, messages, rendered, recipients, template)
+        messages = self._relance_signature_messages(
+            orders, recipient_ids, rendered, template, attachments
+        )
+        mails = self._relance_signature_mails(
+            orders, recipient_ids, messages, rendered, recipients, template
+        )
         return {
-            order_id: {"message_id": messages[order_id].id, "mail_id": mails[order_id].id}
-            for order_id in messages
+            order.id: {"message_id": message.id, "mail_id": mail.id}
+            for order, message, mail in zip(orders, messages, mails, strict=True)
         }
 
     @api.model
@@ -414,27 +415,24 @@ class SaleOrder(models.Model):
         )[0]
 
     @api.model
-    def _relance_signature_messages(self, plain, rendered, template, attachments):
-        """The chatter messages, authored as `message_post` authors them."""
-        orders = self.browse([candidate.order_id for candidate, _decision in plain])
-        authors = {}
-        for values in rendered.values():
-            email_from = values.get("email_from")
-            if email_from not in authors:
-                authors[email_from] = self._message_compute_author(None, email_from)
+    def _relance_signature_messages(self, orders, recipient_ids, rendered, template, attachments):
+        """The chatter messages of ``orders``, in their order, authored as
+        `message_post` authors them: per sender, its author and reply-to."""
+        by_sender = {}
+        for order in orders:
+            by_sender.setdefault(rendered[order.id].get("email_from"), []).append(order.id)
+        authors, reply_tos = {}, {}
+        for sender, order_ids in by_sender.items():
+            author_id, email_from = self._message_compute_author(None, sender)
+            reply_tos.update(self.browse(order_ids)._notify_get_reply_to(default=email_from))
+            authors.update(dict.fromkeys(order_ids, (author_id, email_from)))
         alias_domains = orders.sudo()._mail_get_alias_domains(default_company=self.env.company)
         companies = orders._mail_get_companies(default=self.env.company)
-        by_email_from = {}
-        for order_id, values in rendered.items():
-            by_email_from.setdefault(values.get("email_from"), []).append(order_id)
-        reply_tos = {}
-        for email_from, order_ids in by_email_from.items():
-            reply_tos.update(self.browse(order_ids)._notify_get_reply_to(default=email_from))
         subtype_id = self.env.ref("mail.mt_comment").id
         vals_list = []
-        for order, (candidate, _decision) in zip(orders, plain):
+        for order, recipient_id in zip(orders, recipient_ids, strict=True):
             values = rendered[order.id]
-            author_id, email_from = authors[values.get("email_from")]
+            author_id, email_from = authors[order.id]
             attachment = attachments.get(order.id)
             vals_list.append(
                 {
@@ -448,7 +446,7 @@ class SaleOrder(models.Model):
                     "reply_to": reply_tos[order.id],
                     "subject": values.get("subject") or False,
                     "body": values.get("body_html") or "",
-                    "partner_ids": [Command.link(candidate.recipient_id)],
+                    "partner_ids": [Command.link(recipient_id)],
                     "record_alias_domain_id": alias_domains[order.id].id,
                     "record_company_id": companies[order.id].id,
                     "email_layout_xmlid": LAYOUT,
@@ -459,7 +457,7 @@ class SaleOrder(models.Model):
             )
         messages = self.env["mail.message"].sudo().create(vals_list)
         self._relance_signature_subscribe_authors(orders, messages)
-        return dict(zip(orders.ids, messages))
+        return messages
 
     @api.model
     def _relance_signature_subscribe_authors(self, orders, messages):
@@ -485,14 +483,15 @@ class SaleOrder(models.Model):
         ).signup_prepare()
 
     @api.model
-    def _relance_signature_mails(self, plain, messages, rendered, recipients, template):
-        """Each message's mail in the layout of Odoo's notifications, queued."""
+    def _relance_signature_mails(
+        self, orders, recipient_ids, messages, rendered, recipients, template
+    ):
+        """Each message's mail in the layout of Odoo's notifications, queued; the
+        mails in the order of ``orders``."""
         model_descriptions = {}
         mail_vals = []
-        orders = self.browse([candidate.order_id for candidate, _decision in plain])
         self._relance_signature_prepare_signup(orders)
-        for order, (candidate, _decision) in zip(orders, plain):
-            message = messages[order.id]
+        for order, recipient_id, message in zip(orders, recipient_ids, messages, strict=True):
             lang = rendered[order.id].get("lang") or self.env.lang
             order = order.with_context(lang=lang)
             if lang not in model_descriptions:
@@ -506,10 +505,10 @@ class SaleOrder(models.Model):
                 "message_type": "comment",
                 "subtype_id": message.subtype_id.id,
                 "record_name": message.record_name,
-                "partner_ids": [candidate.recipient_id],
+                "partner_ids": [recipient_id],
                 "tracking_value_ids": [],
             }
-            recipient = dict(recipients[candidate.recipient_id], lang=lang)
+            recipient = dict(recipients[recipient_id], lang=lang)
             render_values = order._notify_by_email_prepare_rendering_context(
                 message,
                 msg_vals=msg_vals,
@@ -549,7 +548,7 @@ class SaleOrder(models.Model):
                 for partner in mail.recipient_ids
             ]
         )
-        return {mail.mail_message_id.res_id: mail for mail in mails}
+        return mails
 
     def _relance_signature_send(self, candidate, level, as_of, template, report):
         """Record ``level`` and queue the mail, both or neither; return line values."""
@@ -621,8 +620,15 @@ class SaleOrder(models.Model):
 
     @api.model
     def _relance_signature_link_mails(self, lines):
-        """Add to each sent line the queued mail of its message, in one search."""
-        by_message = {line["message_id"]: line for line in lines if line.get("message_id")}
+        """Add to each line sent one by one the queued mail of its message, in one
+        search (the lines sent in a batch know theirs)."""
+        by_message = {
+            line["message_id"]: line
+            for line in lines
+            if line.get("message_id") and not line.get("mail_id")
+        }
+        if not by_message:
+            return
         mails = self.env["mail.mail"].sudo().search([("mail_message_id", "in", list(by_message))])
         for mail in mails:
             by_message[mail.mail_message_id.id]["mail_id"] = mail.id

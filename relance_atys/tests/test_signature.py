@@ -514,15 +514,15 @@ class TestScheduledAction(SignatureCase):
         mail queue, a scan per row unless its statistics are refreshed."""
         for age in range(5):
             self._quotation(self.deco, 40 + age)
-        SaleOrder = self.registry["sale.order"]
+        SaleOrder, Service = self.registry["sale.order"], self.registry["relance.service"]
         with (
             patch.object(sale_order_module, "BATCH_SIZE", 2),
             patch.object(SaleOrder, "_relance_signature_small_tables", return_value=("mail.mail",)),
             patch.object(
-                SaleOrder,
-                "_relance_signature_analyze",
+                Service,
+                "_refresh_statistics",
                 autospec=True,
-                side_effect=SaleOrder._relance_signature_analyze,
+                side_effect=Service._refresh_statistics,
             ) as analyze,
         ):
             self._send()
