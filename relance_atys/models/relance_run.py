@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..actions import download_action
 from ..report.relance_xlsx import write_run_lines
 
 RUN_TYPES = [
@@ -93,11 +94,7 @@ class RelanceRun(models.Model):
         self.ensure_one()
         if not self.attachment_id:
             raise UserError(self.env._("This run has no document attached."))
-        return {
-            "type": "ir.actions.act_url",
-            "url": f"/web/content/{self.attachment_id.id}?download=true",
-            "target": "self",
-        }
+        return download_action(self.attachment_id)
 
     def action_export_xlsx(self):
         """The run's lines in a spreadsheet: what was sent, skipped or failed, and why."""
@@ -149,11 +146,7 @@ class RelanceRun(models.Model):
                 }
             )
         )
-        return {
-            "type": "ir.actions.act_url",
-            "url": f"/web/content/{attachment.id}?download=true",
-            "target": "download",
-        }
+        return download_action(attachment)
 
     def action_cancel(self):
         """Give back the levels this run recorded (managers only)."""

@@ -220,7 +220,6 @@ def write_run_lines(rows, columns, title=""):
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False})
     sheet = _Sheet(book, {"sheet": title[:31] or "Run"}, title)
-    formats = {"int": sheet.fmt["int"], "money": sheet.fmt["money"], "date": sheet.fmt["date"]}
     sheet.sheet.write(0, 0, title, sheet.fmt["title"])
     for col, (label, _kind) in enumerate(columns):
         sheet.sheet.write(2, col, label, sheet.fmt["head"])
@@ -231,9 +230,9 @@ def write_run_lines(rows, columns, title=""):
             if value is None or value is False or value == "":
                 continue
             if kind == "date":
-                sheet.sheet.write_datetime(row_index, col, _as_datetime(value), formats[kind])
+                sheet.sheet.write_datetime(row_index, col, _as_datetime(value), sheet.fmt[kind])
             elif kind in ("int", "money"):
-                sheet.sheet.write_number(row_index, col, value, formats[kind])
+                sheet.sheet.write_number(row_index, col, value, sheet.fmt[kind])
             else:
                 sheet.sheet.write(row_index, col, value)
     sheet.sheet.autofilter(2, 0, max(2 + len(rows), 3), len(columns) - 1)

@@ -12,16 +12,17 @@ class TestTours(HttpCase):
         cls.company = cls.admin.company_id
         cls.Run = cls.env["relance.run"]
 
+    def _tour(self, action, tour):
+        """Tour ``relance_atys_<tour>_tour``, as admin, from the menu's action."""
+        url = f"/odoo/action-relance_atys.{action}"
+        self.start_tour(url, f"relance_atys_{tour}_tour", login="admin")
+
     def _last_run(self):
         return self.Run.search([], order="id desc", limit=1)
 
     def test_edition_tour(self):
         runs_before = self.Run.search_count([])
-        self.start_tour(
-            "/odoo/action-relance_atys.action_relance_edition",
-            "relance_atys_edition_tour",
-            login="admin",
-        )
+        self._tour("action_relance_edition", "edition")
         xlsx = self.env["ir.attachment"].search(
             [("res_model", "=", "relance.edition"), ("name", "like", ".xlsx")]
         )
@@ -32,11 +33,7 @@ class TestTours(HttpCase):
         self.assertTrue(run.attachment_id.raw.startswith(b"%PDF"))
 
     def test_email_tour(self):
-        self.start_tour(
-            "/odoo/action-relance_atys.action_relance_edition",
-            "relance_atys_email_tour",
-            login="admin",
-        )
+        self._tour("action_relance_edition", "email")
         run = self._last_run()
         self.assertEqual(run.run_type, "email")
         queued = run.line_ids.filtered(lambda line: line.outcome == "queued")
@@ -44,41 +41,25 @@ class TestTours(HttpCase):
         self.assertTrue(all(move.relance_level for move in queued.move_id))
 
     def test_level_tour(self):
-        self.start_tour(
-            "/odoo/action-relance_atys.action_relance_level",
-            "relance_atys_level_tour",
-            login="admin",
-        )
+        self._tour("action_relance_level", "level")
         level = self.env["relance.level"].search(
             [("company_id", "=", self.company.id), ("number", "=", 1)]
         )
         self.assertEqual(level.upper_bound, 14)
 
     def test_manage_tour(self):
-        self.start_tour(
-            "/odoo/action-relance_atys.action_relance_level_manage",
-            "relance_atys_manage_tour",
-            login="admin",
-        )
+        self._tour("action_relance_level_manage", "manage")
         run = self._last_run()
         self.assertEqual(run.run_type, "manual")
         self.assertEqual(run.line_ids.move_id.relance_level, 2)
 
     def test_cancel_tour(self):
         latest = self._last_run()
-        self.start_tour(
-            "/odoo/action-relance_atys.action_relance_run",
-            "relance_atys_cancel_tour",
-            login="admin",
-        )
+        self._tour("action_relance_run", "cancel")
         self.assertEqual(latest.state, "cancelled")
 
     def test_signature_tour(self):
-        self.start_tour(
-            "/odoo/action-relance_atys.action_relance_signature",
-            "relance_atys_signature_tour",
-            login="admin",
-        )
+        self._tour("action_relance_signature", "signature")
         run = self._last_run()
         self.assertEqual(run.run_type, "signature")
         self.assertTrue(run.line_ids.filtered(lambda line: line.outcome == "sent"))

@@ -7,8 +7,8 @@ from odoo.exceptions import UserError
 from odoo.tools import formatLang
 
 from .. import engine
+from ..actions import reopen_action
 from ..models.mail_template import RELANCE_TYPES
-from .common import reopen_action
 
 
 class RelanceComposer(models.TransientModel):

@@ -9,9 +9,9 @@ from odoo.exceptions import UserError
 from odoo.tools import format_date, formatLang
 
 from .. import engine
+from ..actions import download_action, reopen_action
 from ..report.relance_letter import letter_zoom
 from ..report.relance_xlsx import write_control_list
-from .common import reopen_action
 
 SORTS = [
     ("name", "Customer name"),
@@ -383,7 +383,7 @@ class RelanceEdition(models.TransientModel):
             title=self._xlsx_title(),
         )
         attachment = self._attach(data, self._file_name(self.env._("control_list"), "xlsx"))
-        return self._download(attachment)
+        return download_action(attachment)
 
     def _xlsx_title(self):
         level = self.level_id.display_name or self.env._("all levels")
@@ -438,7 +438,7 @@ class RelanceEdition(models.TransientModel):
         if failures:
             raise UserError(self._failures_message(failures))
         attachment = self._attach(pdf, self._file_name(self.env._("draft_letters"), "pdf"))
-        return self._download(attachment)
+        return download_action(attachment)
 
     def _render_letters(self, partner_lines, definitive):
         """One PDF of the letters of ``partner_lines``, in one wkhtmltopdf call.
@@ -495,14 +495,6 @@ class RelanceEdition(models.TransientModel):
                 "res_id": res_id or self.id,
             }
         )
-
-    @staticmethod
-    def _download(attachment):
-        return {
-            "type": "ir.actions.act_url",
-            "url": f"/web/content/{attachment.id}?download=true",
-            "target": "download",
-        }
 
     def _check_definitive_dates(self, partner_lines):
         late = partner_lines.filtered(lambda pl: pl.current_date and pl.current_date > self.date)

@@ -9,7 +9,7 @@ from odoo import fields, models
 from odoo.exceptions import UserError
 
 from .. import engine
-from .common import reopen_action
+from ..actions import reopen_action
 
 
 class RelanceLevelManage(models.TransientModel):

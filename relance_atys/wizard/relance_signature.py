@@ -4,7 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from .. import signature
-from .common import reopen_action
+from ..actions import reopen_action
 
 CONDITIONS = [
     ("draft", "Not yet sent electronically"),

@@ -1,4 +1,4 @@
-"""What the wizards share."""
+"""The actions the wizards and the history give the web client."""
 
 
 def reopen_action(wizard, name, **extra):
@@ -11,4 +11,13 @@ def reopen_action(wizard, name, **extra):
         "target": "new",
         "name": name,
         **extra,
+    }
+
+
+def download_action(attachment):
+    """The action that downloads ``attachment``."""
+    return {
+        "type": "ir.actions.act_url",
+        "url": f"/web/content/{attachment.id}?download=true",
+        "target": "download",
     }
