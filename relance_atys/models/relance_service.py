@@ -108,6 +108,14 @@ def _gc_paused():
             gc.enable()
 
 
+def as_company(records, company):
+    """``records`` as a scheduled run of ``company`` works with them: in that
+    company, and in its language, which the history's reasons and notes are
+    written in (the scheduler's own user reads English)."""
+    lang = company.partner_id.lang or records.env.lang
+    return records.with_company(company).with_context(lang=lang)
+
+
 def _rounded(currency, amount):
     amount = float(amount or 0.0)
     return currency.round(amount) if currency else amount
@@ -507,7 +515,7 @@ class RelanceService(models.AbstractModel):
         for company in self.env["res.company"].search([("relance_auto_email", "=", True)]):
             try:
                 with self.env.cr.savepoint():
-                    self._send_scheduled_emails(company, as_of)
+                    as_company(self, company)._send_scheduled_emails(company, as_of)
             except UserError as error:
                 _logger.info("Scheduled dunning of %s: %s", company.name, error)
             if not self._in_test_mode():

@@ -22,6 +22,7 @@ from odoo.tools.safe_eval import safe_eval
 from odoo.tools.safe_eval import time as safe_time
 
 from .. import signature
+from .relance_service import as_company
 
 _logger = logging.getLogger(__name__)
 
@@ -648,11 +649,14 @@ class SaleOrder(models.Model):
         """
         as_of = as_of or fields.Date.context_today(self)
         companies = self.env["res.company"].search([])  # pylint: disable=no-search-all
-        plans = [self._relance_signature_plan(company, as_of) for company in companies]
+        plans = [
+            as_company(self, company)._relance_signature_plan(company, as_of)
+            for company in companies
+        ]
         total = sum(decision.due for _c, _o, proposal in plans for _q, decision in proposal)
         on_batch = self._relance_signature_cron_progress(total)
         for company, options, proposal in plans:
-            self.with_company(company)._relance_signature_process(
+            as_company(self, company)._relance_signature_process(
                 company, options, proposal, on_batch=on_batch
             )
 

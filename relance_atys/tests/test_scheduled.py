@@ -35,6 +35,16 @@ class TestScheduledDunning(RelanceCommon):
         self.env["relance.service"]._cron_relance_email(as_of=TODAY)
         self.assertEqual(len(self._email_runs()), 1)
 
+    def test_the_history_is_written_in_the_company_language(self):
+        """The scheduler's user reads English; a French company's history is French."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.company.partner_id.lang = "fr_FR"
+        self.company.relance_auto_email = True
+        refund = self._invoice(self.with_email, 50.0, 10, move_type="out_refund")
+        self.env["relance.service"].with_context(lang="en_US")._cron_relance_email(as_of=TODAY)
+        line = self._email_runs().line_ids.filtered(lambda line: line.move_id == refund)
+        self.assertEqual((line.outcome, line.reason), ("skipped", "déduction"))
+
     def test_cron_record(self):
         cron = self.env.ref("relance_atys.ir_cron_relance_email")
         self.assertTrue(cron.active)

@@ -39,6 +39,7 @@ class SignatureCase(TransactionCase):
         cls.company = cls.env["res.company"].create(
             {"name": "Atys Signature SA", "email": "service@atys.example.com"}
         )
+        cls.company.partner_id.lang = "en_US"  # its scheduled runs report in English
         cls.company.write(
             {
                 "relance_sign_first_days": 30,
@@ -483,6 +484,16 @@ class TestScheduledAction(SignatureCase):
             self._mails(order).attachment_ids.mapped("name"),
             [f"Quotation - {order.name}.pdf"],
             "the wizard's defaults: the quotation attached",
+        )
+
+    def test_the_report_is_written_in_the_company_language(self):
+        """The scheduler's user reads English; a French company's report is French."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.company.partner_id.lang = "fr_FR"
+        young = self._quotation(self.deco, 10)
+        self.env["sale.order"].with_context(lang="en_US")._cron_relance_signature(as_of=AS_OF)
+        self.assertEqual(
+            self._outcomes(self._runs(), young), {young: ("skipped", 0, "pas encore à relancer")}
         )
 
     def test_batches_commit_and_report_progress(self):
