@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import format_date
 
 from ..actions import download_action
 from ..report.relance_xlsx import write_run_lines
@@ -122,7 +123,7 @@ class RelanceRun(models.Model):
                 line.move_id.name or line.order_id.name,
                 line.level_before,
                 line.level_after,
-                line.residual,
+                line.residual if line.move_id else None,  # a quotation has none
                 line.currency_id.name,
                 labels["channel"].get(line.channel, ""),
                 labels["outcome"].get(line.outcome, ""),
@@ -131,7 +132,8 @@ class RelanceRun(models.Model):
             )
             for line in self.line_ids
         ]
-        data = write_run_lines(rows, columns, title=f"{self.name} - {self.date}")
+        title = f"{self.name} - {format_date(self.env, self.date)}"
+        data = write_run_lines(rows, columns, title=title)
         # a dunning user reads runs but does not write them: the file is attached as
         # sudo, and read through the run's read access
         attachment = (
