@@ -235,7 +235,7 @@ class TestEdition(RelanceCommon):
     def _grow_ledger(self, customers, invoices):
         """``customers`` more customers with ``invoices`` late invoices each."""
         for n in range(customers):
-            customer = self._customer(f"Client {len(self.env['res.partner'].search([]))}-{n}")
+            customer = self._customer(f"Client {customers}x{invoices} {n}")
             for days in range(invoices):
                 self._invoice(customer, 100.0 + days, 5 + 7 * days)
 
