@@ -11,6 +11,14 @@ RUN_TYPES = [
     ("manual", "Manual level change"),
     ("signature", "Signature reminders"),
 ]
+RUN_STATES = [
+    ("queued", "Queued"),
+    ("running", "Running"),
+    ("done", "Done"),
+    ("partial", "Done with failures"),
+    ("failed", "Failed"),
+    ("cancelled", "Cancelled"),
+]
 OUTCOMES = [
     ("printed", "Printed"),
     ("sent", "Sent"),
@@ -37,12 +45,12 @@ class RelanceRun(models.Model):
     )
     date = fields.Date(string="Dunning date", required=True, readonly=True)
     level = fields.Integer(readonly=True)
-    state = fields.Selection(
-        [("running", "Running"), ("done", "Done"), ("cancelled", "Cancelled")],
-        default="done",
-        readonly=True,
-        tracking=True,
-    )
+    state = fields.Selection(RUN_STATES, default="done", readonly=True, tracking=True)
+    # background runs (queue_job): how many customers (or quotations) the run has to
+    # process and how many its jobs have processed; 0 / 0 for a run done in the click
+    progress_total = fields.Integer(readonly=True)
+    progress_done = fields.Integer(readonly=True)
+    progress_text = fields.Char(compute="_compute_progress_text", string="Progress")
     parameters = fields.Text(readonly=True)
     line_ids = fields.One2many("relance.run.line", "run_id", readonly=True)
     attachment_id = fields.Many2one("ir.attachment", string="Document", readonly=True)
@@ -79,6 +87,29 @@ class RelanceRun(models.Model):
             run.done_count = stats.get("done", 0)
             run.skipped_count = stats.get("skipped", 0)
             run.failed_count = stats.get("failed", 0)
+
+    @api.depends("progress_total", "progress_done", "run_type")
+    def _compute_progress_text(self):
+        for run in self:
+            counts = {"done": run.progress_done, "total": run.progress_total}
+            if not run.progress_total:
+                run.progress_text = False
+            elif run.run_type == "signature":
+                run.progress_text = self.env._("%(done)s / %(total)s quotations", **counts)
+            else:
+                run.progress_text = self.env._("%(done)s / %(total)s customers", **counts)
+
+    def _add_progress(self, count):
+        """Count ``count`` more items processed, atomically: several job workers
+        may finish batches of the same run at once."""
+        self.ensure_one()
+        self.env.cr.execute(
+            "UPDATE relance_run SET progress_done = progress_done + %s WHERE id = %s"
+            " RETURNING progress_done",
+            (count, self.id),
+        )
+        self.invalidate_recordset(["progress_done"])
+        return self.env.cr.fetchone()[0]
 
     def _get_form_action(self):
         """Open this run (where its document waits to be downloaded)."""
