@@ -6,7 +6,8 @@
     "category": "Accounting/Accounting",
     "license": "LGPL-3",
     "author": "relance_atys developers",
-    "website": "https://example.com/relance_atys",
+    "website": "https://github.com/relance-atys/relance_atys",
+    "maintainers": ["relance-atys"],
     "depends": ["account", "sale_management", "mail", "portal", "queue_job"],
     "external_dependencies": {"python": ["xlsxwriter"]},
     "data": [
