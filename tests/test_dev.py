@@ -257,25 +257,50 @@ def test_sigint_stops_a_backgrounded_demo_as_sigterm_does(tmp_path):
         assert out.strip() == "stopped cleanly", sig
 
 
+MASTER = """
+import signal, subprocess, sys, time
+if sys.argv[1] == "master":  # an Odoo master: stops its worker on SIGTERM
+    worker = subprocess.Popen([sys.executable, "-c", SRC, "worker", *sys.argv[2:]])
+    def stop(signum, frame):
+        worker.terminate()
+        worker.wait()
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, stop)
+print("up", flush=True)
+time.sleep(120)
+"""
+
+
 def test_demo_stop_stops_what_a_demo_left(dev, tmp_path, monkeypatch, capsys):
-    """An Odoo left by a killed demo (found by its configuration file) is stopped."""
+    """An Odoo and its worker left by a killed demo (found by their configuration
+    file): the master is stopped, which stops its worker; nothing else is touched."""
     monkeypatch.setattr(dev, "LOCAL", tmp_path)
     monkeypatch.setattr(dev, "DEMO_PID", tmp_path / "demo.pid")
     conf = tmp_path / "odoo-demo.conf"
-    left = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "-c", str(conf)])
+    src = f"SRC = {MASTER!r}\n" + MASTER
+    left = subprocess.Popen(
+        [sys.executable, "-c", src, "master", "-c", str(conf)], stdout=subprocess.PIPE, text=True
+    )
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
+        assert left.stdout.readline().strip() == "up"
         deadline = time.time() + 10
-        while left.pid not in dev.demo_processes() and time.time() < deadline:
+        while len(dev.demo_processes()) < 2 and time.time() < deadline:
             time.sleep(0.1)
-        assert dev.demo_processes() == [left.pid]
+        found = dev.demo_processes()
+        assert len(found) == 2 and left.pid in found  # the master and its worker
         dev.stop_demo()
-        assert left.wait(timeout=10) == -signal.SIGTERM
+        assert left.wait(timeout=10) == 0  # stopped by its SIGTERM handler
+        assert dev.demo_processes() == []
         assert other.poll() is None  # only the demo's processes
-        assert f"stopping process {left.pid} (SIGTERM)" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert out.count("stopping process") == 1  # the master; it stops its worker
+        assert f"stopping process {left.pid} (SIGTERM)" in out
         dev.stop_demo()
         assert "no demo running" in capsys.readouterr().out
     finally:
+        for pid in dev.demo_processes():
+            os.kill(pid, signal.SIGKILL)
         for proc in (left, other):
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
