@@ -160,6 +160,7 @@ def test_not_root_is_told_the_command(dev, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "sudo apt-get install wkhtmltopdf" in out
     assert "pip install --disable-pip-version-check --no-deps odoo-addon-queue-job" in out
+    assert "'xlsxwriter>=3.0'" in out  # quoted: the line can be pasted in a shell
 
 
 def test_without_odoo_one_message_and_nothing_installed(dev, monkeypatch, capsys):
