@@ -306,3 +306,23 @@ def test_demo_stop_stops_what_a_demo_left(dev, tmp_path, monkeypatch, capsys):
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_the_demo_checks_its_python_modules_too(dev, monkeypatch):
+    """bin/dev demo asks the interpreter running Odoo for the addon's modules."""
+    asked = {}
+
+    def probe(root, modules):
+        asked[len(asked)] = modules
+        return {"version": "18.0", "missing": [m for m in modules if m == "xlsxwriter"]}
+
+    monkeypatch.setattr(dev, "probe_odoo", probe)
+    problem, missing = dev.missing_python(Path("/opt/odoo18"), for_tests=False)
+    assert problem is None and missing == {"xlsxwriter": "xlsxwriter"}
+    assert asked[0] == ["xlsxwriter", "odoo.addons.queue_job"]
+    dev.missing_python(Path("/opt/odoo18"), for_tests=True)
+    assert {"pytest_odoo", "freezegun", "websocket", "whool"} <= set(asked[1])
+
+    monkeypatch.setattr(dev, "probe_odoo", lambda root, modules: {"version": "17.0"})
+    problem, _ = dev.missing_python(Path("/opt/odoo17"), for_tests=False)
+    assert problem == "Odoo 18.0 needed: found 17.0 at /opt/odoo17."
