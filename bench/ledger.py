@@ -804,7 +804,9 @@ def describe(env):
     orders = env["sale.order"]
     description = {
         "as_of": as_of(env).isoformat(),
-        "quotations_to_sign": orders.search_count(orders._relance_signature_domain(env.company)),
+        "quotations_to_sign": orders.search_count(
+            env["relance.signature.service"]._domain(env.company)
+        ),
     }
     for key, query in queries.items():
         env.cr.execute(query)

@@ -287,19 +287,17 @@ def definitive_count(env, wizard, run):
 
 def signature_setup(env, _prepared):
     company, as_of = company_and_date(env)
-    wizard = env["relance.signature"].create(
-        {"company_id": company.id, "date": as_of, "attach_pdf": False}
-    )
+    options = dict(env["relance.signature.service"]._default_options(as_of), attach_pdf=False)
     last_mail = env["mail.mail"].sudo().search([], order="id desc", limit=1)
-    return wizard._options(), last_mail.id or 0
+    return company, options, last_mail.id or 0
 
 
 def signature(env, state):
-    """Every pending quotation of the company: decide, record, queue the mails."""
-    options, _last_mail = state
-    orders = env["sale.order"].with_company(env.company)
-    proposal = orders._relance_signature_proposal(env.company, options)
-    return orders._relance_signature_process(env.company, options, proposal)
+    """Every pending quotation of the company: decide, record, queue the mails,
+    the batches' jobs run one after the other in this process."""
+    company, options, _last_mail = state
+    service = env["relance.signature.service"].with_context(queue_job__no_delay=True)
+    return service._remind(company, options)
 
 
 def signature_count(env, state, run):
@@ -308,7 +306,7 @@ def signature_count(env, state, run):
         "sent": run.done_count,
         "skipped": run.skipped_count,
         "failed": run.failed_count,
-        "mails_queued": env["mail.mail"].sudo().search_count([("id", ">", state[1])]),
+        "mails_queued": env["mail.mail"].sudo().search_count([("id", ">", state[2])]),
     }
 
 

@@ -6,6 +6,7 @@ from . import account_move
 from . import sale_order
 from . import relance_run
 from . import relance_service
+from . import relance_signature_service
 from . import relance_demo
 from . import mail_template
 from . import mail_mail

@@ -20,6 +20,7 @@ RUN_STATES = [
     ("cancelled", "Cancelled"),
 ]
 OUTCOMES = [
+    ("planned", "Planned"),  # waiting for its background job
     ("printed", "Printed"),
     ("sent", "Sent"),
     ("queued", "Queued"),
@@ -104,11 +105,11 @@ class RelanceRun(models.Model):
         may finish batches of the same run at once."""
         self.ensure_one()
         self.env.cr.execute(
-            "UPDATE relance_run SET progress_done = progress_done + %s WHERE id = %s"
+            "UPDATE relance_run SET progress_done = COALESCE(progress_done, 0) + %s WHERE id = %s"
             " RETURNING progress_done",
             (count, self.id),
         )
-        self.invalidate_recordset(["progress_done"])
+        self.invalidate_recordset(["progress_done", "progress_text"])
         return self.env.cr.fetchone()[0]
 
     def _get_form_action(self):

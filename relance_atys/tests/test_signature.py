@@ -4,7 +4,7 @@ French, the scheduled action's batches, resumption and failures, the history
 run, and the gathering's query count.
 """
 
-from contextlib import suppress
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from unittest.mock import patch
@@ -15,7 +15,8 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import html2plaintext
 from odoo.tools.translate import TranslationImporter
 
-from odoo.addons.relance_atys.models import sale_order as sale_order_module
+from odoo.addons.queue_job.tests.common import trap_jobs
+from odoo.addons.relance_atys.models import relance_signature_service as service_module
 
 AS_OF = date(2026, 3, 31)
 SIGNATURE_PNG = (  # a 1x1 image
@@ -106,9 +107,26 @@ class SignatureCase(TransactionCase):
         wizard.action_preview()
         return {line.order_id: line for line in wizard.line_ids}
 
+    @contextmanager
+    def _jobs(self):
+        """The jobs queued inside run once it ends, as queue_job's runner would."""
+        with trap_jobs() as trap:
+            yield trap
+            trap.perform_enqueued_jobs()
+
+    def _run_of(self, action):
+        """The run a click on "Send" opens (next to its notification)."""
+        form = action["params"]["next"] if action["type"] == "ir.actions.client" else action
+        return self.env["relance.run"].browse(form["res_id"])
+
     def _send(self, **vals):
-        action = self._wizard(**vals).action_send()
-        return self.env["relance.run"].browse(action["res_id"])
+        with self._jobs():
+            action = self._wizard(**vals).action_send()
+        return self._run_of(action)
+
+    def _cron(self, as_of=AS_OF, **context):
+        with self._jobs():
+            self.env["sale.order"].with_context(**context)._cron_relance_signature(as_of=as_of)
 
     def _runs(self):
         return self.env["relance.run"].search(
@@ -171,7 +189,7 @@ class TestLevels(SignatureCase):
         for week, as_of in enumerate(
             (AS_OF, AS_OF + timedelta(weeks=1), AS_OF + timedelta(weeks=2))
         ):
-            self._wizard(date=as_of).action_send()
+            self._send(date=as_of)
             self.assertEqual((order.relance_sign_level, order.relance_sign_date), (3 + week, as_of))
         self.assertEqual(len(self._mails(order)), 3)
 
@@ -190,7 +208,7 @@ class TestLevels(SignatureCase):
     def test_a_manual_run_keeps_the_scheduled_one_from_sending_again(self):
         order = self._quotation(self.deco, 100, level=2, last=days_ago(30))
         self._send()
-        self.env["sale.order"]._cron_relance_signature(as_of=AS_OF + timedelta(days=1))
+        self._cron(as_of=AS_OF + timedelta(days=1))
         scheduled = self._runs()[-1]
         self.assertEqual(
             self._outcomes(scheduled, order),
@@ -318,7 +336,8 @@ class TestFilters(SignatureCase):
             .create({"company_id": self.company.id, "date": AS_OF, "attach_pdf": False})
         )
         self.assertEqual(wizard.order_ids, self.old)
-        run = self.env["relance.run"].browse(wizard.action_send()["res_id"])
+        with self._jobs():
+            run = self._run_of(wizard.action_send())
         self.assertEqual(run.line_ids.order_id, self.old)
         self.assertEqual(self._mails(self.old | self.mid | self.new).res_id, self.old.id)
 
@@ -423,7 +442,8 @@ class TestMail(SignatureCase):
 
     def test_the_attached_pdf_is_a_real_pdf(self):
         order = self._quotation(self.deco, 40)
-        self._wizard(attach_pdf=True).with_context(force_report_rendering=True).action_send()
+        with self._jobs():
+            self._wizard(attach_pdf=True).with_context(force_report_rendering=True).action_send()
         self.assertEqual(self._mails(order).attachment_ids.raw[:5], b"%PDF-")
 
     def test_the_default_mail_in_french_reads_like_the_seed(self):
@@ -476,7 +496,7 @@ class TestScheduledAction(SignatureCase):
 
     def test_runs_every_company_with_the_default_settings(self):
         order = self._quotation(self.contact, 40)
-        self.env["sale.order"]._cron_relance_signature(as_of=AS_OF)
+        self._cron()
         run = self._runs()
         self.assertEqual((run.state, run.date), ("done", AS_OF))
         self.assertEqual(self._outcomes(run, order), {order: ("sent", 1, "")})
@@ -491,44 +511,57 @@ class TestScheduledAction(SignatureCase):
         self.env["res.lang"]._activate_lang("fr_FR")
         self.company.partner_id.lang = "fr_FR"
         young = self._quotation(self.deco, 10)
-        self.env["sale.order"].with_context(lang="en_US")._cron_relance_signature(as_of=AS_OF)
+        self._cron(lang="en_US")
         self.assertEqual(
             self._outcomes(self._runs(), young), {young: ("skipped", 0, "pas encore à relancer")}
         )
 
-    def test_batches_commit_and_report_progress(self):
+    def test_one_job_per_batch_and_progress(self):
         orders = [self._quotation(self.deco, 40 + age) for age in range(5)]
         self._quotation(self.deco, 10)  # not due: recorded, not counted as work
-        progress = []
-
-        def notify(_cron, *, done, remaining, deactivate=False):
-            progress.append((done, remaining))
-
-        SaleOrder = self.registry["sale.order"]
-        with (
-            patch.object(sale_order_module, "BATCH_SIZE", 2),
-            patch.object(
-                self.registry["ir.cron"], "_notify_progress", autospec=True, side_effect=notify
-            ),
-            patch.object(SaleOrder, "_relance_signature_can_commit", return_value=True),
-            patch.object(self.env.cr, "commit") as commit,
-        ):
+        Service = self.env["relance.signature.service"]
+        with patch.object(service_module, "BATCH_SIZE", 2), trap_jobs() as trap:
             self.env["sale.order"]._cron_relance_signature(as_of=AS_OF)
-        self.assertEqual(progress, [(2, 3), (4, 1), (5, 0)])
-        self.assertEqual(commit.call_count, 3, "one commit per batch")
-        run = self._runs()
+            run = self._runs()
+            self.assertEqual(
+                (run.state, run.progress_total, run.progress_done, run.skipped_count),
+                ("queued", 5, 0, 1),
+                "recorded at once, nothing sent in the click",
+            )
+            self.assertFalse(self._mails(self.env["sale.order"].concat(*orders)))
+            trap.assert_jobs_count(3, only=Service._send_batch)
+            for job in trap.enqueued_jobs:
+                self.assertEqual(job.channel, "root.relance.signature")
+            progress = []
+            for job in trap.enqueued_jobs:
+                job.perform()
+                progress.append((run.progress_done, run.state, run.progress_text))
+        self.assertEqual(
+            progress,
+            [
+                (2, "running", "2 / 5 quotations"),
+                (4, "running", "4 / 5 quotations"),
+                (5, "done", "5 / 5 quotations"),
+            ],
+        )
         self.assertEqual((run.done_count, run.skipped_count), (5, 1))
         self.assertEqual(len(self._mails(self.env["sale.order"].concat(*orders))), 5)
+        self.env.cr.precommit.run()  # the bus's messages are written at commit
+        told = self.env["bus.bus"].search(
+            [("message", "like", "simple_notification"), ("message", "like", run.name)]
+        )
+        self.assertEqual(len(told), 1, "the user who started it is told once, at the end")
 
     def test_small_mail_tables_analyzed_after_the_first_batch(self):
         """PostgreSQL plans the mails' foreign key checks once: on a near-empty
         mail queue, a scan per row unless its statistics are refreshed."""
         for age in range(5):
             self._quotation(self.deco, 40 + age)
-        SaleOrder, Service = self.registry["sale.order"], self.registry["relance.service"]
+        Signature = self.registry["relance.signature.service"]
+        Service = self.registry["relance.service"]
         with (
-            patch.object(sale_order_module, "BATCH_SIZE", 2),
-            patch.object(SaleOrder, "_relance_signature_small_tables", return_value=("mail.mail",)),
+            patch.object(service_module, "BATCH_SIZE", 2),
+            patch.object(Signature, "_small_tables", return_value=("mail.mail",)),
             patch.object(
                 Service,
                 "_refresh_statistics",
@@ -540,57 +573,41 @@ class TestScheduledAction(SignatureCase):
         self.assertEqual(analyze.call_count, 1, "once, after the first of three batches")
         self.assertEqual(analyze.call_args.args[1], ("mail.mail",))
         self.assertLessEqual(
-            set(self.env["sale.order"]._relance_signature_small_tables()),
+            set(self.env["relance.signature.service"]._small_tables()),
             {"mail.mail", "mail.message", "mail.notification"},
         )
 
-    def test_no_commit_in_tests(self):
-        self.assertFalse(self.env["sale.order"]._relance_signature_can_commit())
-
-    def test_resumes_without_sending_twice(self):
+    def test_a_batch_run_again_sends_nobody_twice(self):
+        """A worker killed in a batch: its transaction rolled back, queue_job runs
+        the job again; a job run twice (or after its batch committed) finds its
+        lines done."""
         orders = self.env["sale.order"].concat(
             *(self._quotation(self.deco, 100 + age, level=2, last=days_ago(30)) for age in range(5))
         )
-        SaleOrder = self.registry["sale.order"]
-        lock = SaleOrder._relance_signature_lock
-        batches = []
+        Signature = self.registry["relance.signature.service"]
+        lock = Signature._lock
 
-        def killed_at_the_second_batch(model, company, order_ids):
-            batches.append(order_ids)
-            if len(batches) == 2:
-                raise Killed
-            return lock(model, company, order_ids)
+        def killed(model, company, order_ids):
+            lock(model, company, order_ids)
+            raise Killed
 
-        with (
-            patch.object(sale_order_module, "BATCH_SIZE", 2),
-            patch.object(
-                SaleOrder,
-                "_relance_signature_lock",
-                autospec=True,
-                side_effect=killed_at_the_second_batch,
-            ),
-            suppress(Killed),  # not assertRaises: it would roll the first batch back
-        ):
+        with patch.object(service_module, "BATCH_SIZE", 2), trap_jobs() as trap:
             self.env["sale.order"]._cron_relance_signature(as_of=AS_OF)
-        self.assertEqual(len(batches), 2, "killed at the second batch")
-        interrupted = self._runs()
-        self.assertEqual(interrupted.state, "running")
-        self.assertEqual(len(self._mails(orders)), 2)
-
-        self.env["sale.order"]._cron_relance_signature(as_of=AS_OF)
-        interrupted, resumed = self._runs()
-        self.assertEqual(interrupted.state, "done")
-        self.assertIn("Interrupted", "".join(interrupted.message_ids.mapped("body")))
-        first_two = orders.browse(batches[0])
-        self.assertEqual(
-            self._outcomes(resumed, orders),
-            {
-                order: ("skipped", 3, "last reminder too recent")
-                if order in first_two
-                else ("sent", 3, "")
-                for order in orders
-            },
-        )
+            first, second, third = trap.enqueued_jobs
+            first.perform()
+            with (
+                patch.object(Signature, "_lock", autospec=True, side_effect=killed),
+                self.assertRaises(Killed),
+                self.env.cr.savepoint(),  # what the killed worker's transaction wrote is lost
+            ):
+                second.perform()
+            run = self._runs()
+            self.assertEqual((run.state, run.progress_done), ("running", 2))
+            self.assertEqual(len(self._mails(orders)), 2)
+            for job in (second, first, third, second):  # retried, and once more each
+                job.perform()
+        self.assertEqual((run.state, run.progress_done), ("done", 5))
+        self.assertEqual(self._outcomes(run, orders), dict.fromkeys(orders, ("sent", 3, "")))
         for order in orders:
             self.assertEqual(len(self._mails(order)), 1, "never sent twice")
             self.assertEqual(order.relance_sign_level, 3)
@@ -599,9 +616,9 @@ class TestScheduledAction(SignatureCase):
         good = self._quotation(self.deco, 40, client_order_ref="BC-2026-001")
         bad = self._quotation(self.deco, 41)
         self.template.body_html = '<p>Ref. <t t-out="object.client_order_ref.upper()"/></p>'
-        self.env["sale.order"]._cron_relance_signature(as_of=AS_OF)
+        self._cron()
         run = self._runs()
-        self.assertEqual((run.state, run.done_count, run.failed_count), ("done", 1, 1))
+        self.assertEqual((run.state, run.done_count, run.failed_count), ("partial", 1, 1))
         failed = self._line(run, bad)
         self.assertEqual(
             (failed.outcome, failed.level_after, failed.channel), ("failed", 0, "none")
@@ -618,10 +635,13 @@ class TestReport(SignatureCase):
         young = self._quotation(self.deco, 10)
         outside = self._quotation(self.azure, 40)
         wizard = self._wizard(partner_ids=self.deco.ids)
-        action = wizard.action_send()
-        run = self.env["relance.run"].browse(action["res_id"])
+        with self._jobs():
+            action = wizard.action_send()
+        run = self._run_of(action)
+        self.assertEqual(action["params"]["links"][0]["label"], run.name, "a link to the run")
+        form = action["params"]["next"]
         self.assertEqual(
-            (action["res_model"], action["view_mode"], action["target"]),
+            (form["res_model"], form["view_mode"], form["target"]),
             ("relance.run", "form", "current"),
         )
         self.assertEqual(
@@ -657,8 +677,8 @@ class TestReport(SignatureCase):
         order = self._quotation(self.deco, 40)
         wizard = self._wizard(attach_pdf=True).with_user(user)
         wizard.action_preview()
-        action = wizard.action_send()
-        run = self.env["relance.run"].browse(action["res_id"])
+        with self._jobs():
+            run = self._run_of(wizard.action_send())
         self.assertEqual(
             (run.user_id, self._outcomes(run, order)), (user, {order: ("sent", 1, "")})
         )
@@ -668,7 +688,7 @@ class TestReport(SignatureCase):
 class TestQueryCount(SignatureCase):
     def _assert_gathering_queries(self, expected, count, **filters):
         options = self._wizard(**filters)._options()
-        gather = self.env["sale.order"]._relance_signature_proposal
+        gather = self.env["relance.signature.service"]._propose
         gather(self.company, options)  # warm the company's thresholds and the user's tz
         with self.assertQueryCount(expected):
             proposal = gather(self.company, options)
@@ -695,13 +715,13 @@ class TestQueryCount(SignatureCase):
 
     def _assert_sending_queries(self, expected, orders):
         wizard = self._wizard()
-        options = wizard._options()
-        SaleOrder = self.env["sale.order"]
-        proposal = SaleOrder._relance_signature_proposal(self.company, options)
-        self.assertEqual(sum(decision.due for _c, decision in proposal), len(orders))
-        self.env.invalidate_all()  # as in a fresh transaction: nothing of the orders cached
-        with self.assertQueryCount(expected):
-            run = SaleOrder._relance_signature_process(self.company, options, proposal)
+        with trap_jobs() as trap:
+            run = self._run_of(wizard.action_send())
+            self.assertEqual(run.progress_total, len(orders))
+            trap.assert_jobs_count(1)
+            self.env.invalidate_all()  # as in the job's transaction: nothing cached
+            with self.assertQueryCount(expected):
+                trap.perform_enqueued_jobs()
         self.assertEqual(run.done_count, len(orders))
         self.assertEqual(len(self._mails(orders)), len(orders))
 

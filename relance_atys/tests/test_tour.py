@@ -1,5 +1,7 @@
 from odoo.tests import HttpCase, tagged
 
+from odoo.addons.queue_job.tests.common import trap_jobs
+
 
 @tagged("post_install", "-at_install")
 class TestTours(HttpCase):
@@ -59,7 +61,11 @@ class TestTours(HttpCase):
         self.assertEqual(latest.state, "cancelled")
 
     def test_signature_tour(self):
-        self._tour("action_relance_signature", "signature")
+        with trap_jobs() as trap:  # the click queues the reminders: run them after it
+            self._tour("action_relance_signature", "signature")
+        for job in trap.enqueued_jobs:  # in the test's cursor, the request's is closed
+            method = getattr(job.recordset.with_env(self.env), job.method_name)
+            method(*(arg.with_env(self.env) for arg in job.args))
         run = self._last_run()
         self.assertEqual(run.run_type, "signature")
         self.assertTrue(run.line_ids.filtered(lambda line: line.outcome == "sent"))

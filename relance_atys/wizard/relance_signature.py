@@ -11,7 +11,6 @@ CONDITIONS = [
     ("sent", "Already sent"),
     ("any", "Any"),
 ]
-DEFAULT_REPORT = "sale.action_report_saleorder"
 
 
 class RelanceSignature(models.TransientModel):
@@ -53,7 +52,7 @@ class RelanceSignature(models.TransientModel):
         "ir.actions.report",
         string="Printed with",
         domain="[('model', '=', 'sale.order')]",
-        default=lambda self: self.env.ref(DEFAULT_REPORT, raise_if_not_found=False),
+        default=lambda self: self.env["relance.signature.service"]._default_report(),
     )
     line_ids = fields.One2many(
         "relance.signature.line", "wizard_id", string="Preview", readonly=True
@@ -97,7 +96,7 @@ class RelanceSignature(models.TransientModel):
     def _check_orders(self):
         """Quotations chosen in the list must all be waiting for a signature."""
         not_waiting = self.order_ids - self.order_ids.filtered_domain(
-            self.env["sale.order"]._relance_signature_domain(self.company_id)
+            self.env["relance.signature.service"]._domain(self.company_id)
         )
         if not_waiting:
             raise UserError(
@@ -128,16 +127,14 @@ class RelanceSignature(models.TransientModel):
     def action_preview(self):
         """List what would be sent and what would be skipped, and why."""
         self._check_input()
-        proposal = self.env["sale.order"]._relance_signature_proposal(
-            self.company_id, self._options()
-        )
+        proposal = self.env["relance.signature.service"]._propose(self.company_id, self._options())
         self.line_ids.unlink()
         self.env["relance.signature.line"].create(self._preview_line_vals(proposal))
         self.state = "preview"
         return self._reopen()
 
     def _preview_line_vals(self, proposal):
-        reasons = self.env["sale.order"]._relance_signature_reasons()
+        reasons = self.env["relance.signature.service"]._reasons()
         return [
             {
                 "wizard_id": self.id,
@@ -159,19 +156,20 @@ class RelanceSignature(models.TransientModel):
         return self._reopen()
 
     def action_send(self):
-        """Send the reminders due now and open the run that reports them."""
+        """Record the run and queue its reminders; say where to follow them."""
         self._check_input()
-        options = self._options()
-        SaleOrder = self.env["sale.order"].with_company(self.company_id)
-        proposal = SaleOrder._relance_signature_proposal(self.company_id, options)
-        run = SaleOrder._relance_signature_process(self.company_id, options, proposal)
+        run = self.env["relance.signature.service"]._remind(self.company_id, self._options())
+        if run.state == "done":  # nothing due: nothing to wait for
+            return run._get_form_action()
         return {
-            "type": "ir.actions.act_window",
-            "res_model": "relance.run",
-            "res_id": run.id,
-            "view_mode": "form",
-            "target": "current",
-            "name": run.name,
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "info",
+                "message": self.env._("Sending in the background: follow it in run %s"),
+                "links": [{"label": run.name, "url": f"/odoo/relance.run/{run.id}"}],
+                "next": dict(run._get_form_action(), views=[(False, "form")]),
+            },
         }
 
     def _reopen(self):

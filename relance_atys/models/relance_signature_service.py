@@ -1,0 +1,782 @@
+"""Signature reminders of quotations (Atys "Relance signature pièces", seed 000).
+
+The use case "remind signatures", called with plain arguments by the wizard
+``relance.signature``, the weekly cron, the demo and the tests:
+
+    _propose(company, options)  -> [(candidate, decision)]   what a run would do
+    _remind(company, options)   -> relance.run                the run, its jobs queued
+
+The click (or the cron) gathers a company's quotations waiting for a signature
+in one query, `relance_atys.signature` decides, and the run is recorded at once:
+skipped quotations with their reason, due ones "planned", and one queue_job job
+per batch of BATCH_SIZE quotations on the channel ``root.relance.signature``.
+Each job locks its planned lines, decides again on each quotation's current
+level, and writes, per quotation and in one savepoint, the new level and date
+with the queued mail and the line's outcome: a job run again (its worker
+killed, queue_job retrying) finds its lines done and sends nobody a second
+reminder. The last batch to finish closes the run and tells its user.
+"""
+
+import logging
+from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
+
+import pytz
+
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError
+from odoo.osv import expression
+from odoo.tools import SQL, clean_context, split_every
+from odoo.tools.safe_eval import safe_eval
+from odoo.tools.safe_eval import time as safe_time
+
+from .. import signature
+from .relance_service import as_company
+
+_logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+CHANNEL = "root.relance.signature"
+MAIL_TEMPLATE = "relance_atys.mail_template_relance_signature"
+DEFAULT_REPORT = "sale.action_report_saleorder"
+LAYOUT = "mail.mail_notification_layout_with_responsible_signature"
+
+
+class Candidate(NamedTuple):
+    """A quotation waiting for a signature, as the gathering reads it."""
+
+    order_id: int
+    partner_id: int
+    commercial_id: int
+    created: date
+    level: int
+    last_date: date | None
+    recipient_id: int | None
+    send_doc: bool
+    selected: bool
+
+
+class RelanceSignatureService(models.AbstractModel):
+    _name = "relance.signature.service"
+    _description = "Signature reminders"
+
+    def _job_prepare_context_before_enqueue_keys(self):
+        # a PDF the click asked printed for real (tests) is printed so in the job
+        return (*super()._job_prepare_context_before_enqueue_keys(), "force_report_rendering")
+
+    # -- options ---------------------------------------------------------------
+
+    @api.model
+    def _default_report(self):
+        return self.env.ref(DEFAULT_REPORT, raise_if_not_found=False)
+
+    @api.model
+    def _default_options(self, as_of):
+        """The options of a run nobody set: the scheduled one."""
+        SaleOrder, Tags = self.env["sale.order"], self.env["res.partner.category"]
+        return {
+            "date": as_of,
+            "date_from": False,
+            "date_to": False,
+            "template_ids": self.env["sale.order.template"],
+            "category_ids": Tags,
+            "partner_ids": self.env["res.partner"],
+            "order_ids": SaleOrder,
+            "condition": "any",
+            "attach_pdf": True,
+            "report_id": self._default_report(),
+        }
+
+    # -- gathering -----------------------------------------------------------
+
+    @api.model
+    def _domain(self, company):
+        """Quotations of ``company`` waiting for their customer's signature."""
+        return [
+            ("company_id", "=", company.id),
+            ("require_signature", "=", True),
+            ("signature", "=", False),
+            ("state", "in", ("draft", "sent")),
+        ]
+
+    @api.model
+    def _tz(self):
+        return pytz.timezone(self.env.context.get("tz") or self.env.user.tz or "UTC")
+
+    @api.model
+    def _day_start(self, day):
+        """The UTC instant a local ``day`` starts at, to compare with create_date."""
+        start = self._tz().localize(datetime.combine(day, time.min))
+        return start.astimezone(pytz.UTC).replace(tzinfo=None)
+
+    @api.model
+    def _filter_domain(self, options):
+        """The run's filters; quotations failing them are reported "filtered out"."""
+        domain = []
+        if options.get("date_from"):
+            domain.append(("create_date", ">=", self._day_start(options["date_from"])))
+        if options.get("date_to"):
+            end = self._day_start(options["date_to"] + timedelta(days=1))
+            domain.append(("create_date", "<", end))
+        if options.get("template_ids"):
+            domain.append(("sale_order_template_id", "in", options["template_ids"].ids))
+        if options.get("category_ids"):
+            categories = options["category_ids"].ids
+            domain.append(("partner_id.commercial_partner_id.category_id", "in", categories))
+        if options.get("partner_ids"):
+            domain.append(("partner_id", "child_of", options["partner_ids"].ids))
+        if options.get("condition") in ("draft", "sent"):
+            domain.append(("state", "=", options["condition"]))
+        return domain
+
+    @api.model
+    def _candidates(self, company, options):
+        """Every quotation of ``company`` waiting for a signature, in one query.
+
+        With ``order_ids`` in the options, only those. The recipient is the
+        quotation's partner when it has an email, else its commercial partner.
+        """
+        SaleOrder, Partner = self.env["sale.order"], self.env["res.partner"]
+        domain = self._domain(company)
+        if options.get("order_ids"):
+            domain = expression.AND([domain, [("id", "in", options["order_ids"].ids)]])
+        query = SaleOrder._search(domain, order="id")
+        partner = self._join_partner(query, SaleOrder, "sale_order", "partner_id")
+        commercial = self._join_partner(query, Partner, partner, "commercial_partner_id")
+        filters = self._filter_domain(options)
+        rows = self.env.execute_query(
+            query.select(
+                SQL.identifier("sale_order", "id"),
+                SQL.identifier(partner, "id"),
+                SQL.identifier(commercial, "id"),
+                SQL(
+                    "(%s AT TIME ZONE 'UTC' AT TIME ZONE %s)::date",
+                    SaleOrder._field_to_sql("sale_order", "create_date", query),
+                    self._tz().zone,
+                ),
+                SQL(
+                    "COALESCE(%s, 0)",
+                    SaleOrder._field_to_sql("sale_order", "relance_sign_level", query),
+                ),
+                SaleOrder._field_to_sql("sale_order", "relance_sign_date", query),
+                SQL(
+                    "CASE WHEN %s > '' THEN %s WHEN %s > '' THEN %s END",
+                    Partner._field_to_sql(partner, "email", query),
+                    SQL.identifier(partner, "id"),
+                    Partner._field_to_sql(commercial, "email", query),
+                    SQL.identifier(commercial, "id"),
+                ),
+                SQL(
+                    "COALESCE(%s, FALSE)",
+                    Partner._field_to_sql(commercial, "relance_send_doc", query),
+                ),
+                SQL("sale_order.id IN %s", SaleOrder._search(filters).subselect())
+                if filters
+                else SQL("TRUE"),
+            )
+        )
+        return [Candidate(*row) for row in rows]
+
+    @api.model
+    def _join_partner(self, query, model, alias, fname):
+        """JOIN res_partner on ``alias.fname``, a field flushed before the query runs."""
+        joined = query.make_alias(alias, fname)
+        condition = SQL(
+            "%s = %s", SQL.identifier(joined, "id"), model._field_to_sql(alias, fname, query)
+        )
+        query.add_join("JOIN", joined, "res_partner", condition)
+        return joined
+
+    # -- deciding ------------------------------------------------------------
+
+    @api.model
+    def _thresholds(self, company):
+        return signature.Thresholds(
+            first=company.relance_sign_first_days,
+            second=company.relance_sign_second_days,
+            repeat=company.relance_sign_repeat_days,
+            min_interval=company.relance_sign_min_interval,
+        )
+
+    @api.model
+    def _decision(self, candidate, as_of, thresholds):
+        reason = signature.screen(
+            candidate.selected, bool(candidate.recipient_id), candidate.send_doc
+        )
+        if reason:
+            return signature.Decision(reason=reason)
+        return signature.decide(
+            candidate.created, candidate.level, candidate.last_date, as_of, thresholds
+        )
+
+    @api.model
+    def _propose(self, company, options):
+        """What a run with ``options`` would do: [(candidate, decision)]."""
+        thresholds = self._thresholds(company)
+        return [
+            (candidate, self._decision(candidate, options["date"], thresholds))
+            for candidate in self._candidates(company, options)
+        ]
+
+    @api.model
+    def _reasons(self):
+        return {
+            signature.R_FILTERED: self.env._("outside the filters"),
+            signature.R_NO_EMAIL: self.env._("no email address"),
+            signature.R_NO_SEND_DOC: self.env._("customer without 'Send documents by email'"),
+            signature.R_NOT_DUE: self.env._("not due yet"),
+            signature.R_TOO_RECENT: self.env._("last reminder too recent"),
+            signature.R_NOT_WAITING: self.env._("no longer waiting for a signature"),
+        }
+
+    # -- the use case: record the run, queue its batches -----------------------
+
+    @api.model
+    def _remind(self, company, options):
+        """Remind ``company``'s quotations due under ``options``; return the run.
+
+        The run is recorded now with a line per quotation (skipped ones with
+        their reason, due ones planned) and one job per batch of BATCH_SIZE
+        due quotations; with none due, it is done at once.
+        """
+        service = self.with_company(company)
+        proposal = service._propose(company, options)
+        due = sum(1 for _candidate, decision in proposal if decision.due)
+        run = service._create_run(company, options, due)
+        reasons = service._reasons()
+        vals_list = [
+            service._line_vals(candidate, decision, options["date"], reasons)
+            for candidate, decision in proposal
+        ]
+        lines = self.env["relance.service"]._insert_run_lines(run, vals_list)
+        planned = [
+            line.id for line, vals in zip(lines, vals_list, strict=True)
+            if vals["outcome"] == "planned"
+        ]  # fmt: skip
+        report = options.get("attach_pdf") and options.get("report_id")
+        report = report or self.env["ir.actions.report"]
+        for batch in split_every(BATCH_SIZE, planned, lines.browse):
+            service.with_delay(
+                channel=CHANNEL,
+                description=self.env._("Signature reminders %(run)s", run=run.name),
+                identity_key=f"relance.signature:{run.id}:{batch[0].id}",
+            )._send_batch(run, batch, report)
+        if not due:
+            run.state = "done"
+        return run
+
+    @api.model
+    def _create_run(self, company, options, total):
+        return (
+            self.env["relance.run"]
+            .sudo()
+            .create(
+                {
+                    "run_type": "signature",
+                    "company_id": company.id,
+                    "date": options["date"],
+                    "state": "queued",
+                    "progress_total": total,
+                    "parameters": self.env["relance.service"]._parameters_text(options),
+                }
+            )
+        )
+
+    @api.model
+    def _line_vals(self, candidate, decision, as_of, reasons):
+        return {
+            "order_id": candidate.order_id,
+            "partner_id": candidate.commercial_id,
+            "level_before": candidate.level,
+            "level_after": decision.level if decision.due else candidate.level,
+            "date_before": candidate.last_date,
+            "date_after": as_of if decision.due else candidate.last_date,
+            "channel": "email" if decision.due else "none",
+            "outcome": "planned" if decision.due else "skipped",
+            "reason": reasons.get(decision.reason, False),
+        }
+
+    # -- a batch, in its job -----------------------------------------------------
+
+    @api.model
+    def _send_batch(self, run, lines, report):
+        """The job of one batch: send the reminders of ``lines`` still planned.
+
+        Idempotent: the lines are locked and only the planned ones are sent,
+        their outcome written with their mail in the job's transaction. The
+        batch is sent whole, in a fixed number of queries; should any of its
+        quotations fail, it is sent again one quotation at a time, so that the
+        failing one is recorded as failed and the others go.
+        """
+        lines = self._lock_planned(lines)
+        if not lines:
+            return
+        run = run.sudo()
+        self._mark_running(run)
+        as_of = run.date
+        template = self._template()
+        reasons = self._reasons()
+        decided = self._redecide(run.company_id, self._line_candidates(run, lines), as_of)
+        due = [(candidate, decision) for candidate, decision in decided if decision.due]
+        sent = {}
+        if due:
+            try:
+                with self.env.cr.savepoint():
+                    sent = self.with_context(relance_batch_send=True)._send_all(
+                        due, as_of, template, report
+                    )
+            except Exception:  # one quotation never stops the run: one by one then
+                _logger.info("Signature reminders: a batch failed, sent one by one", exc_info=True)
+                sent = {}
+        line_by_order = {line.order_id.id: line for line in lines}
+        results = []
+        for candidate, decision in decided:
+            vals = self._line_vals(candidate, decision, as_of, reasons)
+            if decision.due:
+                vals["outcome"] = "sent"
+                vals.update(
+                    sent.get(candidate.order_id)
+                    or self._send_one(candidate, decision.level, as_of, template, report)
+                )
+            results.append((line_by_order[candidate.order_id], vals))
+        self._link_mails([vals for _line, vals in results])
+        for line, vals in results:
+            line.write(vals)
+        self.env.flush_all()
+        self._finish_batch(run, len(lines))
+
+    @api.model
+    def _lock_planned(self, lines):
+        """Lock ``lines`` and return those still planned (a batch run again
+        finds the lines it has already sent done)."""
+        self.env.flush_all()
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT id FROM relance_run_line WHERE id IN %s AND outcome = 'planned' "
+                "ORDER BY id FOR UPDATE",
+                tuple(lines.ids),
+            )
+        )
+        lines.invalidate_recordset()
+        return lines.sudo().browse([line_id for (line_id,) in rows])
+
+    @api.model
+    def _mark_running(self, run):
+        """The run's state, queued -> running, without waiting for the row: the
+        other batches' jobs may hold it."""
+        self.env.cr.execute(
+            "UPDATE relance_run SET state = 'running' WHERE id IN ("
+            " SELECT id FROM relance_run WHERE id = %s AND state = 'queued'"
+            " FOR UPDATE SKIP LOCKED)",
+            [run.id],
+        )
+        run.invalidate_recordset(["state"])
+
+    @api.model
+    def _line_candidates(self, run, lines):
+        """The candidates of ``lines`` as they are now; a quotation no longer
+        waiting keeps what its line says (and is skipped)."""
+        orders = lines.order_id
+        fresh = {
+            candidate.order_id: candidate
+            for candidate in self._candidates(run.company_id, {"order_ids": orders})
+        }
+        return [
+            fresh.get(line.order_id.id)
+            or Candidate(
+                order_id=line.order_id.id,
+                partner_id=line.order_id.partner_id.id,
+                commercial_id=line.partner_id.id,
+                created=None,
+                level=line.level_before,
+                last_date=line.date_before,
+                recipient_id=None,
+                send_doc=True,
+                selected=True,
+            )
+            for line in lines
+        ]
+
+    @api.model
+    def _finish_batch(self, run, count):
+        """Count the batch; the last one sets the run's end state and tells its user.
+
+        The count is one atomic UPDATE: the last of several batches finishing
+        at once waits for the others' counts and is the only one to see all.
+        """
+        done = run._add_progress(count)
+        if done == count:  # the first batch to finish
+            small = self._small_tables()
+            if small:
+                self.env["relance.service"]._refresh_statistics(small)
+        if done < run.progress_total:
+            return
+        failed = (
+            self.env["relance.run.line"]
+            .sudo()
+            .search_count([("run_id", "=", run.id), ("outcome", "=", "failed")])
+        )
+        if not failed:
+            run.state = "done"
+        elif failed < run.progress_total:
+            run.state = "partial"
+        else:
+            run.state = "failed"
+        self._notify_end(run)
+
+    @api.model
+    def _notify_end(self, run):
+        labels = dict(run._fields["state"]._description_selection(run.env))
+        run.user_id._bus_send(
+            "simple_notification",
+            {
+                "type": "success" if run.state == "done" else "warning",
+                "title": self.env._("Signature reminders"),
+                "message": self.env._(
+                    "%(run)s: %(state)s, %(progress)s.",
+                    run=run.name,
+                    state=labels[run.state],
+                    progress=run.progress_text,
+                ),
+            },
+        )
+
+    @api.model
+    def _small_tables(self):
+        """The mail tables too small yet for PostgreSQL to look rows up by index.
+
+        PostgreSQL checks the foreign keys of each new mail, notification and
+        run line with a plan made once per connection, when the mail queue was
+        nearly empty (as it is where mails are deleted once sent), and keeps
+        it: a scan of the whole queue per row, so that a run of thousands of
+        reminders took minutes in these checks alone. Their statistics
+        refreshed after the run's first batch, every worker's connection plans
+        index lookups for the rest of the run. Return the names of their models.
+        """
+        models_by_table = {
+            self.env[name]._table: name
+            for name in ("mail.mail", "mail.message", "mail.notification")
+        }
+        self.env.cr.execute(
+            "SELECT relname FROM pg_class WHERE relname IN %s AND relkind = 'r' AND reltuples < %s",
+            [tuple(models_by_table), BATCH_SIZE * 50],
+        )
+        return tuple(models_by_table[name] for (name,) in self.env.cr.fetchall())
+
+    @api.model
+    def _lock(self, company, order_ids):
+        """Lock the quotations still waiting; their current level and last date."""
+        SaleOrder = self.env["sale.order"]
+        query = SaleOrder._search(
+            expression.AND([self._domain(company), [("id", "in", order_ids)]])
+        )
+        rows = self.env.execute_query(
+            SQL(
+                "%s FOR UPDATE OF sale_order",
+                query.select(
+                    SQL.identifier("sale_order", "id"),
+                    SQL(
+                        "COALESCE(%s, 0)",
+                        SaleOrder._field_to_sql("sale_order", "relance_sign_level", query),
+                    ),
+                    SaleOrder._field_to_sql("sale_order", "relance_sign_date", query),
+                ),
+            )
+        )
+        return {order_id: (level, last_date) for order_id, level, last_date in rows}
+
+    @api.model
+    def _redecide(self, company, candidates, as_of):
+        """Lock the batch and decide again on the level each quotation has now."""
+        current = self._lock(company, [c.order_id for c in candidates])
+        thresholds = self._thresholds(company)
+        decided = []
+        for candidate in candidates:
+            if candidate.order_id in current:
+                level, last_date = current[candidate.order_id]
+                candidate = candidate._replace(level=level, last_date=last_date)
+                decision = self._decision(candidate, as_of, thresholds)
+            else:
+                decision = signature.Decision(reason=signature.R_NOT_WAITING)
+            decided.append((candidate, decision))
+        return decided
+
+    @api.model
+    def _template(self):
+        template = self.env.ref(MAIL_TEMPLATE, raise_if_not_found=False)
+        if not template:
+            raise UserError(
+                self.env._(
+                    "The signature reminder mail template is missing: upgrade the "
+                    "Dunning module to restore it."
+                )
+            )
+        return template
+
+    # -- sending: many at once, as message_post would one by one -------------------
+
+    @api.model
+    def _send_all(self, due, as_of, template, report):
+        """Record the levels and queue the mails of ``due``, [(candidate, decision)].
+
+        What `message_post` does for one quotation, done for all of them at once:
+        the template and the layout rendered per quotation, the messages, mails
+        and notifications created in one go each. Only the recipient is
+        notified, by email; a recipient who reads Odoo's inbox instead is left
+        to `message_post` (one by one). Return {order_id: line values}.
+        """
+        recipients = self._recipients_data(due)
+        plain = [
+            (candidate, decision)
+            for candidate, decision in due
+            if recipients[candidate.recipient_id]["notif"] == "email"
+        ]
+        if not plain:
+            return {}
+        SaleOrder = self.env["sale.order"]
+        orders = SaleOrder.browse([candidate.order_id for candidate, _decision in plain])
+        recipient_ids = [candidate.recipient_id for candidate, _decision in plain]
+        by_level = {}
+        for candidate, decision in plain:
+            by_level.setdefault(decision.level, []).append(candidate.order_id)
+        for level, order_ids in by_level.items():
+            SaleOrder.browse(order_ids).write(
+                {"relance_sign_level": level, "relance_sign_date": as_of}
+            )
+        for order in orders:
+            order._portal_ensure_token()
+        rendered = template.with_env(self.env)._generate_template(
+            orders.ids, ("subject", "body_html", "email_from", "lang")
+        )
+        attachments = {}
+        if report:
+            attachments = {order.id: self._pdf(order, report, order) for order in orders}
+        messages = self._messages(orders, recipient_ids, rendered, template, attachments)
+        mails = self._mails(orders, recipient_ids, messages, rendered, recipients, template)
+        return {
+            order.id: {"message_id": message.id, "mail_id": mail.id}
+            for order, message, mail in zip(orders, messages, mails, strict=True)
+        }
+
+    @api.model
+    def _recipients_data(self, due):
+        """How each recipient is notified, as `message_post` would see it: one query."""
+        recipient_ids = {candidate.recipient_id for candidate, _decision in due}
+        return self.env["mail.followers"]._get_recipient_data(
+            None, "comment", self.env.ref("mail.mt_comment").id, pids=list(recipient_ids)
+        )[0]
+
+    @api.model
+    def _messages(self, orders, recipient_ids, rendered, template, attachments):
+        """The chatter messages of ``orders``, in their order, authored as
+        `message_post` authors them: per sender, its author and reply-to."""
+        by_sender = {}
+        for order in orders:
+            by_sender.setdefault(rendered[order.id].get("email_from"), []).append(order.id)
+        authors, reply_tos = {}, {}
+        for sender, order_ids in by_sender.items():
+            author_id, email_from = orders._message_compute_author(None, sender)
+            reply_tos.update(orders.browse(order_ids)._notify_get_reply_to(default=email_from))
+            authors.update(dict.fromkeys(order_ids, (author_id, email_from)))
+        alias_domains = orders.sudo()._mail_get_alias_domains(default_company=self.env.company)
+        companies = orders._mail_get_companies(default=self.env.company)
+        subtype_id = self.env.ref("mail.mt_comment").id
+        vals_list = []
+        for order, recipient_id in zip(orders, recipient_ids, strict=True):
+            values = rendered[order.id]
+            author_id, email_from = authors[order.id]
+            attachment = attachments.get(order.id)
+            vals_list.append(
+                {
+                    "model": orders._name,
+                    "res_id": order.id,
+                    "record_name": order.sudo().display_name,
+                    "message_type": "comment",
+                    "subtype_id": subtype_id,
+                    "author_id": author_id,
+                    "email_from": email_from,
+                    "reply_to": reply_tos[order.id],
+                    "subject": values.get("subject") or False,
+                    "body": values.get("body_html") or "",
+                    "partner_ids": [Command.link(recipient_id)],
+                    "record_alias_domain_id": alias_domains[order.id].id,
+                    "record_company_id": companies[order.id].id,
+                    "email_layout_xmlid": LAYOUT,
+                    "email_add_signature": False,
+                    "mail_server_id": template.mail_server_id.id,
+                    "attachment_ids": [Command.link(attachment.id)] if attachment else [],
+                }
+            )
+        messages = self.env["mail.message"].sudo().create(vals_list)
+        self._subscribe_authors(orders, messages)
+        return messages
+
+    @api.model
+    def _subscribe_authors(self, orders, messages):
+        """Who posts follows the quotation, to get the answers (as `message_post`)."""
+        if self.env.user.active:
+            orders._message_subscribe(partner_ids=self.env.user.partner_id.ids)
+            return
+        by_author = {}
+        for order, message in zip(orders, messages):
+            if message.author_id.active:
+                by_author.setdefault(message.author_id.id, []).append(order.id)
+        for author_id, order_ids in by_author.items():
+            orders.browse(order_ids)._message_subscribe(partner_ids=[author_id])
+
+    @api.model
+    def _prepare_signup(self, orders):
+        """Give the customers their sign-up type in one write, as each mail's
+        "Accept & Sign" button would ask for it one customer at a time."""
+        if self.env["res.users"].sudo()._get_signup_invitation_scope() != "b2c":
+            return
+        orders.partner_id.sudo().filtered(
+            lambda partner: not partner.user_ids and partner.signup_type != "signup"
+        ).signup_prepare()
+
+    @api.model
+    def _mails(self, orders, recipient_ids, messages, rendered, recipients, template):
+        """Each message's mail in the layout of Odoo's notifications, queued; the
+        mails in the order of ``orders``."""
+        model_descriptions = {}
+        mail_vals = []
+        self._prepare_signup(orders)
+        for order, recipient_id, message in zip(orders, recipient_ids, messages, strict=True):
+            lang = rendered[order.id].get("lang") or self.env.lang
+            order = order.with_context(lang=lang)
+            if lang not in model_descriptions:
+                model_descriptions[lang] = order._get_model_description(orders._name)
+            msg_vals = {
+                "model": orders._name,
+                "res_id": order.id,
+                "author_id": message.author_id.id,
+                "email_add_signature": False,
+                "email_layout_xmlid": LAYOUT,
+                "message_type": "comment",
+                "subtype_id": message.subtype_id.id,
+                "record_name": message.record_name,
+                "partner_ids": [recipient_id],
+                "tracking_value_ids": [],
+            }
+            recipient = dict(recipients[recipient_id], lang=lang)
+            render_values = order._notify_by_email_prepare_rendering_context(
+                message,
+                msg_vals=msg_vals,
+                model_description=model_descriptions[lang],
+                force_email_lang=lang,
+            )
+            base = order._notify_by_email_get_base_mail_values(
+                message, additional_values={"auto_delete": template.auto_delete}
+            )
+            for group in order._notify_get_recipients_classify(
+                message, [recipient], model_descriptions[lang], msg_vals=msg_vals
+            ):
+                if not group["recipients"]:
+                    continue
+                body = order._notify_by_email_render_layout(
+                    message, group, msg_vals=msg_vals, render_values=render_values
+                )
+                mail_vals.append(
+                    order._notify_by_email_get_final_mail_values(
+                        group["recipients"], base, additional_values={"body_html": body}
+                    )
+                )
+        mails = self.env["mail.mail"].sudo().with_context(clean_context(self.env.context))
+        mails = mails.create(mail_vals)
+        self.env["mail.notification"].sudo().create(
+            [
+                {
+                    "author_id": mail.author_id.id,
+                    "is_read": True,
+                    "mail_mail_id": mail.id,
+                    "mail_message_id": mail.mail_message_id.id,
+                    "notification_status": "ready",
+                    "notification_type": "email",
+                    "res_partner_id": partner.id,
+                }
+                for mail in mails
+                for partner in mail.recipient_ids
+            ]
+        )
+        return mails
+
+    # -- sending one by one --------------------------------------------------------
+
+    @api.model
+    def _send_one(self, candidate, level, as_of, template, report):
+        """Record ``level`` and queue the mail, both or neither; return line values."""
+        order = self.env["sale.order"].browse(candidate.order_id)
+        try:
+            with self.env.cr.savepoint():
+                order.write({"relance_sign_level": level, "relance_sign_date": as_of})
+                message = self._post(order, candidate.recipient_id, template, report)
+        except Exception as error:  # one quotation never stops the run
+            _logger.warning("Signature reminder of %s failed", order.name, exc_info=True)
+            return {
+                "outcome": "failed",
+                "channel": "none",
+                "level_after": candidate.level,
+                "date_after": candidate.last_date,
+                "reason": str(error),
+            }
+        return {"message_id": message.id}
+
+    @api.model
+    def _post(self, order, recipient_id, template, report):
+        """Post the reminder on the quotation's chatter, its mail in the queue."""
+        attachments = self._pdf(order, report) if report else self.env["ir.attachment"]
+        return order.message_post_with_source(
+            template,
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+            email_layout_xmlid=LAYOUT,
+            partner_ids=[recipient_id],
+            attachment_ids=attachments.ids,
+            force_send=False,
+        )
+
+    @api.model
+    def _pdf(self, order, report, owner=None):
+        """``order`` printed by ``report``: an attachment of ``owner``, else of
+        the composer (which gives it to the quotation when it posts)."""
+        content, _format = self.env["ir.actions.report"]._render_qweb_pdf(report, order.ids)
+        name = (
+            safe_eval(report.print_report_name, {"object": order, "time": safe_time})
+            if report.print_report_name
+            else order._get_report_base_filename()
+        )
+        return self.env["ir.attachment"].create(
+            {
+                "name": f"{name}.pdf",
+                "raw": content,
+                "mimetype": "application/pdf",
+                "res_model": owner._name if owner else "mail.compose.message",
+                "res_id": owner.id if owner else 0,
+            }
+        )
+
+    @api.model
+    def _link_mails(self, lines):
+        """Add to each line sent one by one the queued mail of its message, in one
+        search (the lines sent in a batch know theirs)."""
+        by_message = {
+            line["message_id"]: line
+            for line in lines
+            if line.get("message_id") and not line.get("mail_id")
+        }
+        if not by_message:
+            return
+        mails = self.env["mail.mail"].sudo().search([("mail_message_id", "in", list(by_message))])
+        for mail in mails:
+            by_message[mail.mail_message_id.id]["mail_id"] = mail.id
+
+    # -- scheduled action ----------------------------------------------------
+
+    @api.model
+    def _cron(self, as_of=None):
+        """Every company's reminders with the default options, in jobs; each
+        company's run written in its language."""
+        as_of = as_of or fields.Date.context_today(self)
+        for company in self.env["res.company"].search([]):  # pylint: disable=no-search-all
+            service = as_company(self, company)
+            service._remind(company, service._default_options(as_of))
