@@ -50,6 +50,8 @@ CUSTOMERS = [
     ),
     ("Atelier Faure Design", "C0020", "69006", "Lyon", "Profession libérale", True, "fr", "paid"),
 ]
+# Countries of the customers outside France, by city.
+FOREIGN_CITIES = {"Genève": "base.ch", "London": "base.uk"}
 # Days past the due date of each customer's invoices (negative: not yet due).
 DELAYS = [-20, -3, 3, 8, 12, 18, 25, 35, 50, 75, 120]
 
@@ -125,7 +127,7 @@ class RelanceDemo(models.AbstractModel):
                     "street": f"{3 + index * 7} avenue Jean Jaurès",
                     "zip": zip_code,
                     "city": city,
-                    "country_id": self.env.ref("base.fr" if lang == "fr" else "base.uk").id,
+                    "country_id": self.env.ref(FOREIGN_CITIES.get(city, "base.fr")).id,
                     "email": f"compta.{slug}@example.com" if email else False,
                     "lang": "fr_FR" if lang == "fr" and fr_active else "en_US",
                     "category_id": [Command.link(tags[tag].id)],

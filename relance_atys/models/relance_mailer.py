@@ -14,7 +14,10 @@ from collections import defaultdict
 
 from odoo import api, models
 from odoo.exceptions import UserError
-from odoo.tools import email_normalize, is_html_empty
+from odoo.tools import email_normalize
+
+from ..text import without_invisible
+from .relance_service import as_company
 
 MAX_FILES = 15
 MAX_SIZE_MB = 15
@@ -24,7 +27,7 @@ DEFAULT_TEMPLATES = {
     "thanks": "relance_atys.mail_template_relance_thanks",
 }
 INVOICE_REPORT = "account.account_invoices"
-MAIL_LAYOUT = "mail.mail_notification_light"
+MAIL_LAYOUT = "relance_atys.mail_layout"
 
 
 class RelanceMailer(models.AbstractModel):
@@ -89,13 +92,22 @@ class RelanceMailer(models.AbstractModel):
     def _render(self, template, partner, values):
         """Subject, body and language of ``template`` written to ``partner``."""
         lang = template._render_lang(partner.ids)[partner.id] or partner.lang or self.env.lang
+        installed = dict(self.env["res.lang"].get_installed())
+        if lang not in installed:  # its words and its dates in one language
+            lang = partner.company_id.partner_id.lang or self.env.company.partner_id.lang
+            lang = lang if lang in installed else self.env.lang
         template = template.with_context(lang=lang)
-        relance = dict(values, level=values["level"].with_context(lang=lang))
+        lines = values.get("lines")
+        relance = dict(
+            values,
+            level=values["level"].with_context(lang=lang),
+            history=lines.with_context(lang=lang)._reminded_text() if lines else "",
+        )
         subject, body = (
             template._render_field(field, partner.ids, add_context={"relance": relance})[partner.id]
             for field in ("subject", "body_html")
         )
-        return subject, body, lang
+        return subject, without_invisible(body), lang
 
     @api.model
     def _level_subject(self, level, partner, lines, date):
@@ -106,27 +118,13 @@ class RelanceMailer(models.AbstractModel):
         return level._subject(partner, documents.mapped("name"), date)
 
     @api.model
-    def _layout(self, partner, body, lang, company):
-        """``body`` in Odoo's light mail layout: company logo, name and contacts."""
+    def _layout(self, partner, body, lang, company, title=None):
+        """``body`` in the dunning mail layout: company logo, ``title`` (the
+        reminder's level), the company's contacts, no "Powered by" line."""
         env = self.with_context(lang=lang).env
         html = env["ir.qweb"]._render(
             MAIL_LAYOUT,
-            {
-                "message": env["mail.message"]
-                .sudo()
-                .new({"body": body, "record_name": partner.display_name}),
-                "subtype": env["mail.message.subtype"].sudo(),
-                "model_description": env._("account statement"),
-                "record": partner,
-                "record_name": False,
-                "subtitles": False,
-                "company": company,
-                "email_add_signature": False,
-                "signature": "",
-                "website_url": "",
-                "is_html_empty": is_html_empty,
-                "lang": lang,
-            },
+            {"body": body, "title": title, "company": company, "lang": lang},
             minimal_qcontext=True,
         )
         return env["mail.render.mixin"]._replace_local_links(html)
@@ -219,6 +217,14 @@ class RelanceMailer(models.AbstractModel):
             )
         return sender.email_formatted
 
+    @api.model
+    def _company_sender_address(self, company):
+        """Dunning mails leave from the company (its accounts address), signed by
+        the user who sends them; from the user only when the company has no email."""
+        if company.email:
+            return company.partner_id.email_formatted
+        return self._sender_address(self.env.user.partner_id)
+
     # -- the edition's email mode ------------------------------------------------------
 
     @api.model
@@ -258,8 +264,10 @@ class RelanceMailer(models.AbstractModel):
         pdfs = self._invoice_attachments(
             self.env["relance.edition.line"].union(*lines_by_pline.values()).move_id
         )
-        author = self.env.user.partner_id
-        sender = {"author_id": author.id, "email_from": self._sender_address(author)}
+        sender = {
+            "author_id": self.env.user.partner_id.id,
+            "email_from": self._company_sender_address(edition.company_id),
+        }
         return {
             pline.partner_id: dict(sender, **self._edition_mail_values(pline, lines, levels, pdfs))
             for pline, lines in lines_by_pline.items()
@@ -279,7 +287,9 @@ class RelanceMailer(models.AbstractModel):
         return {
             "subject": level_subject or subject,
             "body": body,
-            "body_html": self._layout(partner, body, lang, edition.company_id),
+            "body_html": self._layout(
+                partner, body, lang, edition.company_id, title=level.with_context(lang=lang).name
+            ),
             "recipient_ids": recipient.ids,
             "partner_ids": recipient.ids,
             "attachment_ids": [pdfs[move.id].id for move in lines.move_id if move.id in pdfs],
@@ -341,22 +351,68 @@ class RelanceMailer(models.AbstractModel):
         failed_mails = lines.mail_id.filtered(lambda mail: mail.state == "exception")
         lines.filtered(lambda line: line.mail_id not in failed_mails).outcome = "sent"
         for mail in failed_mails:
-            lines.filtered(lambda line, mail=mail: line.mail_id == mail).write(
+            mail_lines = lines.filtered(lambda line, mail=mail: line.mail_id == mail)
+            # in the language of the run's company, as the history is written
+            mailer = as_company(self, mail_lines.run_id[:1].company_id)
+            mail_lines.write(
                 {
                     "outcome": "failed",
-                    "reason": self._failure_reason(mail, failure_reason, failure_type),
+                    "reason": mailer._failure_reason(mail, failure_reason, failure_type),
                 }
             )
         if failed_mails:
             failed_mails.auto_delete = False  # kept to be sent again from the run
             self._give_levels_back(lines.filtered(lambda line: line.mail_id in failed_mails))
+            self._settle_runs(lines.run_id)
+
+    @api.model
+    def _settle_runs(self, runs):
+        """The level and state of email ``runs`` after their mails failed or were
+        queued again: the highest level still recorded; a run whose mails all
+        failed recorded nothing, it reads failed, not done."""
+        for run in runs.filtered(lambda run: run.state in ("done", "failed")):
+            recorded = run.line_ids.filtered(
+                lambda line: line.move_id and line.outcome in ("queued", "sent")
+            )
+            run.level = max(recorded.mapped("level_after"), default=0)
+            run.state = "done" if recorded else "failed"
 
     @api.model
     def _failure_reason(self, mail, failure_reason, failure_type):
         if failure_type in ("mail_email_invalid", "mail_email_missing"):
             labels = dict(mail._fields["failure_type"]._description_selection(self.env))
             return labels[failure_type]
-        return failure_reason or mail.failure_reason or self.env._("delivery failed")
+        return self._failure_sentence(
+            failure_type or mail.failure_type, failure_reason or mail.failure_reason
+        )
+
+    @api.model
+    def _failure_sentence(self, failure_type, detail):
+        """What went wrong, in a sentence of the reader's language; the mail
+        server's own words (e.g. "111 Connection refused") in brackets."""
+        _ = self.env._
+        detail = " ".join(str(detail or "").split())
+        lowered = detail.lower()
+        if failure_type == "mail_smtp" or "connection refused" in lowered:
+            if "refused" in lowered or lowered.startswith("111"):
+                sentence = _("The outgoing mail server refused the connection")
+            elif "timed out" in lowered or "timeout" in lowered:
+                sentence = _("The outgoing mail server did not answer in time")
+            elif "name or service not known" in lowered or "getaddrinfo" in lowered:
+                sentence = _("The outgoing mail server's address could not be found")
+            elif "authentication" in lowered or "535" in lowered or "password" in lowered:
+                sentence = _("The outgoing mail server refused its user name or password")
+            elif "ssl" in lowered or "certificate" in lowered or "tls" in lowered:
+                sentence = _("The secure connection to the outgoing mail server failed")
+            else:
+                sentence = _("The outgoing mail server could not be reached")
+        elif failure_type in ("mail_from_invalid", "mail_from_missing"):
+            sentence = _("The outgoing mail server does not accept the sender's address")
+        elif "recipient" in lowered:
+            sentence = _("The outgoing mail server refused the recipient's address")
+        else:
+            sentence = _("The mail could not be delivered")
+        return f"{sentence} ({detail})." if detail else f"{sentence}."
 
     @staticmethod
     def _counted(lines):
@@ -426,7 +482,7 @@ class RelanceMailer(models.AbstractModel):
                 line.outcome == "failed"
                 and line.mail_id
                 and line.run_type == "email"
-                and line.run_id.state == "done"
+                and line.run_id.state in ("done", "failed")
             )
         )
         if not lines:
@@ -445,6 +501,7 @@ class RelanceMailer(models.AbstractModel):
             }
         )
         lines.write({"outcome": "queued", "reason": False})
+        self._settle_runs(lines.run_id)
         for run, run_lines in lines.grouped("run_id").items():
             run.message_post(
                 body=self.env._("%s failed mail(s) queued again.", len(run_lines.mail_id))

@@ -582,6 +582,23 @@ class RelanceService(models.AbstractModel):
             }
         )
         run.message_post(body=self.env._("Run cancelled: previous levels restored."))
+        self._post_cancellation(run, lines)
+
+    def _post_cancellation(self, run, lines):
+        """A note on the chatter of every customer of ``run``, logged all at once,
+        as its letters or mails were: the cancellation shows beside them."""
+        partners = lines.partner_id
+        if not partners:
+            return
+        body = self.env._(
+            "Dunning run %(run)s cancelled by %(user)s: the levels it had recorded "
+            "were given back.",
+            run=run.name,
+            user=self.env.user.name,
+        )
+        partners._message_log_batch(
+            dict.fromkeys(partners.ids, body), author_id=self.env.user.partner_id.id
+        )
 
     def _get_later_line(self, run, lines):
         """A line of a later, not cancelled run that moved a level ``lines`` recorded.

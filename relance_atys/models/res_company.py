@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import format_date
 
 RULES = [
     ("sequential", "Sequential (Atys): level N for partners at level N-1"),
@@ -16,6 +19,12 @@ class ResCompany(models.Model):
         string="Top level repeat interval (days)",
         default=30,
         help="The highest dunning level may be sent again, no more often than this.",
+    )
+    relance_future_days = fields.Integer(
+        string="Dunning dated ahead (days)",
+        default=0,
+        help="How many days after today a definitive dunning or a manual level may be "
+        "dated (letters prepared a few days before they are posted). 0: not after today.",
     )
     relance_auto_email = fields.Boolean(
         string="Scheduled email dunning",
@@ -65,6 +74,7 @@ class ResCompany(models.Model):
 
     @api.constrains(
         "relance_repeat_days",
+        "relance_future_days",
         "relance_sign_first_days",
         "relance_sign_second_days",
         "relance_sign_repeat_days",
@@ -75,6 +85,7 @@ class ResCompany(models.Model):
             if (
                 min(
                     company.relance_repeat_days,
+                    company.relance_future_days,
                     company.relance_sign_first_days,
                     company.relance_sign_min_interval,
                 )
@@ -92,6 +103,34 @@ class ResCompany(models.Model):
                         "each processing (e.g. 30, 60, 90 days)."
                     )
                 )
+
+    def _relance_check_date(self, date):
+        """Refuse a date to record a dunning at that is after today, beyond the
+        days ahead the company allows."""
+        self.ensure_one()
+        today = fields.Date.context_today(self)
+        limit = today + timedelta(days=max(self.relance_future_days, 0))
+        if not date or date <= limit:
+            return
+        if limit == today:
+            raise UserError(
+                self.env._(
+                    "The dunning date %(date)s is in the future: a recorded dunning cannot "
+                    "be dated after today (%(today)s).",
+                    date=format_date(self.env, date),
+                    today=format_date(self.env, today),
+                )
+            )
+        raise UserError(
+            self.env._(
+                "The dunning date %(date)s is too far in the future: a recorded dunning may "
+                "be dated at most %(days)s day(s) after today, until %(limit)s (Settings > "
+                "Invoicing > Dunning).",
+                date=format_date(self.env, date),
+                days=self.relance_future_days,
+                limit=format_date(self.env, limit),
+            )
+        )
 
     @api.constrains("relance_rule")
     def _check_relance_rule_levels(self):

@@ -7,6 +7,7 @@ class ResConfigSettings(models.TransientModel):
     relance_rule = fields.Selection(related="company_id.relance_rule", readonly=False)
     relance_auto_email = fields.Boolean(related="company_id.relance_auto_email", readonly=False)
     relance_repeat_days = fields.Integer(related="company_id.relance_repeat_days", readonly=False)
+    relance_future_days = fields.Integer(related="company_id.relance_future_days", readonly=False)
     relance_sign_first_days = fields.Integer(
         related="company_id.relance_sign_first_days", readonly=False
     )

@@ -22,6 +22,21 @@ class SaleOrder(models.Model):
     relance_sign_line_ids = fields.One2many(
         "relance.run.line", "order_id", string="Signature reminder history", readonly=True
     )
+    relance_sign_created = fields.Date(
+        string="Created on",
+        compute="_compute_relance_sign_created",
+        help="The day the quotation was created, which its signature reminders count from.",
+    )
+
+    @api.depends("create_date")
+    @api.depends_context("tz")
+    def _compute_relance_sign_created(self):
+        tz = self._relance_signature_tz()
+        for order in self:
+            created = order.create_date
+            order.relance_sign_created = (
+                pytz.UTC.localize(created).astimezone(tz).date() if created else False
+            )
 
     @api.model
     def _cron_relance_signature(self, as_of=None):

@@ -1,7 +1,11 @@
-"""Scale of the letters on the installed wkhtmltopdf build."""
+"""Scale of the letters on the installed wkhtmltopdf build; what their PDF shows."""
 
 import functools
+import io
+import shutil
 import subprocess
+
+from odoo.tools.pdf import PdfFileReader
 
 from odoo.addons.base.models.ir_actions_report import _get_wkhtmltopdf_bin
 
@@ -22,3 +26,38 @@ def letter_zoom():
     except (OSError, subprocess.SubprocessError):
         return 1.0
     return 1.0 if "patched qt" in version else UNPATCHED_QT_ZOOM
+
+
+def pdf_words(pdf):
+    """The words of ``pdf``: poppler's pdftotext when installed, else PyPDF2."""
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext:
+        text = subprocess.run(
+            [pdftotext, "-q", "-", "-"], input=pdf, capture_output=True, timeout=600, check=False
+        ).stdout.decode(errors="replace")
+    else:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    return text.split()
+
+
+def missing_from_pdf(pdf, letters):
+    """The keys of ``letters`` ({key: the words a letter must show}) whose words
+    are not all in ``pdf``.
+
+    A word is looked up among the PDF's words, then, should a narrow column have
+    broken it, in the PDF's text without spaces.
+    """
+    words = pdf_words(pdf)
+    known = set(words)
+    joined = None
+    missing = []
+    for key, needed in letters.items():
+        for word in needed:
+            if word in known:
+                continue
+            joined = joined if joined is not None else "".join(words)
+            if "".join(word.split()) not in joined:
+                missing.append(key)
+                break
+    return missing

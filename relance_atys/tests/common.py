@@ -10,6 +10,13 @@ from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 TODAY = date(2026, 3, 31)
 
 
+def load_french(env):
+    """French active, with this module's French, whatever languages the database
+    was installed with: a test loads what it reads."""
+    env["res.lang"]._activate_lang("fr_FR")
+    env["ir.module.module"]._load_module_terms(["relance_atys"], ["fr_FR"], overwrite=True)
+
+
 @tagged("post_install", "-at_install")
 class RelanceCommon(AccountTestInvoicingCommon):
     """A company with levels 1 [1, 15], 2 [16, 30], 3 [31, 9999], sequential rule off."""

@@ -3,11 +3,11 @@ French, and nothing written (no run, no level, no mail)."""
 
 from datetime import timedelta
 
-from odoo import Command
+from odoo import Command, fields
 from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
 
-from .common import TODAY, RelanceCommon
+from .common import TODAY, RelanceCommon, load_french
 
 PIXEL = (  # a 1x1 PNG: a signature must be an image
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
@@ -19,7 +19,7 @@ class TestBadInput(RelanceCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["res.lang"]._activate_lang("fr_FR")
+        load_french(cls.env)
         cls.customer = cls._customer("Client Erreurs", lang="fr_FR")
         cls.invoice = cls._invoice(cls.customer, 300.0, 20)
         cls.other_company = cls.env["res.company"].create({"name": "Autre Société"})
@@ -119,6 +119,26 @@ class TestBadInput(RelanceCommon):
                 "Aucun client",
             ),
             (
+                "edition: definitive dated after today",
+                lambda lang: self._reviewed(
+                    lang, date=self._today() + day
+                ).action_print_definitive(),
+                "in the future",
+                "dans le futur",
+            ),
+            (
+                "edition: definitive dated beyond the days ahead allowed",
+                lambda lang: self._ahead(lang, 3, 5).action_print_definitive(),
+                "at most 3 day(s) after today",
+                "au plus 3 jour(s) après aujourd'hui",
+            ),
+            (
+                "edition: emails dated after today",
+                lambda lang: self._reviewed(lang, date=self._today() + day).action_send_emails(),
+                "in the future",
+                "dans le futur",
+            ),
+            (
                 "level: number 0",
                 lambda lang: self._level(lang, number=0),
                 "between 1 and 5",
@@ -203,6 +223,12 @@ class TestBadInput(RelanceCommon):
                 "inversée",
             ),
             (
+                "level management: date after today",
+                lambda lang: self._manage(lang, date=self._today() + day).action_consult(),
+                "in the future",
+                "dans le futur",
+            ),
+            (
                 "level management: customer of another company",
                 lambda lang: self._manage(lang, partner_id=self.foreign.id).action_consult(),
                 "belongs to the company",
@@ -276,6 +302,14 @@ class TestBadInput(RelanceCommon):
             {"relance_level": 1, "relance_date": TODAY + timedelta(days=2)}
         )
         return self._reviewed(lang)
+
+    def _today(self):
+        return fields.Date.context_today(self.env.user)
+
+    def _ahead(self, lang, allowed, days):
+        """A definitive edition dated ``days`` ahead, ``allowed`` days being allowed."""
+        self.company.relance_future_days = allowed
+        return self._reviewed(lang, date=self._today() + timedelta(days=days))
 
     def _unticked(self, lang):
         wizard = self._reviewed(lang)

@@ -10,7 +10,7 @@ import openpyxl
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
-from .common import TODAY, RelanceCommon
+from .common import TODAY, RelanceCommon, load_french
 
 
 def pdf_text(pdf):
@@ -195,6 +195,7 @@ class TestEdition(RelanceCommon):
         self.assertFalse(self.env["relance.run"].search([]))
 
     def test_bad_input_in_french(self):
+        load_french(self.env)
         wizard = self._edition(due_from=TODAY, due_to=TODAY - timedelta(days=1))
         with self.assertRaisesRegex(UserError, "inversée"):
             wizard.with_context(lang="fr_FR").action_review()

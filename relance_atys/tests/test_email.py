@@ -9,7 +9,7 @@ from odoo.tests.common import new_test_user
 from odoo.tools import mute_logger
 from odoo.tools.safe_eval import safe_eval
 
-from .common import TODAY, RelanceCommon
+from .common import TODAY, RelanceCommon, load_french
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
 FAKE_PDF = b"%PDF-1.4 invoice"
@@ -20,8 +20,9 @@ class TestEmail(RelanceCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        for lang in ("fr_FR", "en_US"):  # a French company with English-speaking customers
-            cls.env["res.lang"]._activate_lang(lang)
+        load_french(cls.env)  # a French company with English-speaking customers
+        cls.env["res.lang"]._activate_lang("en_US")
+        cls.company.email = "compta@societe.example.com"
         cls.alpha = cls._customer("Alpha SARL", ref="C001", lang="en_US")
         cls.alpha_contact = cls.env["res.partner"].create(
             {
@@ -164,7 +165,9 @@ class TestEmail(RelanceCommon):
         self.assertEqual(alpha_lines.message_id, mail.mail_message_id)
         self.assertEqual(mail.recipient_ids, self.alpha_contact)
         self.assertEqual(mail.subject, "Mise en demeure - factures échues")
-        self.assertEqual(mail.email_from, self.env.user.email_formatted)
+        # from the company, signed by the user who sent it
+        self.assertEqual(mail.email_from, self.company.partner_id.email_formatted)
+        self.assertEqual(mail.author_id, self.env.user.partner_id)
         self.assertEqual(
             sorted(mail.attachment_ids.mapped("name")),
             sorted(

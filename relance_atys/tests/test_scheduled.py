@@ -1,6 +1,6 @@
 from odoo.tests import tagged
 
-from .common import TODAY, RelanceCommon
+from .common import TODAY, RelanceCommon, load_french
 
 
 @tagged("post_install", "-at_install")
@@ -37,7 +37,7 @@ class TestScheduledDunning(RelanceCommon):
 
     def test_the_history_is_written_in_the_company_language(self):
         """The scheduler's user reads English; a French company's history is French."""
-        self.env["res.lang"]._activate_lang("fr_FR")
+        load_french(self.env)
         self.company.partner_id.lang = "fr_FR"
         self.company.relance_auto_email = True
         refund = self._invoice(self.with_email, 50.0, 10, move_type="out_refund")

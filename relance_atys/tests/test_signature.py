@@ -15,6 +15,7 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import html2plaintext
 from odoo.tools.translate import TranslationImporter
 
+from .common import load_french
 from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.addons.relance_atys.models import relance_signature_service as service_module
 
@@ -449,9 +450,14 @@ class TestMail(SignatureCase):
     def test_the_default_mail_in_french_reads_like_the_seed(self):
         """Atys: « Cher(e) …, Relance 1 : Merci de bien vouloir signer votre
         CONTRAT D'ACHAT "CAS1000028" du 09/02/2022 et nous la renvoyer par mail
-        ou par courrier. Bien cordialement. Votre service client. »"""
+        ou par courrier. Bien cordialement. Votre service client. » — but a
+        quotation (devis) is masculine, a company is "Madame, Monsieur", the
+        subject does not number the reminder, and the date is the creation's,
+        the day its age counts from."""
         self._load_french()
-        client = self._partner("Jeanne Martin", email="jeanne@example.com", lang="fr_FR")
+        client = self.env["res.partner"].create(
+            {"name": "Jeanne Martin", "email": "jeanne@example.com", "lang": "fr_FR"}
+        )
         order = self._quotation(
             client,
             40,
@@ -459,24 +465,33 @@ class TestMail(SignatureCase):
             date_order=datetime(2022, 2, 9, 10, 0),
             sale_order_template_id=self.purchase_contract.id,
         )
+        firm = self._partner("Cabinet Lefèvre Avocats", email="cabinet@example.com", lang="fr_FR")
+        devis = self._quotation(firm, 40, name="S00052")
         run = self._send()
         self.assertEqual(self._outcomes(run, order), {order: ("sent", 1, "")})
         mail = self._mails(order)
         text = " ".join(html2plaintext(mail.body_html).replace("*", "").split())
+        created = days_ago(40).strftime("%d/%m/%Y")
         self.assertIn(
             "Cher(e) Jeanne Martin, Relance 1 : Merci de bien vouloir signer votre "
-            'CONTRAT D\'ACHAT "CAS1000028" du 09/02/2022 et nous la renvoyer par mail '
+            f'CONTRAT D\'ACHAT "CAS1000028" du {created} et nous le renvoyer par mail '
             "ou par courrier.",
             text,
         )
+        self.assertIn("Vous pouvez aussi le signer en ligne", text)
         self.assertIn("Bien cordialement. Votre service client.", text)
         self.assertIn("signer mon devis", text)
-        self.assertEqual(mail.subject, "Relance 1 : CAS1000028 à signer")
+        self.assertEqual(mail.subject, "Relance : CAS1000028 à signer")
+        firm_text = " ".join(html2plaintext(self._mails(devis).body_html).split())
+        self.assertIn("Madame, Monsieur,", firm_text)
+        self.assertNotIn("Cher(e)", firm_text)
+        self.assertIn(f'votre devis "S00052" du {created} et nous le renvoyer', firm_text)
 
     def _load_french(self):
-        """French is loaded at install with fr.po; the signature strings may
-        still wait in fr_signature.po.part for the merge into fr.po."""
-        self.env["res.lang"]._activate_lang("fr_FR")
+        """French and this module's French, whatever the database was installed
+        with; the signature strings may still wait in fr_signature.po.part for
+        the merge into fr.po."""
+        load_french(self.env)
         part = Path(__file__).resolve().parent.parent / "i18n" / "fr_signature.po.part"
         if part.exists():
             importer = TranslationImporter(self.env.cr, verbose=False)
@@ -508,7 +523,7 @@ class TestScheduledAction(SignatureCase):
 
     def test_the_report_is_written_in_the_company_language(self):
         """The scheduler's user reads English; a French company's report is French."""
-        self.env["res.lang"]._activate_lang("fr_FR")
+        load_french(self.env)
         self.company.partner_id.lang = "fr_FR"
         young = self._quotation(self.deco, 10)
         self._cron(lang="en_US")

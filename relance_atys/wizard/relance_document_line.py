@@ -1,4 +1,5 @@
 from odoo import fields, models
+from odoo.tools import format_date
 
 
 class RelanceDocumentLine(models.AbstractModel):
@@ -31,3 +32,38 @@ class RelanceDocumentLine(models.AbstractModel):
             "currency_id": self.currency_id.id,
             "reason": self.env._("deduction") if self.is_deduction else False,
         }
+
+    def _reminded_text(self):
+        """What the customer was already sent about these documents, as a sentence
+        of the context's language; empty when none of them was reminded before
+        (a letter or mail must not claim reminders that were never sent)."""
+        reminded = self.filtered(lambda line: not line.is_deduction and line.level_before > 0)
+        if not reminded:
+            return ""
+        dates = [date for date in reminded.mapped("date_before") if date]
+        values = {
+            "documents": ", ".join(reminded.move_id.mapped("name")),
+            "date": format_date(self.env, max(dates), date_format="long") if dates else "",
+        }
+        _ = self.env._
+        if len(reminded) == 1:
+            if not dates:
+                return _(
+                    "We already sent you a reminder about %(documents)s; it is still unpaid.",
+                    **values,
+                )
+            return _(
+                "We already sent you a reminder about %(documents)s on %(date)s; "
+                "it is still unpaid.",
+                **values,
+            )
+        if not dates:
+            return _(
+                "We already sent you reminders about %(documents)s; they are still unpaid.",
+                **values,
+            )
+        return _(
+            "We already sent you reminders about %(documents)s, the last one on %(date)s; "
+            "they are still unpaid.",
+            **values,
+        )

@@ -6,12 +6,13 @@ from markupsafe import Markup
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import format_date, formatLang
+from odoo.tools import format_date
 
 from .. import engine
 from ..actions import download_action, reopen_action
-from ..report.relance_letter import letter_zoom
+from ..report.relance_letter import letter_zoom, missing_from_pdf
 from ..report.relance_xlsx import write_control_list
+from ..text import format_money, sort_key, without_invisible
 
 SORTS = [
     ("name", "Customer name"),
@@ -93,7 +94,9 @@ class RelanceEdition(models.TransientModel):
     partner_ids = fields.Many2many(
         "res.partner",
         string="Customers",
-        domain="[('is_company', '=', True), ('customer_rank', '>', 0)]",
+        domain="[('customer_rank', '>', 0), ('company_id', 'in', (company_id, False)), "
+        "'|', ('is_company', '=', True), ('parent_id', '=', False)]",
+        help="Companies and individuals alike: any customer that can be dunned.",
     )
     partner_line_ids = fields.One2many("relance.edition.partner", "edition_id")
     line_ids = fields.One2many("relance.edition.line", "edition_id")
@@ -107,7 +110,11 @@ class RelanceEdition(models.TransientModel):
             .sudo()
             .search([("type", "=", "qweb"), ("key", "=like", "relance_atys.letter_%")], order="id")
         )
-        return [(view.key, view.name) for view in views]
+        return [(view.key, self._letter_template_name(view)) for view in views]
+
+    def _letter_template_name(self, view):
+        """The standard letter's name in the user's language (a view's is not translated)."""
+        return self.env._("Standard letter") if view.key == DEFAULT_TEMPLATE else view.name
 
     # -- checks ------------------------------------------------------------
 
@@ -248,10 +255,10 @@ class RelanceEdition(models.TransientModel):
 
     def _sorted_partners(self, partners):
         keys = {
-            "name": lambda p: (p.name or "").lower(),
-            "zip": lambda p: (p.zip or "", (p.name or "").lower()),
-            "ref": lambda p: (p.ref or "", (p.name or "").lower()),
-            "user": lambda p: (p.user_id.name or "", (p.name or "").lower()),
+            "name": lambda p: sort_key(p.name),
+            "zip": lambda p: (p.zip or "", sort_key(p.name)),
+            "ref": lambda p: (p.ref or "", sort_key(p.name)),
+            "user": lambda p: (sort_key(p.user_id.name), sort_key(p.name)),
         }
         return partners.sorted(keys[self.sort_by])
 
@@ -271,7 +278,7 @@ class RelanceEdition(models.TransientModel):
         for line in lines:
             totals[line.currency_id] += line.residual
         return " ; ".join(
-            formatLang(self.env, amount, currency_obj=currency)
+            format_money(self.env, amount, currency)
             for currency, amount in sorted(totals.items(), key=lambda kv: kv[0].name)
         )
 
@@ -460,7 +467,30 @@ class RelanceEdition(models.TransientModel):
             raise UserError(
                 self.env._("The letters could not be produced (empty PDF): nothing recorded.")
             )
+        self._check_letters_in_pdf(pdf, partner_lines.filtered(lambda pl: pl not in failures))
         return pdf, failures
+
+    def _check_letters_in_pdf(self, pdf, partner_lines):
+        """Refuse a PDF that lacks a customer's letter: each letter lists the
+        documents it duns, so their numbers must all be in the PDF's text."""
+        letters = {
+            pline: pline.line_ids.filtered(
+                lambda line: line.selected and not line.is_deduction
+            ).move_id.mapped("name")
+            for pline in partner_lines
+        }
+        missing = missing_from_pdf(pdf, letters)
+        if missing:
+            raise UserError(
+                self.env._(
+                    "The PDF does not show the letters of %(partners)s (their documents are "
+                    "not in it): nothing recorded. Check the letter template '%(template)s'.",
+                    partners=", ".join(pline.partner_id.display_name for pline in missing),
+                    template=dict(self._letter_templates()).get(
+                        self.template_key, self.template_key
+                    ),
+                )
+            )
 
     def _letters_html(self, partner_lines, definitive):
         report = self.env["ir.actions.report"]
@@ -479,7 +509,7 @@ class RelanceEdition(models.TransientModel):
             except Exception as error:  # any template error: kept, per letter
                 failures[pline] = str(error).strip() or type(error).__name__
                 continue
-            letters.append(html.decode())
+            letters.append(without_invisible(html.decode()))
         return letters, failures
 
     def _failures_message(self, failures):
@@ -497,6 +527,7 @@ class RelanceEdition(models.TransientModel):
         )
 
     def _check_definitive_dates(self, partner_lines):
+        self.company_id._relance_check_date(self.date)
         late = partner_lines.filtered(lambda pl: pl.current_date and pl.current_date > self.date)
         if late:
             raise UserError(
@@ -677,7 +708,17 @@ class RelanceEditionPartner(models.TransientModel):
     # -- what a letter prints ---------------------------------------------------
 
     def _letter_lang(self):
-        return self.partner_id.lang or self.env.user.lang or "en_US"
+        """The customer's language when it is installed, else the company's: the
+        words and the dates of a letter are always in one language."""
+        installed = {code for code, _name in self.env["res.lang"].get_installed()}
+        for lang in (
+            self.partner_id.lang,
+            self.edition_id.company_id.partner_id.lang,
+            self.env.user.lang,
+        ):
+            if lang in installed:
+                return lang
+        return next(iter(sorted(installed)), "en_US")
 
     def _letter_level(self):
         """The level whose texts the letter carries (the highest proposed), in its language."""
@@ -690,6 +731,11 @@ class RelanceEditionPartner(models.TransientModel):
             limit=1,
         )
         return level.with_context(lang=self._letter_lang())
+
+    def _letter_history(self):
+        """The sentence saying which of the letter's documents were reminded before."""
+        lines = self.line_ids.filtered("selected")
+        return lines.with_context(lang=self._letter_lang())._reminded_text()
 
     def _letter_address(self, partner):
         """Postal lines of ``partner``; the country only when it is not the company's."""

@@ -78,6 +78,7 @@ class RelanceLevelManage(models.TransientModel):
             raise UserError(
                 self.env._("The date range is inverted: 'Documents from' is after 'Documents to'.")
             )
+        self.company_id._relance_check_date(self.date)
 
     # -- consultation -----------------------------------------------------------
 

@@ -1,0 +1,323 @@
+"""What customers read and users see: letters, mails, words, dates and order.
+
+Letters are read from the HTML the template renders (the words) and, once, from
+the real PDF (that each customer's letter is in it); mails from what they queue.
+"""
+
+import subprocess
+from datetime import timedelta
+from unittest import mock
+
+from lxml import etree
+
+from odoo import fields
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+from odoo.tools import html2plaintext, mute_logger
+from odoo.tools.safe_eval import datetime as safe_datetime
+from odoo.tools.safe_eval import dateutil, safe_eval
+
+from ..text import format_money, sort_key
+from .common import TODAY, RelanceCommon, load_french
+
+MARCH_11 = TODAY - timedelta(days=20)
+
+
+def pdf_text(pdf):
+    return subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
+
+
+def plain(html):
+    return " ".join(html2plaintext(html).replace("*", "").split())
+
+
+@tagged("post_install", "-at_install")
+class TestWords(RelanceCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        load_french(cls.env)
+        cls.env["res.lang"]._activate_lang("en_US")
+        cls.company.write({"email": "compta@relances.example.com", "city": "Lyon"})
+        cls.company.partner_id.lang = "fr_FR"
+        cls._use_shipped_level_texts()
+        cls.fresh = cls._customer("Transports Rhône", lang="fr_FR")
+        cls.fresh_40 = cls._invoice(cls.fresh, 350.0, 40)
+        cls.reminded = cls._customer("électricité Girard", lang="fr_FR")
+        cls.reminded_40 = cls._invoice(cls.reminded, 400.0, 40)
+        cls.reminded_3 = cls._invoice(cls.reminded, 90.0, 3)
+        cls.env["relance.service"]._write_levels({cls.reminded_40.id: 1}, MARCH_11)
+        cls.english = cls._customer("Brown Partners", lang="en_US")
+        cls.english_20 = cls._invoice(cls.english, 200.0, 20)
+
+    @classmethod
+    def _use_shipped_level_texts(cls):
+        """The test levels take the module's own texts, in English and French."""
+        fields_ = ("name", "header", "footer", "mail_subject", "subject_template")
+        for level in cls.levels:
+            shipped = cls.env.ref(f"relance_atys.relance_level_{level.number}").sudo()
+            for lang in ("en_US", "fr_FR"):
+                values = shipped.with_context(lang=lang).read(fields_)[0]
+                level.with_context(lang=lang).write({name: values[name] for name in fields_})
+
+    def _review(self, lang="fr_FR", **vals):
+        wizard = (
+            self.env["relance.edition"]
+            .with_context(lang=lang)
+            .create({"date": TODAY, "output": "letters", **vals})
+        )
+        wizard.action_review()
+        return wizard
+
+    def _pline(self, wizard, partner):
+        return wizard.partner_line_ids.filtered(lambda pline: pline.partner_id == partner)
+
+    def _letter(self, wizard, partner):
+        """The words of ``partner``'s letter, as the template renders them."""
+        letters, failures = wizard._letters_html(self._pline(wizard, partner), definitive=True)
+        self.assertFalse(failures)
+        return plain(letters[0])
+
+    # -- 15: a letter says only what is true of its customer ---------------------------
+
+    def test_a_first_formal_notice_claims_no_earlier_reminder(self):
+        text = self._letter(self._review(), self.fresh)
+        self.assertIn("nous vous mettons en demeure", text)
+        for untrue in ("précédentes relances", "Malgré notre", "déjà relancé", "sans réponse"):
+            self.assertNotIn(untrue, text)
+        self.assertNotIn("Niveau de relance", text, "never the internal level")
+
+    def test_a_letter_names_the_reminders_already_sent(self):
+        text = self._letter(self._review(), self.reminded)
+        self.assertIn(
+            f"Nous vous avons déjà relancé pour la pièce {self.reminded_40.name} le "
+            "11 mars 2026 : elle reste impayée à ce jour.",
+            text,
+        )
+        self.assertIn("11/03/2026", text, "the last reminder of the document, in its row")
+        self.assertNotIn("Malgré notre premier rappel", text)
+
+    def test_a_second_level_letter_to_a_customer_never_reminded(self):
+        wizard = self._review(level_id=self.levels[1].id)
+        text = self._letter(wizard, self.english)
+        self.assertIn("Unpaid invoices - Brown Partners", text)
+        self.assertNotIn("Despite our first reminder", text)
+        self.assertNotIn("Second reminder", text)
+        self.assertNotIn("already", text)
+
+    # -- 18: one language per letter, words and dates -------------------------------------
+
+    def test_an_english_letter_has_english_dates(self):
+        text = self._letter(self._review(), self.english)
+        self.assertIn("Lyon, March 31, 2026", text)
+        self.assertIn("Subject:", text)
+
+    def test_a_letter_in_a_language_not_installed_is_in_the_company_language(self):
+        self.env.cr.execute(
+            "UPDATE res_partner SET lang = 'de_DE' WHERE id = %s", [self.english.id]
+        )
+        self.english.invalidate_recordset(["lang"])
+        text = self._letter(self._review(), self.english)
+        self.assertIn("Lyon, le 31 mars 2026", text)
+        self.assertIn("Objet :", text, "words and date in one language")
+
+    def test_the_standard_letter_is_named_in_french(self):
+        names = dict(self.env["relance.edition"].with_context(lang="fr_FR")._letter_templates())
+        self.assertEqual(names["relance_atys.letter_document"], "Courrier standard")
+
+    # -- 19: customers in dictionary order -------------------------------------------
+
+    def test_customers_in_dictionary_order(self):
+        names = ["Transports Rhône", "Électricité Girard", "boulangerie Martin", "Ecole Dupont"]
+        self.assertEqual(
+            sorted(names, key=sort_key),
+            ["boulangerie Martin", "Ecole Dupont", "Électricité Girard", "Transports Rhône"],
+        )
+        wizard = self._review()
+        self.assertEqual(
+            wizard.partner_line_ids.partner_id.mapped("name"),
+            ["Brown Partners", "électricité Girard", "Transports Rhône"],
+            "review screen, XLSX and letters follow it",
+        )
+
+    # -- 20: amounts without invisible characters -------------------------------------
+
+    def test_amounts_carry_no_invisible_character(self):
+        euro = self.env.ref("base.EUR")
+        self.assertEqual(
+            format_money(self.env(context={"lang": "fr_FR"}), -350.0, euro).replace("\xa0", " "),
+            f"-350,00 {euro.symbol}",
+        )
+        refund = self._invoice(self.fresh, 50.0, 5, move_type="out_refund")
+        wizard = self._review()
+        pline = self._pline(wizard, self.fresh)
+        letters, _failures = wizard._letters_html(pline, definitive=True)
+        self.assertIn(refund.name, letters[0])
+        for text in (letters[0], pline.totals_text, wizard.summary):
+            self.assertNotIn("\N{ZERO WIDTH NO-BREAK SPACE}", text)
+            self.assertNotIn("\N{ZERO WIDTH SPACE}", text)
+
+    def test_the_demo_places_geneva_in_switzerland(self):
+        alpine = self.env["res.partner"].sudo().search([("name", "=", "Alpine Trading Ltd")])
+        self.assertTrue(alpine, "the demo data is installed with the tests")
+        self.assertEqual(alpine.mapped("country_id.code"), ["CH"] * len(alpine))
+
+    # -- 1: a definitive edition needs every letter in its PDF -----------------------------
+
+    def test_a_pdf_without_the_letters_records_nothing(self):
+        wizard = self._review(definitive=True)
+        blank = ["<div>&#160;</div>"] * len(wizard.partner_line_ids)
+        with (
+            mock.patch.object(type(wizard), "_letters_html", return_value=(blank, {})),
+            self.assertRaisesRegex(UserError, "Le PDF ne contient pas les courriers de Brown"),
+        ):
+            wizard.action_print_definitive()
+        self.assertFalse(self.env["relance.run"].search([]))
+        self.assertEqual(self.fresh_40.relance_level, 0)
+
+    def test_the_real_pdf_holds_every_letter(self):
+        wizard = self._review(definitive=True)
+        action = wizard.action_print_definitive()
+        run = self.env["relance.run"].browse(action["res_id"])
+        text = pdf_text(run.attachment_id.raw)
+        for move in (self.fresh_40, self.reminded_40, self.english_20):
+            self.assertIn(move.name, text)
+        self.assertEqual(self.fresh_40.relance_level, 3)
+
+    # -- 6: dates in the future ---------------------------------------------------------
+
+    def test_a_letter_dated_within_the_days_ahead_allowed_is_recorded(self):
+        self.company.relance_future_days = 3
+        ahead = fields.Date.context_today(self.env.user) + timedelta(days=3)
+        with self.assertRaisesRegex(UserError, "trop loin dans le futur"):
+            self._review(date=ahead + timedelta(days=1), definitive=True).action_print_definitive()
+        self._review(date=ahead, definitive=True).action_print_definitive()
+        self.assertEqual(self.fresh_40.relance_date, ahead)
+
+    # -- 7: any customer that can be dunned can be picked ----------------------------------
+
+    def test_individuals_can_be_picked_and_filtered_by_level(self):
+        person = self.env["res.partner"].create(
+            {"name": "Jeanne Martin", "is_company": False, "customer_rank": 1}
+        )
+        contact = self.env["res.partner"].create(
+            {"name": "Compta Rhône", "parent_id": self.fresh.id, "customer_rank": 1}
+        )
+        wizard = self.env["relance.edition"].create({"date": TODAY})
+        domain = safe_eval(wizard._fields["partner_ids"].domain, {"company_id": self.company.id})
+        pickable = self.env["res.partner"].search(domain)
+        self.assertIn(person, pickable)
+        self.assertIn(self.fresh, pickable)
+        self.assertNotIn(contact, pickable, "a contact is dunned through its company")
+        self.reminded.with_company(self.company).sudo().write(
+            {"relance_level": 2, "relance_date": TODAY - timedelta(days=45)}
+        )
+        filters = self._picker_filters()
+        customers = self.reminded | self.fresh | person
+        by_filter = {
+            name: self.env["res.partner"].search(domain + [("id", "in", customers.ids)])
+            for name, domain in filters.items()
+        }
+        self.assertEqual(by_filter["level_2"], self.reminded)
+        self.assertEqual(by_filter["level_0"], self.fresh | person)
+        self.assertEqual(by_filter["dunned_30"], self.reminded)
+        self.assertEqual(by_filter["individuals"], person)
+
+    def _picker_filters(self):
+        view = self.env.ref("relance_atys.view_partner_search_relance")
+        context = {
+            "context_today": lambda: fields.Date.context_today(self.env.user),
+            "relativedelta": dateutil.relativedelta.relativedelta,
+            "datetime": safe_datetime,
+        }
+        return {
+            node.get("name"): safe_eval(node.get("domain"), context)
+            for node in etree.fromstring(view.arch).iter("filter")
+            if node.get("domain")
+        }
+
+    # -- 16: the dunning mail is the company's ---------------------------------------------
+
+    def _send_emails(self, **vals):
+        wizard = self._review(**vals)
+        wizard.action_switch_mode()
+        action = wizard.action_send_emails()
+        return self.env["relance.run"].browse(action["res_id"])
+
+    def test_the_mail_leaves_from_the_company_headed_by_its_level(self):
+        run = self._send_emails()
+        mail = run.line_ids.filtered(lambda line: line.partner_id == self.reminded).mail_id
+        self.assertEqual(mail.email_from, self.company.partner_id.email_formatted)
+        self.assertEqual(mail.author_id, self.env.user.partner_id)
+        text = plain(mail.body_html)
+        self.assertTrue(text.startswith("Mise en demeure"), text[:80])
+        self.assertNotIn("relevé de compte", text)
+        self.assertNotIn("Odoo", text)
+        self.assertIn(f"Nous vous avons déjà relancé pour la pièce {self.reminded_40.name}", text)
+        fresh = run.line_ids.filtered(lambda line: line.partner_id == self.fresh).mail_id
+        self.assertNotIn("déjà relancé", plain(fresh.body_html))
+
+    # -- 12: a failed email run reads failed, with a sentence --------------------------------
+
+    def test_a_refused_connection_fails_the_run_in_a_sentence(self):
+        run = self._send_emails()
+        self.assertEqual((run.state, run.level), ("done", 3))
+        IrMailServer = type(self.env["ir.mail_server"])
+        with (
+            mock.patch.object(
+                IrMailServer,
+                "connect",
+                side_effect=ConnectionRefusedError(111, "Connection refused"),
+            ),
+            mute_logger("odoo.addons.mail.models.mail_mail"),
+        ):
+            run.line_ids.mail_id.send()
+        sent = run.line_ids.filtered(lambda line: line.move_id and line.outcome != "skipped")
+        self.assertEqual(set(sent.mapped("outcome")), {"failed"})
+        self.assertEqual(
+            sent[0].reason,
+            "Le serveur d'envoi a refusé la connexion (111 Connection refused).",
+        )
+        self.assertEqual((run.state, run.level), ("failed", 0), "nothing recorded")
+        self.assertEqual(self.fresh_40.relance_level, 0)
+        run.action_resend_failed()
+        self.assertEqual((run.state, run.level), ("done", 3))
+
+    def test_failure_sentences(self):
+        mailer = self.env["relance.mailer"].with_context(lang="en_US")
+        cases = [
+            ("mail_smtp", "timed out", "did not answer in time"),
+            ("mail_smtp", "[Errno -2] Name or service not known", "could not be found"),
+            ("mail_smtp", "(535, b'5.7.8 Authentication failed')", "user name or password"),
+            ("mail_from_invalid", "Malformed 'Return-Path'", "sender's address"),
+            ("unknown", "", "could not be delivered."),
+        ]
+        for failure_type, detail, expected in cases:
+            with self.subTest(detail=detail):
+                self.assertIn(expected, mailer._failure_sentence(failure_type, detail))
+
+    # -- 24: a cancellation shows on the customer -------------------------------------------
+
+    def test_cancelling_a_run_posts_on_each_customer(self):
+        wizard = self._review(definitive=True)
+        run = self.env["relance.run"].browse(wizard.action_print_definitive()["res_id"])
+        customers = run.line_ids.partner_id
+        messages_before = self.env["mail.message"].search_count([])
+        run.action_cancel()
+        for customer in customers:
+            self.assertIn(f"{run.name} cancelled", customer.message_ids[:1].body)
+        self.assertEqual(
+            self.env["mail.message"].search_count([]) - messages_before, len(customers) + 1
+        )
+
+    # -- 30: tests load the French they read -------------------------------------------------
+
+    def test_french_is_loaded_by_the_test(self):
+        level = self.env.ref("relance_atys.relance_level_3").sudo().with_context(lang="fr_FR")
+        self.assertEqual(level.name, "Mise en demeure")
+        self.assertEqual(
+            self.env["relance.edition"].with_context(lang="fr_FR").env._("Standard letter"),
+            "Courrier standard",
+        )
