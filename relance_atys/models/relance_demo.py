@@ -65,6 +65,8 @@ class RelanceDemo(models.AbstractModel):
         fr_active = bool(self.env["res.lang"]._lang_get("fr_FR"))
         if fr_active:  # so that the new company's levels are copied with their French
             self.env["ir.module.module"]._load_module_terms(["relance_atys"], ["fr_FR"])
+        # the English-speaking customers read English letters and mails
+        self.env["res.lang"]._activate_lang("en_US")
         company = self._demo_company()
         self = self.with_company(company).with_context(
             allowed_company_ids=[company.id], tracking_disable=True

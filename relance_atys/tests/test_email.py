@@ -184,7 +184,7 @@ class TestEmail(RelanceCommon):
                 f"/my/invoices/{move.id}?access_token={move.access_token}", mail.body_html
             )
         self.assertIn("/my/invoices", mail.body_html)
-        self.assertIn("Alpha SARL", mail.body_html)
+        self.assertIn("Mise en demeure", mail.body_html, "headed by its level")
         self.assertIn("<p>En-tête niveau 3</p>", mail.body_html)
         gamma_lines = run.line_ids.filtered(lambda line: line.partner_id == self.gamma)
         self.assertEqual(gamma_lines.mapped("outcome"), ["skipped"])
@@ -328,6 +328,7 @@ class TestEmail(RelanceCommon):
             run.action_resend_failed()
 
     def test_invalid_address_fails_with_its_reason(self):
+        self.company.partner_id.lang = "en_US"  # the history's language
         self.alpha_contact.email = "compta-at-alpha"
         run = self._send(self._email_review())
         with self._mail_gateway():
