@@ -141,6 +141,16 @@ class TestWords(RelanceCommon):
             ["Brown Partners", "électricité Girard", "Transports Rhône"],
             "review screen, XLSX and letters follow it",
         )
+        # the control list on screen, grouped by customer, in the same order
+        view = self.env.ref("relance_atys.relance_edition_line_view_search")
+        self.assertIn("'group_by': 'partner_line_id'", view.arch)
+        groups = self.env["relance.edition.line"].read_group(
+            [("edition_id", "=", wizard.id)], ["residual:sum"], ["partner_line_id"]
+        )
+        self.assertEqual(
+            [group["partner_line_id"][1] for group in groups],
+            ["Brown Partners", "électricité Girard", "Transports Rhône"],
+        )
 
     # -- 20: amounts without invisible characters -------------------------------------
 

@@ -646,6 +646,11 @@ class RelanceEditionPartner(models.TransientModel):
     send_doc = fields.Boolean(related="partner_id.relance_send_doc")
     mode = fields.Selection(related="edition_id.mode")
 
+    @api.depends("partner_id")
+    def _compute_display_name(self):
+        for pline in self:
+            pline.display_name = pline.partner_id.display_name
+
     @api.depends("line_ids.selected", "line_ids.residual")
     def _compute_totals(self):
         for pline in self:
