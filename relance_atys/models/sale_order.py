@@ -5,6 +5,8 @@ The use case lives in `relance.signature.service`
 of its last reminder and its history, and the weekly cron's entry point.
 """
 
+import pytz
+
 from odoo import api, fields, models
 
 
@@ -31,7 +33,8 @@ class SaleOrder(models.Model):
     @api.depends("create_date")
     @api.depends_context("tz")
     def _compute_relance_sign_created(self):
-        tz = self._relance_signature_tz()
+        """The creation day in the time zone the service counts ages in."""
+        tz = self.env["relance.signature.service"]._tz()
         for order in self:
             created = order.create_date
             order.relance_sign_created = (
