@@ -326,3 +326,21 @@ def test_the_demo_checks_its_python_modules_too(dev, monkeypatch):
     monkeypatch.setattr(dev, "probe_odoo", lambda root, modules: {"version": "17.0"})
     problem, _ = dev.missing_python(Path("/opt/odoo17"), for_tests=False)
     assert problem == "Odoo 18.0 needed: found 17.0 at /opt/odoo17."
+
+
+def test_test_command_passes_pytest_options_in_order(dev, monkeypatch):
+    """`bin/dev test --no-lint file -k name`: our options anywhere, pytest's kept."""
+    seen = []
+    monkeypatch.setattr(dev, "cmd_test", seen.append)
+    for argv in (
+        ["test"],
+        ["test", "--no-lint", "a.py", "-k", "email"],
+        ["test", "-k", "email", "--yes"],
+    ):
+        monkeypatch.setattr(dev.sys, "argv", ["bin/dev", *argv])
+        dev.main()
+    assert [(ns.no_lint, ns.yes, ns.pytest_args) for ns in seen] == [
+        (False, False, []),
+        (True, False, ["a.py", "-k", "email"]),
+        (False, True, ["-k", "email"]),
+    ]
