@@ -1,4 +1,6 @@
-from odoo import fields, models
+from odoo import api, fields, models
+
+from ..guard import check_dunning_write
 
 
 class AccountMove(models.Model):
@@ -17,3 +19,18 @@ class AccountMove(models.Model):
     relance_line_ids = fields.One2many(
         "relance.run.line", "move_id", string="Dunning history", readonly=True
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        check_dunning_write(self, vals_list, create=True)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        check_dunning_write(self, [vals])
+        return super().write(vals)
+
+    def action_relance_compose(self):
+        """The reminder composer for this document's customer, this document ticked."""
+        self.ensure_one()
+        composer = self.env["relance.composer"].with_company(self.company_id)
+        return composer.action_open_for_partner(self.commercial_partner_id, self)

@@ -62,6 +62,21 @@ class RelanceLevel(models.Model):
         for level in self:
             level.display_name = f"{level.number} - {level.name}"
 
+    @api.constrains("mail_template_id")
+    def _check_mail_template(self):
+        """A dunning mail template written to customers: the cron renders it on them."""
+        for level in self:
+            template = level.mail_template_id.sudo()
+            if template and (template.model != "res.partner" or template.relance_type != "dunning"):
+                raise ValidationError(
+                    self.env._(
+                        "Level %(level)s: the mail template %(template)s is not a dunning "
+                        "mail to customers.",
+                        level=level.number,
+                        template=template.display_name,
+                    )
+                )
+
     @api.constrains("number")
     def _check_number(self):
         for level in self:

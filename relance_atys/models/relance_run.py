@@ -210,6 +210,10 @@ class RelanceRunLine(models.Model):
     date_after = fields.Date(string="Date after")
     partner_level_before = fields.Integer()
     partner_date_before = fields.Date()
+    level_moved = fields.Boolean(
+        help="The line changed its document's level or date: a mail sent without "
+        "counting as a dunning step moves nothing, nor does cancelling it."
+    )
     residual = fields.Monetary(currency_field="currency_id")
     currency_id = fields.Many2one("res.currency")
     channel = fields.Selection([("letter", "Letter"), ("email", "Email"), ("none", "None")])

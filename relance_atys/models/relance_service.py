@@ -355,7 +355,18 @@ class RelanceService(models.AbstractModel):
             "run_type": run.run_type,
             "date": run.date,
         }
-        return self._insert("relance.run.line", [dict(line, **shared) for line in line_vals])
+        return self._insert(
+            "relance.run.line",
+            [dict(line, level_moved=self._moved(line), **shared) for line in line_vals],
+        )
+
+    @staticmethod
+    def _moved(line):
+        """Whether a run line's values change its document's (or customer's) level or date."""
+        return (line.get("level_after"), line.get("date_after") or None) != (
+            line.get("level_before"),
+            line.get("date_before") or None,
+        )
 
     def _refresh_statistics(self, model_names):
         """ANALYZE the tables of ``model_names``, just filled in this transaction.
@@ -555,7 +566,9 @@ class RelanceService(models.AbstractModel):
                     run.name,
                 )
             )
-        lines = run.line_ids.filtered(lambda line: line.outcome not in ("skipped", "failed"))
+        lines = run.line_ids.filtered(
+            lambda line: line.outcome not in ("skipped", "failed") and line.level_moved
+        )
         self._lock_documents(lines.move_id.ids)
         later = self._get_later_line(run, lines)
         if later:
@@ -620,6 +633,7 @@ class RelanceService(models.AbstractModel):
             ("run_id.state", "!=", "cancelled"),
             ("run_type", "in", LEVEL_RUN_TYPES),
             ("outcome", "not in", ("skipped", "failed")),
+            ("level_moved", "=", True),
         ]
         return (
             self.env["relance.run.line"]

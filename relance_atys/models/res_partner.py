@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from ..guard import check_dunning_write, service_writes
+
 
 class ResPartner(models.Model):
     _inherit = "res.partner"
@@ -37,6 +39,36 @@ class ResPartner(models.Model):
             "relance_send_doc",
             "relance_excluded",
         ]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        check_dunning_write(self, vals_list, create=True)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        check_dunning_write(self, [vals])
+        return super().write(vals)
+
+    def _commercial_sync_from_company(self):
+        """A contact takes its company's exclusion, whoever attaches it."""
+        with service_writes():
+            return super()._commercial_sync_from_company()
+
+    def _commercial_sync_to_children(self, fields_to_sync=None):
+        """Contacts follow their company's exclusion, once a manager has changed it."""
+        with service_writes():
+            return super()._commercial_sync_to_children(fields_to_sync)
+
+    @api.depends_context("relance_sender")
+    def _compute_display_name(self):
+        """As a reminder's sender, a person reads as its name and address, not as a
+        contact of a company the reminder is not sent for."""
+        super()._compute_display_name()
+        if not self.env.context.get("relance_sender"):
+            return
+        for partner in self.filtered(lambda partner: not partner.is_company):
+            email = f" <{partner.email}>" if partner.email else ""
+            partner.display_name = f"{partner.name or ''}{email}"
 
     def _compute_relance_run_count(self):
         groups = self.env["relance.run.line"]._read_group(

@@ -406,6 +406,13 @@ class TestEdition(RelanceCommon):
                 '<t t-call="relance_atys.letter_document"/></t>',
             }
         )
+        edition = type(self.env["relance.edition"])
+        declared = edition._relance_letter_templates  # as a module declares its letter
+        self.patch(
+            edition,
+            "_relance_letter_templates",
+            lambda self: [*declared(self), "relance_atys.letter_test_broken"],
+        )
         wizard = self._review(definitive=True, template_key="relance_atys.letter_test_broken")
         with self.assertRaisesRegex(UserError, "Beta SA"):
             wizard.action_print_draft()

@@ -374,7 +374,7 @@ class TestEmail(RelanceCommon):
         )
         self.assertTrue(all(composer.line_ids.mapped("selected")))
         self.assertIn("550", composer.amount.replace("\u202f", "").replace(",", ""))
-        self.assertEqual(composer.subject, f"{self.company.name}: unpaid invoices")
+        self.assertEqual(composer.subject, "Premier rappel - factures échues")  # its level's
         self.assertIn(self.alpha_40.name, composer.body)
         self.assertTrue(composer.count_as_step)
 

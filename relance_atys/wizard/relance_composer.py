@@ -8,6 +8,7 @@ from odoo.tools import formatLang
 
 from .. import engine
 from ..actions import reopen_action
+from ..guard import check_company
 from ..models.mail_template import RELANCE_TYPES
 
 
@@ -113,12 +114,18 @@ class RelanceComposer(models.TransientModel):
     def _compute_content(self):
         mailer = self.env["relance.mailer"]
         for composer in self:
-            if not composer.template_id or not composer.partner_id:
+            if not composer._template_allowed() or not composer.partner_id:
                 continue
-            values = mailer._template_values(composer._selected_lines(), composer._level())
-            composer.subject, composer.body, _lang = mailer._render(
+            lines, level = composer._selected_lines(), composer._level()
+            values = mailer._template_values(lines, level)
+            subject, composer.body, lang = mailer._render(
                 composer.template_id, composer.partner_id, values
             )
+            if composer.relance_type == "dunning":  # a formal notice says so in its subject
+                today = fields.Date.context_today(composer)
+                level = level.with_context(lang=lang)
+                subject = mailer._level_subject(level, composer.partner_id, lines, today) or subject
+            composer.subject = subject
 
     def _selected_lines(self):
         return self.line_ids.filtered("selected")
@@ -181,8 +188,19 @@ class RelanceComposer(models.TransientModel):
 
     # -- sending -----------------------------------------------------------------
 
+    @api.constrains("company_id")
+    def _check_company_allowed(self):
+        """A wizard of a company its user works in, checked again by every action."""
+        for wizard in self:
+            check_company(wizard)
+
     def _check_input(self):
         """Raise a clear error for anything that would make a wrong mail."""
+        check_company(self)
+        self._check_customer()
+        self._check_sender()
+        self._check_template()
+        self._check_documents()
         mailer = self.env["relance.mailer"]
         if not self.partner_id.relance_send_doc:
             raise UserError(
@@ -201,6 +219,84 @@ class RelanceComposer(models.TransientModel):
         documents = self._selected_lines().filtered(lambda line: not line.is_deduction)
         if self.count_as_step and not documents:
             raise UserError(self.env._("Tick the documents this dunning step is about."))
+
+    def _check_customer(self):
+        """A customer (commercial entity) the user reads, of the composer's company."""
+        partner = self.partner_id
+        partner.check_access("read")
+        if partner != partner.commercial_partner_id:
+            raise UserError(
+                self.env._(
+                    "%(contact)s is a contact of %(customer)s: write to the customer.",
+                    contact=partner.display_name,
+                    customer=partner.commercial_partner_id.display_name,
+                )
+            )
+        self.env["relance.service"]._check_partners_company(self.company_id, partner)
+
+    def _check_sender(self):
+        """The user, another internal user of the company, or the company itself."""
+        sender = self.sender_id
+        colleagues = sender.sudo().user_ids.filtered(
+            lambda user: not user.share and self.company_id in user.company_ids
+        )
+        if sender not in self.env.user.partner_id | self.company_id.partner_id and not colleagues:
+            raise UserError(
+                self.env._(
+                    "%s cannot send this reminder: the sender is you, another user of "
+                    "the company, or the company itself.",
+                    sender.sudo().display_name,
+                )
+            )
+
+    def _template_allowed(self):
+        template = self.template_id.sudo()
+        return (
+            bool(template)
+            and template.model == "res.partner"
+            and template.relance_type == self.relance_type
+        )
+
+    @api.constrains("template_id", "relance_type", "next_level_id")
+    def _check_template(self):
+        """A customer mail template of the composer's type; a level of its company."""
+        template = self.template_id.sudo()
+        if template and not self._template_allowed():
+            raise UserError(
+                self.env._(
+                    "The mail template %(template)s is not a customer reminder of type '%(type)s'.",
+                    template=template.display_name,
+                    type=dict(self._fields["relance_type"]._description_selection(self.env))[
+                        self.relance_type
+                    ],
+                )
+            )
+        if self.next_level_id and self.next_level_id.sudo().company_id != self.company_id:
+            raise UserError(self.env._("This level belongs to another company."))
+
+    def _check_documents(self):
+        """Every listed document is an open item of the customer, in the composer's
+        company, as the composer showed it (not paid nor dunned since)."""
+        lines = self.line_ids
+        lines._check_document_owner()
+        if not lines:
+            return
+        items = {
+            item.id: item
+            for item in self.env["relance.service"]._get_open_items(
+                self.company_id,
+                {"partner_ids": self.partner_id.ids, "move_ids": lines.move_id.ids},
+            )
+        }
+        changed = lines.filtered(lambda line: not line._matches(items.get(line.move_id.id)))
+        if changed:
+            raise UserError(
+                self.env._(
+                    "These documents changed since the reminder was opened (paid, "
+                    "dunned or no longer open): %s. Open the reminder again.",
+                    ", ".join(changed.move_id.mapped("display_name")),
+                )
+            )
 
     def _attachments(self):
         """The files of the mail: the ticked invoices' PDFs and the user's own, checked."""
@@ -278,13 +374,33 @@ class RelanceComposer(models.TransientModel):
         }
 
     def _run_lines(self, mail, date):
-        links = {"mail_id": mail.id, "message_id": mail.mail_message_id.id}
+        """The run's lines: the customer's level and date before on each, so that
+        cancelling a mail that moved nothing gives back what was there."""
+        service = self.env["relance.service"]
+        state = service._get_partner_states(self.company_id, self.partner_id.ids)[
+            self.partner_id.id
+        ]
+        links = {
+            "mail_id": mail.id,
+            "message_id": mail.mail_message_id.id,
+            "partner_level_before": state.level,
+            "partner_date_before": state.last_date,
+        }
         lines = self._selected_lines()
         if not lines:
             return [
-                {"partner_id": self.partner_id.id, "channel": "email", "outcome": "queued", **links}
+                {
+                    "partner_id": self.partner_id.id,
+                    "channel": "email",
+                    "outcome": "queued",
+                    "level_before": state.level,
+                    "level_after": state.level,
+                    "date_before": state.last_date,
+                    "date_after": state.last_date,
+                    **links,
+                }
             ]
-        top = self.env["relance.service"]._get_levels(self.company_id)[-1:].number or 5  # at most 5
+        top = service._get_levels(self.company_id)[-1:].number or 5  # at most 5
         return [
             dict(line._run_line_vals(self._next_level(line, top), date), **links) for line in lines
         ]
@@ -302,6 +418,19 @@ class RelanceComposerLine(models.TransientModel):
     _order = "is_deduction, due_date, id"
 
     composer_id = fields.Many2one("relance.composer", required=True, ondelete="cascade", index=True)
+
+    @api.constrains("move_id", "composer_id")
+    def _check_document_owner(self):
+        """A document of the composer's customer, in the composer's company."""
+        for composer, lines in self.grouped("composer_id").items():
+            lines._check_documents_of(composer.company_id, composer.partner_id)
+
+    def _matches(self, item):
+        """Whether this line still shows ``item`` (an open item) as it is now."""
+        return bool(item) and (
+            (self.level_before, self.date_before or None) == (item.level, item.last_date)
+            and not self.currency_id.compare_amounts(self.residual, item.residual)
+        )
 
     def _run_line_vals(self, level_after, date):
         counted = self.composer_id.count_as_step and not self.is_deduction

@@ -1,4 +1,5 @@
 from odoo import fields, models
+from odoo.exceptions import UserError
 from odoo.tools import format_date
 
 
@@ -21,6 +22,30 @@ class RelanceDocumentLine(models.AbstractModel):
     level_before = fields.Integer(string="Current level", readonly=True)
     date_before = fields.Date(string="Last dunning", readonly=True)
     is_deduction = fields.Boolean(string="Deduction", readonly=True)
+
+    def _check_documents_of(self, company, partner):
+        """Refuse documents of another company than the wizard's, or of another
+        customer than ``partner``, or that the user cannot read. Nothing of them
+        is named: they may be another company's."""
+        customer = partner.sudo().commercial_partner_id
+        strangers = self.sudo().move_id.filtered(
+            lambda move: (
+                move.company_id != company
+                or customer
+                not in (move.commercial_partner_id | move.line_ids.partner_id.commercial_partner_id)
+            )
+        )
+        if strangers:
+            raise UserError(
+                self.env._(
+                    "%(count)s document(s) are not open items of this customer in %(company)s: "
+                    "only its own documents can be listed.",
+                    count=len(strangers),
+                    company=company.sudo().name,
+                )
+            )
+        if not self.env.su:
+            self.move_id.check_access("read")
 
     def _run_line_base(self):
         """The run line values every front door records the same way."""

@@ -10,6 +10,7 @@ from odoo.tools import format_date
 
 from .. import engine
 from ..actions import download_action, reopen_action
+from ..guard import check_company, check_readable
 from ..report.relance_letter import letter_zoom, missing_from_pdf
 from ..report.relance_xlsx import write_control_list
 from ..text import format_money, sort_key, without_invisible
@@ -27,6 +28,14 @@ SELECTIONS = [
 ]
 DEFAULT_TEMPLATE = "relance_atys.letter_document"
 LETTER_REPORT = "relance_atys.report_relance_letters"
+# The many2many filters of the edition, each checked readable by its user.
+FILTERS = (
+    "partner_ids",
+    "category_ids",
+    "user_ids",
+    "payment_method_line_ids",
+    "payment_term_ids",
+)
 PAGE_BREAK = '<div style="page-break-after: always;"></div>'
 
 
@@ -71,8 +80,8 @@ class RelanceEdition(models.TransientModel):
         string="Letter template",
         default=DEFAULT_TEMPLATE,
         required=True,
-        help="The standard letter, or another QWeb template whose key starts with "
-        "'relance_atys.letter_' (a module of yours can add some).",
+        help="The standard letter, or a letter template a module of yours declares "
+        "(see _relance_letter_templates).",
     )
     due_from = fields.Date(string="Due from")
     due_to = fields.Date(string="Due to")
@@ -104,11 +113,19 @@ class RelanceEdition(models.TransientModel):
     summary = fields.Char(compute="_compute_summary")
 
     @api.model
+    def _relance_letter_templates(self):
+        """Keys of the QWeb templates that print a dunning letter: the only ones
+        offered and printed. A module adds its own by extending this method."""
+        return [DEFAULT_TEMPLATE]
+
+    @api.model
     def _letter_templates(self):
+        keys = self._relance_letter_templates()
         views = (
             self.env["ir.ui.view"]
             .sudo()
-            .search([("type", "=", "qweb"), ("key", "=like", "relance_atys.letter_%")], order="id")
+            .search([("type", "=", "qweb"), ("key", "in", keys)])
+            .sorted(lambda view: keys.index(view.key))
         )
         return [(view.key, self._letter_template_name(view)) for view in views]
 
@@ -118,9 +135,16 @@ class RelanceEdition(models.TransientModel):
 
     # -- checks ------------------------------------------------------------
 
+    @api.constrains("company_id")
+    def _check_company_allowed(self):
+        """A wizard of a company its user works in, checked again by every action."""
+        for wizard in self:
+            check_company(wizard)
+
     def _check_input(self):
         """Raise a clear error for anything the user asked wrongly."""
         self.ensure_one()
+        check_company(self)
         _ = self.env._
         if self.due_from and self.due_to and self.due_from > self.due_to:
             raise UserError(_("The due-date range is inverted: 'Due from' is after 'Due to'."))
@@ -134,7 +158,13 @@ class RelanceEdition(models.TransientModel):
             raise UserError(_("This level belongs to another company."))
         if self.definitive and self.output != "letters" and self.mode == "letter":
             raise UserError(_("Only letters can be definitive, not a control list."))
+        check_readable(self, FILTERS)
         self.env["relance.service"]._check_partners_company(self.company_id, self.partner_ids)
+        self._check_template_key()
+
+    def _check_template_key(self):
+        if self.template_key not in dict(self._letter_templates()):
+            raise UserError(self.env._("%s is not a dunning letter template.", self.template_key))
 
     def _options(self):
         self.ensure_one()
@@ -313,6 +343,7 @@ class RelanceEdition(models.TransientModel):
     def action_send_emails(self):
         """Queue one mail per ticked customer; record levels, dates and the run."""
         self.ensure_one()
+        check_company(self)
         self._check_manager()
         partner_lines = self._selected_partner_lines()
         if not partner_lines:
@@ -345,7 +376,11 @@ class RelanceEdition(models.TransientModel):
         }
 
     def _control_list_rows(self):
-        """Rows for the XLSX, in the review order, read in one query."""
+        """Rows for the XLSX, in the review order, read in one query: of documents
+        and customers the ORM lets the user read."""
+        lines = self._selected_lines()
+        lines._check_document_owner()
+        lines.partner_id.check_access("read")
         self.env.flush_all()
         self.env.cr.execute(
             """
@@ -383,6 +418,7 @@ class RelanceEdition(models.TransientModel):
 
     def action_export_xlsx(self):
         self.ensure_one()
+        check_company(self)
         data = write_control_list(
             self._control_list_rows(),
             subtotal_due=self.subtotal_due,
@@ -433,6 +469,7 @@ class RelanceEdition(models.TransientModel):
     # -- letters --------------------------------------------------------------
 
     def _letter_partner_lines(self):
+        check_company(self)
         lines = self._selected_partner_lines()
         if not lines:
             raise UserError(self.env._("No customer is ticked: nothing to print."))
@@ -493,6 +530,7 @@ class RelanceEdition(models.TransientModel):
             )
 
     def _letters_html(self, partner_lines, definitive):
+        self._check_template_key()
         report = self.env["ir.actions.report"]
         letters, failures = [], {}
         for pline in partner_lines:
@@ -651,6 +689,16 @@ class RelanceEditionPartner(models.TransientModel):
         for pline in self:
             pline.display_name = pline.partner_id.display_name
 
+    @api.constrains("partner_id", "edition_id")
+    def _check_partner(self):
+        """A customer the user reads, of the edition's company."""
+        for edition, plines in self.grouped("edition_id").items():
+            if not self.env.su:
+                plines.partner_id.check_access("read")
+            self.env["relance.service"]._check_partners_company(
+                edition.company_id, plines.partner_id
+            )
+
     @api.depends("line_ids.selected", "line_ids.residual")
     def _compute_totals(self):
         for pline in self:
@@ -795,6 +843,16 @@ class RelanceEditionLine(models.TransientModel):
     )
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     level_after = fields.Integer(string="Proposed level", readonly=True)
+
+    @api.constrains("move_id", "partner_id", "partner_line_id", "edition_id")
+    def _check_document_owner(self):
+        """Each document of its customer line's customer, in the edition's company."""
+        for pline, lines in self.sudo().grouped("partner_line_id").items():
+            if lines.edition_id != pline.edition_id or lines.partner_id != pline.partner_id:
+                raise UserError(self.env._("A document line must belong to its customer's line."))
+            lines.with_env(self.env)._check_documents_of(
+                pline.edition_id.company_id, pline.partner_id
+            )
 
     def _run_line_vals(self, run_type, outcome):
         return self._run_line_base() | {

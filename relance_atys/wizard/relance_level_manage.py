@@ -5,11 +5,12 @@ changes and validates: the documents get the new level and date, the
 customer keeps its own (as in Atys), and a "manual" run keeps the change.
 """
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from .. import engine
 from ..actions import reopen_action
+from ..guard import check_company
 
 
 class RelanceLevelManage(models.TransientModel):
@@ -48,6 +49,12 @@ class RelanceLevelManage(models.TransientModel):
 
     # -- checks --------------------------------------------------------------
 
+    @api.constrains("company_id")
+    def _check_company_allowed(self):
+        """A wizard of a company its user works in, checked again by every action."""
+        for wizard in self:
+            check_company(wizard)
+
     def _check_manager(self):
         """Raw SQL writes the levels: refuse anyone but a dunning manager first."""
         if not self.env.user.has_group("relance_atys.group_relance_manager"):
@@ -55,6 +62,7 @@ class RelanceLevelManage(models.TransientModel):
 
     def _check_input(self):
         self.ensure_one()
+        check_company(self)
         partner = self.partner_id
         if partner.company_id and partner.company_id != self.company_id:
             raise UserError(
@@ -214,6 +222,26 @@ class RelanceLevelManageLine(models.TransientModel):
     currency_id = fields.Many2one("res.currency", readonly=True)
     level = fields.Integer(string="Current level", readonly=True)
     level_date = fields.Date(string="Level date", readonly=True)
+
+    @api.constrains("move_id", "wizard_id")
+    def _check_document_owner(self):
+        """A document of the wizard's customer, in the wizard's company."""
+        for wizard, lines in self.grouped("wizard_id").items():
+            customer = wizard.partner_id.commercial_partner_id
+            strangers = [
+                move
+                for move in lines.sudo().move_id
+                if move.company_id != wizard.company_id or move.commercial_partner_id != customer
+            ]
+            if strangers:
+                raise UserError(
+                    self.env._(
+                        "%(count)s document(s) are not open items of this customer in "
+                        "%(company)s: only its own documents can be listed.",
+                        count=len(strangers),
+                        company=wizard.company_id.sudo().name,
+                    )
+                )
 
     def _run_line_vals(self, level, date):
         """History line: the document's level before (read once locked) and after."""

@@ -5,6 +5,7 @@ from odoo.exceptions import UserError
 
 from .. import signature
 from ..actions import reopen_action
+from ..guard import check_company, check_readable
 
 CONDITIONS = [
     ("draft", "Not yet sent electronically"),
@@ -74,9 +75,16 @@ class RelanceSignature(models.TransientModel):
 
     # -- checks ----------------------------------------------------------------
 
+    @api.constrains("company_id")
+    def _check_company_allowed(self):
+        """A wizard of a company its user works in, checked again by every action."""
+        for wizard in self:
+            check_company(wizard)
+
     def _check_input(self):
         """Raise a clear error for anything the user asked wrongly."""
         self.ensure_one()
+        check_company(self)
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise UserError(
                 self.env._("The creation period is inverted: 'Created from' is after 'Created to'.")
@@ -91,6 +99,7 @@ class RelanceSignature(models.TransientModel):
         self._check_orders()
 
     def _check_partners(self):
+        check_readable(self, ("partner_ids", "category_ids", "template_ids", "order_ids"))
         self.env["relance.service"]._check_partners_company(self.company_id, self.partner_ids)
 
     def _check_orders(self):
@@ -191,3 +200,20 @@ class RelanceSignatureLine(models.TransientModel):
     new_level = fields.Integer(string="New level")
     will_send = fields.Boolean(string="Sent")
     reason = fields.Char(string="Skipped because")
+
+    @api.constrains("order_id", "partner_id", "recipient_id", "wizard_id")
+    def _check_order_owner(self):
+        """A quotation of the wizard's company, shown with its own customer."""
+        for line in self.sudo():
+            order = line.order_id
+            if order.company_id != line.wizard_id.company_id or not (
+                line.partner_id | line.recipient_id
+            ) <= (order.partner_id | order.partner_id.commercial_partner_id):
+                raise UserError(
+                    self.env._(
+                        "A preview line must show a quotation of the wizard's company, "
+                        "with its own customer."
+                    )
+                )
+        if not self.env.su:
+            self.order_id.check_access("read")
