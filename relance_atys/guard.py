@@ -33,6 +33,8 @@ def service_writes():
 def _changes(records, vals, name):
     """Whether writing ``vals[name]`` changes it on any of ``records``."""
     field = records._fields[name]
+    if field.type in ("one2many", "many2many"):
+        return True  # commands: any of them changes something
     value = field.convert_to_cache(vals[name], records)
     return any(field.convert_to_cache(record[name], record) != value for record in records)
 
@@ -104,3 +106,18 @@ def check_readable(wizard, field_names):
                     filter=wizard._fields[name]._description_string(env),
                 )
             )
+
+
+def check_history_write(records, vals, names):
+    """Refuse a change by hand of what a run recorded (``names`` of ``records``):
+    cancelling a run gives back what its lines say was there."""
+    env = records.env
+    if env.su or _service_writes.get():
+        return
+    if any(_changes(records.sudo(), vals, name) for name in names if name in vals):
+        raise UserError(
+            env._(
+                "The dunning history is written by the dunning runs only: what a run "
+                "recorded cannot be changed by hand."
+            )
+        )

@@ -3,6 +3,7 @@ from odoo.exceptions import UserError
 from odoo.tools import format_date
 
 from ..actions import download_action
+from ..guard import check_history_write
 from ..report.relance_xlsx import write_run_lines
 
 RUN_TYPES = [
@@ -182,12 +183,38 @@ class RelanceRun(models.Model):
         )
         return download_action(attachment)
 
+    def write(self, vals):
+        check_history_write(self, vals, RUN_RECORDED)
+        return super().write(vals)
+
     def action_cancel(self):
         """Give back the levels this run recorded (managers only)."""
         return self.env["relance.service"]._cancel_runs(self)
 
     def action_resend_failed(self):
         return self.env["relance.service"]._resend_failed(self)
+
+
+# What a run and its lines recorded: written by the services only.
+RUN_RECORDED = ("name", "run_type", "company_id", "user_id", "date", "level", "line_ids")
+LINE_RECORDED = (
+    "run_id",
+    "company_id",
+    "run_type",
+    "date",
+    "partner_id",
+    "move_id",
+    "order_id",
+    "level_before",
+    "level_after",
+    "date_before",
+    "date_after",
+    "partner_level_before",
+    "partner_date_before",
+    "level_moved",
+    "residual",
+    "currency_id",
+)
 
 
 class RelanceRunLine(models.Model):
@@ -221,3 +248,7 @@ class RelanceRunLine(models.Model):
     reason = fields.Char()
     mail_id = fields.Many2one("mail.mail", ondelete="set null", index="btree_not_null")
     message_id = fields.Many2one("mail.message", ondelete="set null")
+
+    def write(self, vals):
+        check_history_write(self, vals, LINE_RECORDED)
+        return super().write(vals)

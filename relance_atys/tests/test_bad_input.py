@@ -22,6 +22,10 @@ class TestBadInput(RelanceCommon):
         load_french(cls.env)
         cls.customer = cls._customer("Client Erreurs", lang="fr_FR")
         cls.invoice = cls._invoice(cls.customer, 300.0, 20)
+        cls.contact = cls.env["res.partner"].create(
+            {"name": "Mme Erreurs", "parent_id": cls.customer.id, "email": "m@example.com"}
+        )
+        cls.other_invoice = cls._invoice(cls._customer("Client Voisin Erreurs"), 200.0, 20)
         cls.other_company = cls.env["res.company"].create({"name": "Autre Société"})
         cls.foreign = cls._customer("Client Étranger", company_id=cls.other_company.id)
         cls.foreign_level = cls.env["relance.level"].search(
@@ -31,6 +35,14 @@ class TestBadInput(RelanceCommon):
             cls.env,
             "dunning.only.user",
             groups="base.group_user,account.group_account_invoice,relance_atys.group_relance_user",
+            company_id=cls.company.id,
+            company_ids=[Command.set(cls.company.ids)],
+        )
+        cls.manager = new_test_user(
+            cls.env,
+            "dunning.only.manager",
+            groups="base.group_user,account.group_account_invoice,"
+            "relance_atys.group_relance_manager",
             company_id=cls.company.id,
             company_ids=[Command.set(cls.company.ids)],
         )
@@ -282,6 +294,123 @@ class TestBadInput(RelanceCommon):
                 "cannot be cancelled",
                 "ne peut pas être annulé",
             ),
+            (
+                "invoice: a level written directly",
+                lambda lang: (
+                    self.invoice.with_user(self.user)
+                    .with_context(lang=lang)
+                    .write({"relance_level": 3})
+                ),
+                "set by the dunning runs only",
+                "fixés que par les passages de relance",
+            ),
+            (
+                "invoice: excluded by a dunning user",
+                lambda lang: (
+                    self.invoice.with_user(self.user)
+                    .with_context(lang=lang)
+                    .write({"relance_excluded": True})
+                ),
+                "Only dunning managers can exclude",
+                "Seuls les responsables des relances peuvent exclure",
+            ),
+            (
+                "edition: a company that is not the user's",
+                lambda lang: self._user_edition(lang, company_id=self.other_company.id),
+                "not among your current companies",
+                "ne fait pas partie de vos sociétés",
+            ),
+            (
+                "edition: a customer the user cannot see",
+                lambda lang: self._user_edition(
+                    lang, partner_ids=[Command.set(self.foreign.ids)]
+                ).action_review(),
+                "not visible to you",
+                "ne vous sont pas visibles",
+            ),
+            (
+                "edition: a letter template that is not one",
+                lambda lang: self._edition(lang, template_key="web.login").action_review(),
+                "not a dunning letter template",
+                "n'est pas un modèle de courrier de relance",
+            ),
+            (
+                "edition: a document line moved to another customer's line",
+                lambda lang: self._line_moved(lang),
+                "must belong to its customer's line",
+                "doit appartenir à la ligne de son client",
+            ),
+            (
+                "composer: written to a contact, not the customer",
+                lambda lang: self._composer_with(lang, partner_id=self.contact.id).action_send(),
+                "is a contact of",
+                "est un contact de",
+            ),
+            (
+                "composer: a customer as sender",
+                lambda lang: self._composer_with(lang, sender_id=self.foreign.id).action_send(),
+                "cannot send this reminder",
+                "ne peut pas envoyer cette relance",
+            ),
+            (
+                "composer: a mail template of another kind",
+                lambda lang: self._composer_with(
+                    lang, template_id=self.env.ref("account.email_template_edi_invoice").id
+                ),
+                "not a customer reminder",
+                "n'est pas une relance client",
+            ),
+            (
+                "composer: a document that changed since it was opened",
+                lambda lang: self._composer_changed(lang).action_send(),
+                "changed since the reminder was opened",
+                "ont changé depuis l'ouverture",
+            ),
+            (
+                "composer: a document of another customer",
+                lambda lang: self._composer(lang).line_ids.write(
+                    {"move_id": self.other_invoice.id}
+                ),
+                "not open items of this customer",
+                "ne sont pas des pièces ouvertes de ce client",
+            ),
+            (
+                "signature: a preview line of another customer",
+                lambda lang: self._signature(lang).write(
+                    {
+                        "line_ids": [
+                            Command.create(
+                                {"order_id": self.signed.id, "partner_id": self.foreign.id}
+                            )
+                        ]
+                    }
+                ),
+                "preview line must show a quotation",
+                "ligne d'aperçu doit montrer un devis",
+            ),
+            (
+                "level: a mail template of another kind",
+                lambda lang: (
+                    self.levels[0]
+                    .with_context(lang=lang)
+                    .write(
+                        {"mail_template_id": self.env.ref("account.email_template_edi_invoice").id}
+                    )
+                ),
+                "not a dunning mail to customers",
+                "n'est pas un email de relance aux clients",
+            ),
+            (
+                "history: a run line's level before changed by hand",
+                lambda lang: (
+                    self._two_runs()[0]
+                    .line_ids.with_user(self.manager)
+                    .with_context(lang=lang)
+                    .write({"level_before": 5})
+                ),
+                "written by the dunning runs only",
+                "n'est écrit que par les passages de relance",
+            ),
         ]
 
     # -- helpers for the cases ---------------------------------------------------------
@@ -291,9 +420,8 @@ class TestBadInput(RelanceCommon):
         return self._edition(lang)
 
     def _reviewed(self, lang, user=None, **vals):
-        wizard = self._edition(lang, definitive=True, **vals)
-        if user:
-            wizard = wizard.with_user(user)
+        edition = self.env["relance.edition"].with_user(user or self.env.user)
+        wizard = edition.with_context(lang=lang).create({"date": TODAY, "definitive": True, **vals})
         wizard.action_review()
         return wizard
 
@@ -338,10 +466,25 @@ class TestBadInput(RelanceCommon):
         composer.write(vals)
         return composer
 
+    def _user_edition(self, lang, **vals):
+        Edition = self.env["relance.edition"].with_user(self.user).with_context(lang=lang)
+        return Edition.create({"date": TODAY, **vals})
+
+    def _line_moved(self, lang):
+        plines = self._reviewed(lang).partner_line_ids
+        mine = plines.filtered(lambda pline: pline.partner_id == self.customer)
+        other = plines.filtered(lambda pline: pline.partner_id == self.other_invoice.partner_id)
+        mine.line_ids.write({"partner_line_id": other.id})
+
+    def _composer_changed(self, lang):
+        composer = self._composer(lang)
+        composer.line_ids.write({"level_before": 2})
+        return composer
+
     def _two_runs(self):
         first = self._reviewed("en_US")
         first.action_print_definitive()
-        self.invoice.relance_level = 1  # as if dunned at level 1, then again later
+        self.invoice.sudo().relance_level = 1  # as if dunned at level 1, then again later
         second = self._reviewed("en_US", date=TODAY + timedelta(days=20))
         second.action_print_definitive()
         return self.env["relance.run"].search([], order="id")

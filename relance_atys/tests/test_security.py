@@ -1,11 +1,16 @@
 """The attacks of issue 19, played through the ORM as the user in question: each
 is refused, with nothing written and nothing leaked."""
 
+import io
+import re
 from datetime import timedelta
+from pathlib import Path
+
+import openpyxl
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import TODAY, RelanceCommon
 
@@ -29,8 +34,8 @@ class SecurityCommon(RelanceCommon):
         cls.manager_a2 = cls._user("dunning.manager.a2", DUNNING_MANAGER, cls.company)
         cls.manager_b = cls._user("dunning.manager.b", DUNNING_MANAGER, cls.company_b)
         cls.user_b = cls._user("dunning.user.b", DUNNING_USER, cls.company_b)
-        cls.customer = cls._customer("Client Sûr")
-        cls.neighbour = cls._customer("Client Voisin")
+        cls.customer = cls._customer("Client Sûr", company_id=cls.company.id)
+        cls.neighbour = cls._customer("Client Voisin", company_id=cls.company.id)
         cls.invoice = cls._invoice(cls.customer, 500.0, 20)
         cls.neighbour_invoice = cls._invoice(cls.neighbour, 700.0, 20)
         cls.customer_b = cls._customer("Client B", company_id=cls.company_b.id)
@@ -136,6 +141,40 @@ class TestDunningStateGuard(SecurityCommon):
         self.assertTrue(contact.relance_excluded)
         self.customer.with_user(self.manager_a).relance_excluded = False
         self.assertFalse(contact.relance_excluded)
+
+    def test_history_not_rewritten_by_hand(self):
+        """Second probe: a manager rewrote a run's lines (a level before, another
+        company's document, the run's company), then cancelled the run to set those."""
+        edition = (
+            self.env["relance.edition"]
+            .with_user(self.manager_a)
+            .create({"date": TODAY, "definitive": True})
+        )
+        edition.action_review()
+        run = self.env["relance.run"].browse(edition.action_print_definitive()["res_id"])
+        line = run.line_ids.filtered(lambda ln: ln.move_id == self.invoice).with_user(
+            self.manager_a
+        )
+        before = self._levels()
+        for vals in ({"level_before": 5}, {"move_id": self.invoice_b.id}, {"date_before": TODAY}):
+            with (
+                self.subTest(vals=vals),
+                self.assertRaisesRegex(UserError, "written by the dunning runs only"),
+                self.env.cr.savepoint(),
+            ):
+                line.write(vals)
+        with (
+            self.assertRaisesRegex(UserError, "written by the dunning runs only"),
+            self.env.cr.savepoint(),
+        ):
+            run.with_user(self.manager_a).write({"company_id": self.company_b.id})
+        with self.assertRaises(AccessError), self.env.cr.savepoint():
+            self.env["relance.run.line"].with_user(self.manager_a).create(
+                {"run_id": run.id, "move_id": self.invoice_b.id, "level_before": 4}
+            )
+        self.assertEqual(self._levels(), before)
+        run.with_user(self.manager_a).action_cancel()  # what the run recorded, given back
+        self.assertEqual((self.invoice.relance_level, self.invoice_b.relance_level), (0, 0))
 
     def test_services_still_record_levels(self):
         wizard = (
@@ -358,3 +397,277 @@ class TestComposerAttacks(SecurityCommon):
         run = self.env["relance.run"].search([], limit=1)
         self.assertEqual(run.line_ids.partner_id, self.customer)
         self.assertEqual((run.level, run.line_ids.level_after), (0, 0))
+
+
+@tagged("post_install", "-at_install")
+class TestEditionAttacks(SecurityCommon):
+    """The edition reads by SQL and prints templates: what it reads and prints is checked."""
+
+    def _review(self, user, **vals):
+        edition = self.env["relance.edition"].with_user(user).create({"date": TODAY, **vals})
+        edition.action_review()
+        return edition
+
+    def _xlsx_text(self, edition):
+        action = edition.action_export_xlsx()
+        attachment_id = int(re.search(r"/web/content/(\d+)", action["url"])[1])
+        attachment = self.env["ir.attachment"].browse(attachment_id)
+        book = openpyxl.load_workbook(io.BytesIO(attachment.raw))
+        return " ".join(
+            str(cell) for row in book.active.iter_rows(values_only=True) for cell in row
+        )
+
+    def test_forged_lines_refused_and_xlsx_reads_only_its_company(self):
+        """Issue 19, 4: lines pointing at another company's invoices and customers."""
+        edition = self._review(self.user_b)
+        pline = edition.partner_line_ids
+        self.assertEqual(pline.partner_id, self.customer_b)
+        forged_line = {
+            "edition_id": edition.id,
+            "partner_line_id": pline.id,
+            "partner_id": self.customer_b.id,
+            "move_id": self.invoice.id,
+            "currency_id": self.invoice.currency_id.id,
+            "residual": 500.0,
+        }
+        Line = self.env["relance.edition.line"].with_user(self.user_b)
+        with self.assertRaisesRegex(UserError, "not open items"), self.env.cr.savepoint():
+            Line.create(forged_line)
+        with self.assertRaisesRegex(UserError, "its customer's line"), self.env.cr.savepoint():
+            Line.create(dict(forged_line, partner_id=self.customer.id))
+        with self.assertRaises(AccessError), self.env.cr.savepoint():
+            self.env["relance.edition.partner"].with_user(self.user_b).create(
+                {"edition_id": edition.id, "partner_id": self.customer.id}
+            )
+        with self.assertRaisesRegex(UserError, "not open items"), self.env.cr.savepoint():
+            edition.line_ids.write({"move_id": self.neighbour_invoice.id})
+        text = self._xlsx_text(edition)
+        self.assertIn(self.customer_b.name, text)
+        self.assertIn("900", text)
+        for secret in (self.customer.name, self.neighbour.name, "500", "700"):
+            self.assertNotIn(secret, text)
+
+    def test_letter_template_from_the_registry_only(self):
+        """Issue 19, 6 and issue 14, 1: any QWeb view, or an internal one, as a letter."""
+        edition = self._review(self.user_a)
+        offered = dict(edition._letter_templates())
+        self.assertEqual(list(offered), ["relance_atys.letter_document"])
+        for key in ("web.login", "relance_atys.letters_standalone", "relance_atys.letters_body"):
+            with self.subTest(key=key):
+                edition.template_key = key
+                with self.assertRaisesRegex(UserError, "not a dunning letter template"):
+                    edition.action_print_draft()
+                with self.assertRaisesRegex(UserError, "not a dunning letter template"):
+                    edition.action_review()
+        self.assertFalse(self.env["ir.attachment"].search([("res_model", "=", edition._name)]))
+
+    def test_customer_filter_not_readable_refused(self):
+        """Issue 19, 6: a filter on another company's customer was dropped without a word,
+        and the review covered every customer."""
+        edition = (
+            self.env["relance.edition"]
+            .with_user(self.user_b)
+            .create({"date": TODAY, "partner_ids": [Command.set(self.customer.ids)]})
+        )
+        with self.assertRaisesRegex(UserError, "not visible to you"):
+            edition.action_review()
+        self.assertFalse(edition.partner_line_ids)
+        signature = (
+            self.env["relance.signature"]
+            .with_user(self.user_b)
+            .create({"date": TODAY, "partner_ids": [Command.set(self.customer.ids)]})
+        )
+        with self.assertRaisesRegex(UserError, "not visible to you"):
+            signature.action_preview()
+
+    def test_mail_links_only_to_the_customers_documents(self):
+        """A mail's portal links: the customer's own invoices, no one else's."""
+        self.env["relance.mailer"]._ensure_access_tokens(self.neighbour_invoice)
+        Composer = self.env["relance.composer"].with_user(self.user_a)
+        composer = Composer.browse(Composer.action_open_for_partner(self.customer)["res_id"])
+        composer.action_send()
+        body = self.env["relance.run"].search([], limit=1).line_ids.mail_id.body_html
+        self.assertIn(self.invoice.access_token, body)
+        self.assertNotIn(self.neighbour_invoice.access_token, body)
+
+
+@tagged("post_install", "-at_install")
+class TestDraftLettersDownload(SecurityCommon, HttpCase):
+    """Issue 19, 3: another user's draft letters through /web/content."""
+
+    def test_draft_pdf_only_for_its_maker(self):
+        edition = self.env["relance.edition"].with_user(self.manager_a).create({"date": TODAY})
+        edition.action_review()
+        url = edition.action_print_draft()["url"]
+        for login in ("dunning.manager.a2", "dunning.user.b"):
+            with self.subTest(login=login):
+                self.authenticate(login, login)
+                response = self.url_open(url)
+                self.assertIn(response.status_code, (403, 404))
+                self.assertNotIn(b"%PDF", response.content)
+        self.authenticate("dunning.manager.a", "dunning.manager.a")
+        response = self.url_open(url)
+        self.assertEqual(response.status_code, 200)
+        self.assertTrue(response.content.startswith(b"%PDF"))
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+ROLES = ("Billing", "Utilisateur", "Responsable", "Admin compta", "Portail", "Autre société")
+
+
+@tagged("post_install", "-at_install")
+class TestAccessMatrix(SecurityCommon):
+    """The README's "Who may do what", walked: each action as each role, on company A."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.admin_a = cls._user(
+            "accounting.admin.a", f"{BILLING},account.group_account_manager", cls.company
+        )
+        cls.portal = new_test_user(
+            cls.env,
+            "portal.customer",
+            groups="base.group_portal",
+            partner_id=cls.customer.id,
+            company_id=cls.company.id,
+        )
+        cls.manager_b = cls._user("matrix.manager.b", DUNNING_MANAGER, cls.company_b)
+        cls.history_run = cls._record(cls.neighbour)
+        cls.others_edition = (
+            cls.env["relance.edition"].with_user(cls.user_a2).create({"date": TODAY})
+        )
+
+    @classmethod
+    def _record(cls, partner):
+        """A definitive letter run of ``partner``, recorded by the superuser."""
+        edition = cls.env["relance.edition"].create(
+            {"date": TODAY, "definitive": True, "partner_ids": [Command.set(partner.ids)]}
+        )
+        edition.action_review()
+        edition.action_print_definitive()
+        return cls.env["relance.run"].search([], limit=1)
+
+    def _roles(self):
+        return dict(
+            zip(
+                ROLES,
+                (
+                    self.accountant,
+                    self.user_a,
+                    self.manager_a,
+                    self.admin_a,
+                    self.portal,
+                    self.manager_b,
+                ),
+                strict=True,
+            )
+        )
+
+    # -- the actions, each on company A ---------------------------------------------
+
+    def _read_history(self, user):
+        self.history_run.with_user(user).read(["name"])
+        self.history_run.line_ids.with_user(user).read(["level_after"])
+        self.levels.with_user(user).read(["name"])
+
+    def _edition(self, user, **vals):
+        edition = (
+            self.env["relance.edition"]
+            .with_user(user)
+            .create({"date": TODAY, "company_id": self.company.id, **vals})
+        )
+        edition.action_review()
+        return edition
+
+    def _review_and_drafts(self, user):
+        edition = self._edition(user)
+        edition.action_export_xlsx()
+        edition.action_print_draft()
+
+    def _composer(self, user):
+        Composer = self.env["relance.composer"].with_user(user).with_company(self.company)
+        composer = Composer.browse(Composer.action_open_for_partner(self.customer)["res_id"])
+        composer.action_send()
+        if self.invoice.relance_level != 1:
+            raise UserError("the dunning step was not recorded")
+
+    def _signature(self, user):
+        self.env["relance.signature"].with_user(user).create(
+            {"date": TODAY, "company_id": self.company.id}
+        ).action_preview()
+
+    def _definitive(self, user):
+        self._edition(user, definitive=True).action_print_definitive()
+
+    def _level_by_hand(self, user):
+        manage = (
+            self.env["relance.level.manage"]
+            .with_user(user)
+            .create({"company_id": self.company.id, "partner_id": self.customer.id})
+        )
+        manage.write({"new_level": 2})
+        manage.action_modify()
+        manage.line_ids.write({"selected": True})
+        manage.action_validate()
+
+    def _cancel(self, user):
+        self.history_run.with_user(user).action_cancel()
+
+    def _configure(self, user):
+        self.levels[0].with_user(user).write({"header": "<p>Nouveau</p>"})
+
+    def _exclude(self, user):
+        self.invoice.with_user(user).write({"relance_excluded": True})
+        self.customer.with_user(user).write({"relance_excluded": True})
+
+    def _write_level(self, user):
+        self.invoice.with_user(user).write({"relance_level": 2, "relance_date": TODAY})
+
+    def _others_wizard(self, user):
+        self.others_edition.with_user(user).read(["partner_ids"])
+
+    ACTIONS = {
+        "read the levels, the runs and their lines": _read_history,
+        "proposal, control list, XLSX, draft letters": _review_and_drafts,
+        "composer: send a reminder, counted as a dunning step or not": _composer,
+        "signature reminders": _signature,
+        "definitive letters, email mode": _definitive,
+        "change levels by hand (Gestion des niveaux)": _level_by_hand,
+        "cancel a run": _cancel,
+        "configure the levels": _configure,
+        "exclude a document or a customer from dunning (or include it again)": _exclude,
+        "write a level or a last-dunning date directly (not through a run)": _write_level,
+        "open, change or delete another user's wizard (edition, composer, …)": _others_wizard,
+    }
+
+    def _readme_matrix(self):
+        """{action: {role: allowed}} from the README's table."""
+        text = README.read_text(encoding="utf-8")
+        table = text.split("## Who may do what", 1)[1].split("\n## ", 1)[0]
+        rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| ")]
+        header, *rows = rows
+        self.assertEqual([cell.strip() for cell in header[1:]], list(ROLES))
+        return {
+            cells[0].strip(): {
+                role: cell.strip() == "✓" for role, cell in zip(ROLES, cells[1:], strict=True)
+            }
+            for cells in rows
+        }
+
+    def test_walk_the_matrix(self):
+        matrix = self._readme_matrix()
+        self.assertEqual(set(matrix), set(self.ACTIONS))
+        for action, allowed in matrix.items():
+            for role, user in self._roles().items():
+                with self.subTest(action=action, role=role):
+                    with self.env.cr.savepoint(flush=False) as savepoint:
+                        try:
+                            self.ACTIONS[action](self, user)
+                            self.env.flush_all()
+                            done = True
+                        except (AccessError, UserError):
+                            done = False
+                        savepoint.rollback()
+                    self.env.invalidate_all()
+                    self.assertEqual(done, allowed[role], "allowed" if done else "refused")

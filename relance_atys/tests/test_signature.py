@@ -690,7 +690,11 @@ class TestReport(SignatureCase):
             email="commercial@atys.example.com",
         )
         order = self._quotation(self.deco, 40)
-        wizard = self._wizard(attach_pdf=True).with_user(user)
+        wizard = (
+            self.env["relance.signature"]
+            .with_user(user)
+            .create({"company_id": self.company.id, "date": AS_OF, "attach_pdf": True})
+        )
         wizard.action_preview()
         with self._jobs():
             run = self._run_of(wizard.action_send())

@@ -28,13 +28,18 @@ class RelanceDocumentLine(models.AbstractModel):
         customer than ``partner``, or that the user cannot read. Nothing of them
         is named: they may be another company's."""
         customer = partner.sudo().commercial_partner_id
-        strangers = self.sudo().move_id.filtered(
-            lambda move: (
-                move.company_id != company
-                or customer
-                not in (move.commercial_partner_id | move.line_ids.partner_id.commercial_partner_id)
+
+        def stranger(move):
+            if move.company_id != company:
+                return True
+            if move.commercial_partner_id == customer:
+                return False
+            # a payment or an entry: its receivable lines name the customer
+            return move.is_invoice(include_receipts=True) or customer not in (
+                move.line_ids.partner_id.commercial_partner_id
             )
-        )
+
+        strangers = self.sudo().move_id.filtered(stranger)
         if strangers:
             raise UserError(
                 self.env._(

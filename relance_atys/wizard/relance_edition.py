@@ -379,7 +379,7 @@ class RelanceEdition(models.TransientModel):
         """Rows for the XLSX, in the review order, read in one query: of documents
         and customers the ORM lets the user read."""
         lines = self._selected_lines()
-        lines._check_document_owner()
+        lines.move_id.check_access("read")  # their company and customer checked when written
         lines.partner_id.check_access("read")
         self.env.flush_all()
         self.env.cr.execute(
@@ -844,9 +844,12 @@ class RelanceEditionLine(models.TransientModel):
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     level_after = fields.Integer(string="Proposed level", readonly=True)
 
-    @api.constrains("move_id", "partner_id", "partner_line_id", "edition_id")
+    @api.constrains("move_id", "partner_id", "partner_line_id", "edition_id", "level_after")
     def _check_document_owner(self):
-        """Each document of its customer line's customer, in the edition's company."""
+        """Each document of its customer line's customer, in the edition's company,
+        at a level that exists."""
+        if any(not 0 <= line.level_after <= engine.MAX_LEVEL for line in self):
+            raise UserError(self.env._("The new level must be between 0 and %s.", engine.MAX_LEVEL))
         for pline, lines in self.sudo().grouped("partner_line_id").items():
             if lines.edition_id != pline.edition_id or lines.partner_id != pline.partner_id:
                 raise UserError(self.env._("A document line must belong to its customer's line."))
