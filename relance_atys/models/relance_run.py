@@ -238,8 +238,10 @@ class RelanceRunLine(models.Model):
     partner_level_before = fields.Integer()
     partner_date_before = fields.Date()
     level_moved = fields.Boolean(
+        compute="_compute_level_moved",
+        store=True,
         help="The line changed its document's level or date: a mail sent without "
-        "counting as a dunning step moves nothing, nor does cancelling it."
+        "counting as a dunning step moves nothing, nor does cancelling it.",
     )
     residual = fields.Monetary(currency_field="currency_id")
     currency_id = fields.Many2one("res.currency")
@@ -248,6 +250,15 @@ class RelanceRunLine(models.Model):
     reason = fields.Char()
     mail_id = fields.Many2one("mail.mail", ondelete="set null", index="btree_not_null")
     message_id = fields.Many2one("mail.message", ondelete="set null")
+
+    @api.depends("level_before", "level_after", "date_before", "date_after")
+    def _compute_level_moved(self):
+        """The services give it when they insert lines (see ``_insert_run_lines``)."""
+        for line in self:
+            line.level_moved = (line.level_after, line.date_after) != (
+                line.level_before,
+                line.date_before,
+            )
 
     def write(self, vals):
         check_history_write(self, vals, LINE_RECORDED)

@@ -229,7 +229,9 @@ class TestHistory(RelanceCommon):
         run.with_user(self.manager).action_cancel()
         with self.assertRaisesRegex(UserError, "cannot be cancelled"):
             run.with_user(self.manager).action_cancel()
-        signature = self.env["relance.run"].sudo().create({"run_type": "signature", "date": MARCH_1})
+        signature = (  # runs are the services' to make
+            self.env["relance.run"].sudo().create({"run_type": "signature", "date": MARCH_1})
+        )
         with self.assertRaisesRegex(UserError, "cannot be cancelled"):
             signature.with_user(self.manager).action_cancel()
 
