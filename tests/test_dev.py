@@ -319,7 +319,7 @@ def test_the_demo_checks_its_python_modules_too(dev, monkeypatch):
     monkeypatch.setattr(dev, "probe_odoo", probe)
     problem, missing = dev.missing_python(Path("/opt/odoo18"), for_tests=False)
     assert problem is None and missing == {"xlsxwriter": "xlsxwriter"}
-    assert asked[0] == ["xlsxwriter", "odoo.addons.queue_job"]
+    assert asked[0] == ["xlsxwriter", "zope.interface", "odoo.addons.queue_job"]
     dev.missing_python(Path("/opt/odoo18"), for_tests=True)
     assert {"pytest_odoo", "freezegun", "websocket", "whool"} <= set(asked[1])
 
