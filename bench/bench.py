@@ -24,6 +24,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import jobs
 import psycopg2
 import report
 
@@ -266,6 +267,8 @@ def measure_size(pg, odoo, template, size, args):
     try:
         result["ledger"] = odoo.worker(db, "describe")
         for name in args.only:
+            if name in jobs.JOB_MEASURES:
+                continue
             odoo.worker(db, "prepare", name, args.letters)
             if args.profile:
                 profile(odoo, db, size, name, args)
@@ -281,7 +284,29 @@ def measure_size(pg, odoo, template, size, args):
     finally:
         if not args.keep:
             pg.drop(db)
+    for name in args.only:
+        if name in jobs.JOB_MEASURES and not args.profile:
+            result["measures"][name] = measure_jobs(pg, odoo, template, size, name)
     return result
+
+
+def measure_jobs(pg, odoo, template, size, name):
+    """A background run on its own copy of ``template`` (it commits), with a real
+    server's job workers (bench/jobs.py)."""
+    db = f"bench_jobs_{size}"
+    pg.copy(template, db)
+    say(f"N={size:,}: {name} (a server with {jobs.WORKERS} job workers)")
+    try:
+        measured = jobs.measure(pg, odoo, db, name)
+    finally:
+        pg.drop(db)
+    measured["date"] = time.strftime("%Y-%m-%d %H:%M")
+    say(
+        f"N={size:,}: {name}: click {measured['click_seconds']:.2f} s, whole "
+        f"{measured['seconds']:.1f} s, {measured['jobs']} jobs (longest "
+        f"{measured['job_max_seconds']:.1f} s), worker peak {measured['worker_rss_peak_mb']:.0f} MB"
+    )
+    return measured
 
 
 def profile(odoo, db, size, name, args):
@@ -305,14 +330,16 @@ def parse_args():
     )
     parser.add_argument("--runs", type=int, default=3, help="runs per measure (median kept)")
     parser.add_argument("--letters", type=int, default=1000, help="letters in the PDF")
-    parser.add_argument("--only", default=",".join(MEASURES), help="measures to run")
+    parser.add_argument(
+        "--only", default=",".join([*MEASURES, *jobs.JOB_MEASURES]), help="measures to run"
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the templates")
     parser.add_argument("--keep", action="store_true", help="keep bench_run_<N> afterwards")
     parser.add_argument("--no-report", action="store_true", help="do not rewrite RESULTS.md")
     parser.add_argument("--profile", action="store_true", help="profile --only, do not time")
     args = parser.parse_args()  # fmt: skip
     args.sizes = [int(size) for size in args.sizes.split(",")]
-    args.only = [name for name in MEASURES if name in args.only.split(",")]
+    args.only = [name for name in [*MEASURES, *jobs.JOB_MEASURES] if name in args.only.split(",")]
     bad = [size for size in args.sizes if size % SEED_INVOICES]
     if bad:
         parser.error(f"sizes must be multiples of {SEED_INVOICES}: {bad}")

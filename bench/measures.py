@@ -300,6 +300,36 @@ def signature(env, state):
     return service._remind(company, options)
 
 
+def signature_click(env):
+    """The click on "Send" of the signature reminders: the run recorded, its jobs queued."""
+    company, as_of = company_and_date(env)
+    service = env["relance.signature.service"]
+    return service._remind(company, dict(service._default_options(as_of), attach_pdf=False))
+
+
+# the clicks of the background runs (bench/jobs.py), each committed as a request is
+CLICKS = {"signature": signature_click}
+
+
+def click(registry, name):
+    """Click ``name`` as the accountant and commit; the run's id and the click's time."""
+    with registry.cursor() as cr:
+        env = user_env(cr)
+        thread = threading.current_thread()
+        thread.query_count, thread.query_time = 0, 0.0
+        started, start = time.time(), time.perf_counter()
+        run = CLICKS[name](env)
+        env.flush_all()
+        cr.commit()
+        seconds = time.perf_counter() - start
+        return {
+            "run_id": run.id,
+            "started": started,
+            "seconds": seconds,
+            "queries": thread.query_count,
+        }
+
+
 def signature_count(env, state, run):
     return {
         "quotations": len(run.line_ids),

@@ -48,7 +48,7 @@ def main():
         parser.add_argument(option, required=True)
     parser.add_argument(
         "task",
-        choices=["seed", "clone", "verify", "describe", "prepare", "measure", "profile"],
+        choices=["seed", "clone", "verify", "describe", "prepare", "measure", "profile", "click"],
     )
     parser.add_argument("task_args", nargs="*")
     args = parser.parse_args()
@@ -67,6 +67,7 @@ def main():
         "prepare": measures.prepare,
         "measure": measures.measure,
         "profile": measures.profile,
+        "click": measures.click,
     }
     result = tasks[args.task](registry, *args.task_args)
     Path(args.out).write_text(json.dumps(result, indent=1, default=str))

@@ -26,7 +26,7 @@ import pytz
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
-from odoo.tools import SQL, clean_context, split_every
+from odoo.tools import SQL, clean_context
 from odoo.tools.safe_eval import safe_eval
 from odoo.tools.safe_eval import time as safe_time
 
@@ -250,12 +250,14 @@ class RelanceSignatureService(models.AbstractModel):
         ]
         lines = self.env["relance.service"]._insert_run_lines(run, vals_list)
         planned = [
-            line.id for line, vals in zip(lines, vals_list, strict=True)
+            (candidate.recipient_id, line.id)
+            for line, vals, (candidate, _decision) in zip(lines, vals_list, proposal, strict=True)
             if vals["outcome"] == "planned"
-        ]  # fmt: skip
+        ]
         report = options.get("attach_pdf") and options.get("report_id")
         report = report or self.env["ir.actions.report"]
-        for batch in split_every(BATCH_SIZE, planned, lines.browse):
+        for batch in self._batches(planned):
+            batch = lines.browse(batch)
             service.with_delay(
                 channel=CHANNEL,
                 description=self.env._("Signature reminders %(run)s", run=run.name),
@@ -264,6 +266,21 @@ class RelanceSignatureService(models.AbstractModel):
         if not due:
             run.state = "done"
         return run
+
+    @staticmethod
+    def _batches(planned):
+        """Line ids in batches of about BATCH_SIZE, each recipient's in one batch:
+        the batches' jobs, in parallel, never write the same customer (Odoo's
+        mail layout writes the recipient's sign-up type; two jobs writing one
+        customer, one of them fails and is retried)."""
+        batches, batch, last = [], [], None
+        for recipient_id, line_id in sorted(planned, key=lambda pair: (pair[0] or 0, pair[1])):
+            if len(batch) >= BATCH_SIZE and recipient_id != last:
+                batches.append(batch)
+                batch = []
+            batch.append(line_id)
+            last = recipient_id
+        return [*batches, batch] if batch else batches
 
     @api.model
     def _create_run(self, company, options, total):
@@ -309,10 +326,11 @@ class RelanceSignatureService(models.AbstractModel):
         failing one is recorded as failed and the others go.
         """
         lines = self._lock_planned(lines)
-        if not lines:
+        if not lines:  # done already: counted again, in case its count was lost
+            self._after_commit(run, self._count_progress)
             return
         run = run.sudo()
-        self._mark_running(run)
+        self._after_commit(run, self._mark_running)
         as_of = run.date
         template = self._template()
         reasons = self._reasons()
@@ -343,7 +361,10 @@ class RelanceSignatureService(models.AbstractModel):
         for line, vals in results:
             line.write(vals)
         self.env.flush_all()
-        self._finish_batch(run, len(lines))
+        small = self._small_tables()
+        if small:
+            self.env["relance.service"]._refresh_statistics(small)
+        self._after_commit(run, self._count_progress)
 
     @api.model
     def _lock_planned(self, lines):
@@ -360,17 +381,58 @@ class RelanceSignatureService(models.AbstractModel):
         lines.invalidate_recordset()
         return lines.sudo().browse([line_id for (line_id,) in rows])
 
+    def _after_commit(self, run, step):
+        """Run ``step(run)`` on the run's row once this job's work is committed, in
+        a short transaction of its own (READ COMMITTED: it waits for the other
+        batches' jobs instead of failing on their update of the row, as the job's
+        own REPEATABLE READ transaction would). In tests, at once, in the test's
+        transaction."""
+        if self.env["relance.service"]._in_test_mode():
+            step(run)
+            return
+        run_id, uid, context = run.id, self.env.uid, dict(self.env.context)
+
+        @self.env.cr.postcommit.add
+        def in_its_own_transaction():
+            with self.env.registry.cursor() as cr:
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                env = api.Environment(cr, uid, context)
+                step(env["relance.run"].sudo().browse(run_id))
+
     @api.model
     def _mark_running(self, run):
-        """The run's state, queued -> running, without waiting for the row: the
-        other batches' jobs may hold it."""
-        self.env.cr.execute(
-            "UPDATE relance_run SET state = 'running' WHERE id IN ("
-            " SELECT id FROM relance_run WHERE id = %s AND state = 'queued'"
-            " FOR UPDATE SKIP LOCKED)",
+        """The run's state, queued -> running, as its first job starts."""
+        run.env.cr.execute(
+            "UPDATE relance_run SET state = 'running' WHERE id = %s AND state = 'queued'",
             [run.id],
         )
         run.invalidate_recordset(["state"])
+
+    @api.model
+    def _count_progress(self, run):
+        """Count the quotations the jobs have processed (the run's lines no longer
+        planned); the last job's count sets the run's end state and tells its user.
+        A job run again counts again, without counting twice."""
+        run.env.cr.execute(
+            "UPDATE relance_run SET progress_done = progress_total - ("
+            " SELECT COUNT(*) FROM relance_run_line WHERE run_id = %s AND outcome = 'planned'),"
+            " state = CASE WHEN state = 'queued' THEN 'running' ELSE state END"
+            " WHERE id = %s RETURNING progress_done, progress_total, state",
+            [run.id, run.id],
+        )
+        done, total, state = run.env.cr.fetchone()
+        run.invalidate_recordset(["progress_done", "progress_text", "state"])
+        if done < total or state != "running":
+            return
+        Lines = run.env["relance.run.line"].sudo()
+        failed = Lines.search_count([("run_id", "=", run.id), ("outcome", "=", "failed")])
+        if not failed:
+            run.state = "done"
+        elif failed < total:
+            run.state = "partial"
+        else:
+            run.state = "failed"
+        self.with_env(run.env)._notify_end(run)
 
     @api.model
     def _line_candidates(self, run, lines):
@@ -398,33 +460,6 @@ class RelanceSignatureService(models.AbstractModel):
         ]
 
     @api.model
-    def _finish_batch(self, run, count):
-        """Count the batch; the last one sets the run's end state and tells its user.
-
-        The count is one atomic UPDATE: the last of several batches finishing
-        at once waits for the others' counts and is the only one to see all.
-        """
-        done = run._add_progress(count)
-        if done == count:  # the first batch to finish
-            small = self._small_tables()
-            if small:
-                self.env["relance.service"]._refresh_statistics(small)
-        if done < run.progress_total:
-            return
-        failed = (
-            self.env["relance.run.line"]
-            .sudo()
-            .search_count([("run_id", "=", run.id), ("outcome", "=", "failed")])
-        )
-        if not failed:
-            run.state = "done"
-        elif failed < run.progress_total:
-            run.state = "partial"
-        else:
-            run.state = "failed"
-        self._notify_end(run)
-
-    @api.model
     def _notify_end(self, run):
         labels = dict(run._fields["state"]._description_selection(run.env))
         run.user_id._bus_send(
@@ -450,8 +485,9 @@ class RelanceSignatureService(models.AbstractModel):
         nearly empty (as it is where mails are deleted once sent), and keeps
         it: a scan of the whole queue per row, so that a run of thousands of
         reminders took minutes in these checks alone. Their statistics
-        refreshed after the run's first batch, every worker's connection plans
-        index lookups for the rest of the run. Return the names of their models.
+        refreshed by the first batches (until the tables are large enough), every
+        worker's connection plans index lookups for the rest of the run. Return
+        the names of their models.
         """
         models_by_table = {
             self.env[name]._table: name
@@ -575,12 +611,16 @@ class RelanceSignatureService(models.AbstractModel):
             by_sender.setdefault(rendered[order.id].get("email_from"), []).append(order.id)
         authors, reply_tos = {}, {}
         for sender, order_ids in by_sender.items():
-            author_id, email_from = orders._message_compute_author(None, sender)
+            author_id, email_from = orders._message_compute_author(
+                self.env.user.partner_id.id, sender
+            )
             reply_tos.update(orders.browse(order_ids)._notify_get_reply_to(default=email_from))
             authors.update(dict.fromkeys(order_ids, (author_id, email_from)))
         alias_domains = orders.sudo()._mail_get_alias_domains(default_company=self.env.company)
         companies = orders._mail_get_companies(default=self.env.company)
         subtype_id = self.env.ref("mail.mt_comment").id
+        parents = self._first_messages(orders)
+        self._subscribe_recipients(orders, recipient_ids)
         vals_list = []
         for order, recipient_id in zip(orders, recipient_ids, strict=True):
             values = rendered[order.id]
@@ -596,6 +636,7 @@ class RelanceSignatureService(models.AbstractModel):
                     "author_id": author_id,
                     "email_from": email_from,
                     "reply_to": reply_tos[order.id],
+                    "parent_id": parents.get(order.id, False),
                     "subject": values.get("subject") or False,
                     "body": values.get("body_html") or "",
                     "partner_ids": [Command.link(recipient_id)],
@@ -610,6 +651,62 @@ class RelanceSignatureService(models.AbstractModel):
         messages = self.env["mail.message"].sudo().create(vals_list)
         self._subscribe_authors(orders, messages)
         return messages
+
+    @api.model
+    def _first_messages(self, orders):
+        """{order id: its first message}, the parent `message_post` gives a post
+        on a flat thread, in one query."""
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT DISTINCT ON (res_id) res_id, id FROM mail_message"
+                " WHERE model = %s AND res_id IN %s AND message_type != 'user_notification'"
+                " ORDER BY res_id, id",
+                orders._name,
+                tuple(orders.ids),
+            )
+        )
+        return dict(rows)
+
+    @api.model
+    def _subscribe_recipients(self, orders, recipient_ids):
+        """Each recipient follows its quotation, as `message_post` on a quotation
+        subscribes those it writes to (``mail_post_autofollow``): one search,
+        one create."""
+        Followers = self.env["mail.followers"].sudo()
+        pairs = set(zip(orders.ids, recipient_ids, strict=True))
+        existing = Followers.search_fetch(
+            [
+                ("res_model", "=", orders._name),
+                ("res_id", "in", orders.ids),
+                ("partner_id", "in", list(set(recipient_ids))),
+            ],
+            ["res_id", "partner_id"],
+        )
+        pairs -= {(follower.res_id, follower.partner_id.id) for follower in existing}
+        if not pairs:
+            return
+        default, _internal, external = self.env["mail.message.subtype"].default_subtypes(
+            orders._name
+        )
+        customers = set(
+            self.env["res.partner"]
+            .sudo()
+            .search([("id", "in", list(set(recipient_ids))), ("partner_share", "=", True)])
+            .ids
+        )
+        Followers.create(
+            [
+                {
+                    "res_model": orders._name,
+                    "res_id": order_id,
+                    "partner_id": partner_id,
+                    "subtype_ids": [
+                        Command.set((external if partner_id in customers else default).ids)
+                    ],
+                }
+                for order_id, partner_id in sorted(pairs)
+            ]
+        )
 
     @api.model
     def _subscribe_authors(self, orders, messages):

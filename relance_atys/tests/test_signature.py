@@ -4,6 +4,7 @@ French, the scheduled action's batches, resumption and failures, the history
 run, and the gathering's query count.
 """
 
+import re
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -417,6 +418,73 @@ class TestMail(SignatureCase):
         self.assertEqual(mail_message.notification_ids.notification_status, "ready")
         self.assertIn("Accept &amp; Sign Quotation", self._mails(by_mail).body_html)
 
+    def test_the_batch_writes_what_message_post_writes(self):
+        """The batch's adapter against `message_post` (through the template, as a
+        reminder sent one by one is): for two quotations alike, the same message,
+        mail, notification and mail body, but for each quotation's own name, id
+        and tokens."""
+        batched, posted = self._quotation(self.deco, 40), self._quotation(self.deco, 40)
+        Service = self.env["relance.signature.service"]
+        proposal = {
+            candidate.order_id: (candidate, decision)
+            for candidate, decision in Service._propose(
+                self.company, {"date": AS_OF, "order_ids": batched | posted}
+            )
+        }
+        template = Service._template()
+        Service.with_context(relance_batch_send=True)._send_all(
+            [proposal[batched.id]], AS_OF, template, False
+        )
+        candidate, decision = proposal[posted.id]
+        self.assertEqual(
+            Service._send_one(candidate, decision.level, AS_OF, template, False).keys(),
+            {"message_id"},
+            "posted without failure",
+        )
+        self.env.flush_all()
+        self.maxDiff = None
+        self.assertEqual(self._written(batched), self._written(posted))
+
+    def _written(self, order):
+        """What a reminder wrote for ``order``, its own name, id and tokens replaced."""
+        mail = self._mails(order)
+        message = mail.mail_message_id
+        self.assertEqual(len(mail), 1)
+
+        def plain(text):
+            text = str(text or "").replace(order.name, "NAME")
+            text = re.sub(rf"(?<!#)\b{order.id}\b", "ID", text)
+            text = re.sub(r"<[\d.]+-openerp-", "<X-openerp-", text)  # Message-Id
+            return re.sub(r"(access_token|hash|token)=[\w-]+", r"\1=X", text)
+
+        message_fields = [
+            "message_type", "subtype_id", "author_id", "email_from", "reply_to", "subject",
+            "body", "partner_ids", "record_alias_domain_id", "record_company_id",
+            "email_layout_xmlid", "email_add_signature", "mail_server_id", "model",
+            "attachment_ids", "record_name",
+        ]  # fmt: skip
+        mail_fields = [
+            "state", "recipient_ids", "email_from", "reply_to", "subject", "auto_delete",
+            "body_html", "email_to", "email_cc", "mail_server_id", "is_notification",
+            "model", "references", "headers",
+        ]  # fmt: skip
+        return {
+            "message": {name: plain(message[name]) for name in message_fields},
+            "mail": {name: plain(mail[name]) for name in mail_fields},
+            "notifications": [
+                (
+                    n.res_partner_id,
+                    n.notification_type,
+                    n.notification_status,
+                    n.is_read,
+                    n.author_id,
+                )
+                for n in message.notification_ids
+            ],
+            "followers": order.message_partner_ids,
+            "level": (order.relance_sign_level, order.relance_sign_date),
+        }
+
     def test_the_pdf_is_attached_when_asked(self):
         attached = self._quotation(self.deco, 40)
         self._send(attach_pdf=True, order_ids=attached.ids)
@@ -531,8 +599,13 @@ class TestScheduledAction(SignatureCase):
             self._outcomes(self._runs(), young), {young: ("skipped", 0, "pas encore à relancer")}
         )
 
+    def _customers(self, count):
+        """``count`` customers: a batch holds each recipient's quotations whole."""
+        return [self._partner(f"Client {n}", email=f"client{n}@example.com") for n in range(count)]
+
     def test_one_job_per_batch_and_progress(self):
-        orders = [self._quotation(self.deco, 40 + age) for age in range(5)]
+        customers = self._customers(5)
+        orders = [self._quotation(customers[age], 40 + age) for age in range(5)]
         self._quotation(self.deco, 10)  # not due: recorded, not counted as work
         Service = self.env["relance.signature.service"]
         with patch.object(service_module, "BATCH_SIZE", 2), trap_jobs() as trap:
@@ -570,8 +643,8 @@ class TestScheduledAction(SignatureCase):
     def test_small_mail_tables_analyzed_after_the_first_batch(self):
         """PostgreSQL plans the mails' foreign key checks once: on a near-empty
         mail queue, a scan per row unless its statistics are refreshed."""
-        for age in range(5):
-            self._quotation(self.deco, 40 + age)
+        for age, customer in enumerate(self._customers(5)):
+            self._quotation(customer, 40 + age)
         Signature = self.registry["relance.signature.service"]
         Service = self.registry["relance.service"]
         with (
@@ -585,7 +658,7 @@ class TestScheduledAction(SignatureCase):
             ) as analyze,
         ):
             self._send()
-        self.assertEqual(analyze.call_count, 1, "once, after the first of three batches")
+        self.assertEqual(analyze.call_count, 3, "after each batch, while they are small")
         self.assertEqual(analyze.call_args.args[1], ("mail.mail",))
         self.assertLessEqual(
             set(self.env["relance.signature.service"]._small_tables()),
@@ -597,7 +670,10 @@ class TestScheduledAction(SignatureCase):
         the job again; a job run twice (or after its batch committed) finds its
         lines done."""
         orders = self.env["sale.order"].concat(
-            *(self._quotation(self.deco, 100 + age, level=2, last=days_ago(30)) for age in range(5))
+            *(
+                self._quotation(customer, 100 + age, level=2, last=days_ago(30))
+                for age, customer in enumerate(self._customers(5))
+            )
         )
         Signature = self.registry["relance.signature.service"]
         lock = Signature._lock
