@@ -327,10 +327,10 @@ class RelanceSignatureService(models.AbstractModel):
         """
         lines = self._lock_planned(lines)
         if not lines:  # done already: counted again, in case its count was lost
-            self._after_commit(run, self._count_progress)
+            self._on_run_row(run, self._count_progress)
             return
         run = run.sudo()
-        self._after_commit(run, self._mark_running)
+        self._on_run_row(run, self._mark_running, now=True)
         as_of = run.date
         template = self._template()
         reasons = self._reasons()
@@ -364,7 +364,7 @@ class RelanceSignatureService(models.AbstractModel):
         small = self._small_tables()
         if small:
             self.env["relance.service"]._refresh_statistics(small)
-        self._after_commit(run, self._count_progress)
+        self._on_run_row(run, self._count_progress)
 
     @api.model
     def _lock_planned(self, lines):
@@ -381,23 +381,27 @@ class RelanceSignatureService(models.AbstractModel):
         lines.invalidate_recordset()
         return lines.sudo().browse([line_id for (line_id,) in rows])
 
-    def _after_commit(self, run, step):
-        """Run ``step(run)`` on the run's row once this job's work is committed, in
-        a short transaction of its own (READ COMMITTED: it waits for the other
-        batches' jobs instead of failing on their update of the row, as the job's
-        own REPEATABLE READ transaction would). In tests, at once, in the test's
-        transaction."""
+    def _on_run_row(self, run, step, now=False):
+        """Run ``step(run)`` on the run's row in a short transaction of its own,
+        once this job's work is committed (or ``now``): READ COMMITTED, it waits
+        for the other batches' jobs instead of failing on their update of the
+        row, as the job's own REPEATABLE READ transaction would. In tests, at
+        once, in the test's transaction."""
         if self.env["relance.service"]._in_test_mode():
             step(run)
             return
         run_id, uid, context = run.id, self.env.uid, dict(self.env.context)
 
-        @self.env.cr.postcommit.add
         def in_its_own_transaction():
             with self.env.registry.cursor() as cr:
                 cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                 env = api.Environment(cr, uid, context)
                 step(env["relance.run"].sudo().browse(run_id))
+
+        if now:
+            in_its_own_transaction()
+        else:
+            self.env.cr.postcommit.add(in_its_own_transaction)
 
     @api.model
     def _mark_running(self, run):
