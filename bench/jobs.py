@@ -47,9 +47,10 @@ class Server:
         self.proc = None
 
     def __enter__(self):
-        launcher = "import sys, odoo.cli; sys.argv[0] = 'odoo'; odoo.cli.main()"
+        # a file: workers mode starts its long-polling process by re-running argv[0]
+        launcher = str(REPO / "bin" / "odoo-run")
         cmd = [
-            sys.executable, "-c", launcher, "-c", self.odoo.config, "-d", self.db,
+            sys.executable, launcher, "-c", self.odoo.config, "-d", self.db,
             "--db-filter", f"^{self.db}$", f"--addons-path={self.odoo.addons_path}",
             f"--workers={WORKERS}", "--max-cron-threads=0", "--load=base,web,queue_job",
             f"--http-port={self.port}", f"--gevent-port={free_port()}",
