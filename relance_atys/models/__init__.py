@@ -4,6 +4,7 @@ from . import relance_level
 from . import res_partner
 from . import account_move
 from . import sale_order
+from . import relance_currency_totals
 from . import relance_run
 from . import relance_service
 from . import relance_signature_service

@@ -7,7 +7,12 @@ class AccountMove(models.Model):
     _inherit = "account.move"
 
     relance_level = fields.Integer(
-        string="Dunning level", default=0, copy=False, readonly=True, index=True
+        string="Dunning level",
+        default=0,
+        copy=False,
+        readonly=True,
+        index=True,
+        aggregator=False,  # a level, never summed (grouped lists show it, not a sum)
     )
     relance_date = fields.Date(string="Last dunning", copy=False, readonly=True)
     relance_excluded = fields.Boolean(
@@ -19,6 +24,19 @@ class AccountMove(models.Model):
     relance_line_ids = fields.One2many(
         "relance.run.line", "move_id", string="Dunning history", readonly=True
     )
+    relance_residual = fields.Monetary(
+        string="Due (currency)",
+        compute="_compute_relance_residual",
+        currency_field="currency_id",
+        aggregator=False,  # never added across currencies; the company-currency column is
+        help="What is left to pay, in the document's currency (negative for a credit note).",
+    )
+
+    @api.depends("amount_residual", "move_type")
+    def _compute_relance_residual(self):
+        for move in self:
+            sign = -1 if move.move_type == "out_refund" else 1
+            move.relance_residual = sign * move.amount_residual
 
     @api.model_create_multi
     def create(self, vals_list):

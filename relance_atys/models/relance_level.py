@@ -23,16 +23,19 @@ class RelanceLevel(models.Model):
     _order = "company_id, number"
 
     name = fields.Char(required=True, translate=True)
-    number = fields.Integer(required=True, help="1 = first reminder ... 5 = most severe.")
+    number = fields.Integer(
+        required=True, aggregator=False, help="1 = first reminder ... 5 = most severe."
+    )
     company_id = fields.Many2one(
         "res.company", required=True, default=lambda self: self.env.company, index=True
     )
     lower_bound = fields.Integer(
         string="Lower bound (days)",
+        aggregator=False,
         help="Days past the due date from which this level applies; "
         "negative for a notice before the due date.",
     )
-    upper_bound = fields.Integer(string="Upper bound (days)", default=15)
+    upper_bound = fields.Integer(string="Upper bound (days)", default=15, aggregator=False)
     header = fields.Html(string="Letter header", translate=True, sanitize_style=True)
     footer = fields.Html(string="Letter footer", translate=True, sanitize_style=True)
     mail_subject = fields.Char(string="Mail subject", translate=True)

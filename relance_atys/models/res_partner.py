@@ -24,6 +24,7 @@ class ResPartner(models.Model):
         string="Dunning level",
         company_dependent=True,
         readonly=True,
+        aggregator=False,
         help="Level of the last definitive dunning of this customer.",
     )
     relance_date = fields.Date(string="Last dunning", company_dependent=True, readonly=True)
