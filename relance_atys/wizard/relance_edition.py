@@ -111,6 +111,11 @@ class RelanceEdition(models.TransientModel):
     line_ids = fields.One2many("relance.edition.line", "edition_id")
     skipped_text = fields.Text(readonly=True)
     summary = fields.Char(compute="_compute_summary")
+    control_list_open = fields.Boolean(
+        string="Control list open",
+        help="The control list was opened on screen and the proposal not shown since: "
+        "the menu reopens it rather than a new edition."
+    )
 
     @api.model
     def _relance_letter_templates(self):
@@ -294,8 +299,18 @@ class RelanceEdition(models.TransientModel):
 
     @api.depends("partner_line_ids.selected", "line_ids.selected")
     def _compute_summary(self):
+        """What is ticked, as the user ticks it: the review screen changes the customers'
+        ticks in the form (not saved yet), the documents' in the database."""
         for wizard in self:
-            lines = wizard._selected_lines()
+            ticked = {pline._origin.id for pline in wizard.partner_line_ids if pline.selected}
+            lines = wizard._origin.line_ids
+            _fetch_stored(lines)
+            lines = lines.filtered(
+                lambda line, ticked=ticked: line.selected and line.partner_line_id.id in ticked
+            )
+            if not lines:
+                wizard.summary = wizard.env._("No customer ticked")
+                continue
             wizard.summary = wizard.env._(
                 "%(partners)s customer(s), %(docs)s document(s): %(totals)s",
                 partners=len(lines.partner_line_id),
@@ -326,6 +341,7 @@ class RelanceEdition(models.TransientModel):
         return self.partner_line_ids & documents.partner_line_id
 
     def _reopen(self):
+        self.filtered("control_list_open").control_list_open = False
         return reopen_action(self, self.env._("Dunning edition"))
 
     def action_back(self):
@@ -334,6 +350,8 @@ class RelanceEdition(models.TransientModel):
         return self._reopen()
 
     def action_switch_mode(self):
+        if self.mode == "letter":
+            self._check_manager()  # only a manager can send the emails: no dead end
         self.mode = "email" if self.mode == "letter" else "letter"
         if self.mode == "email":
             for pline in self.partner_line_ids:
@@ -363,17 +381,38 @@ class RelanceEdition(models.TransientModel):
     # -- control list ---------------------------------------------------------
 
     def action_control_list(self):
-        """The proposal on screen, grouped by customer."""
+        """The proposal on screen, grouped by customer.
+
+        The list replaces the dialog: its "Back to the proposal" button reopens the
+        proposal, and so does the menu afterwards (after the browser's Back, say).
+        """
         self.ensure_one()
+        self.control_list_open = True
         return {
             "type": "ir.actions.act_window",
             "name": self.env._("Control list"),
             "res_model": "relance.edition.line",
             "view_mode": "list",
             "domain": [("edition_id", "=", self.id)],
-            "context": {"search_default_group_partner": 1},
+            "context": {"search_default_group_partner": 1, "relance_edition_id": self.id},
             "target": "current",
         }
+
+    @api.model
+    def _action_open(self):
+        """The menu: the proposal whose control list was left, else a new edition."""
+        pending = self.search(
+            [
+                ("create_uid", "=", self.env.uid),
+                ("state", "=", "review"),
+                ("control_list_open", "=", True),
+            ],
+            order="id desc",
+            limit=1,
+        )
+        if pending:
+            return pending._reopen()
+        return self.env["ir.actions.act_window"]._for_xml_id("relance_atys.action_relance_edition")
 
     def _control_list_rows(self):
         """Rows for the XLSX, in the review order, read in one query: of documents
@@ -463,6 +502,7 @@ class RelanceEdition(models.TransientModel):
             "type": _("Type"),
             "document": _("Document"),
             "deduction": _("Deduction"),
+            "shown": _("Shown"),
             "sheet": _("Dunning"),
         }
 
@@ -673,9 +713,9 @@ class RelanceEditionPartner(models.TransientModel):
     partner_ref = fields.Char(related="partner_id.ref", string="Ref.")
     zip = fields.Char(related="partner_id.zip")
     salesperson_id = fields.Many2one(related="partner_id.user_id", string="Salesperson")
-    current_level = fields.Integer(readonly=True)
+    current_level = fields.Integer(readonly=True, aggregator=False)
     current_date = fields.Date(string="Last dunning", readonly=True)
-    new_level = fields.Integer(string="New level", readonly=True)
+    new_level = fields.Integer(string="New level", readonly=True, aggregator=False)
     line_ids = fields.One2many("relance.edition.line", "partner_line_id", string="Documents")
     doc_count = fields.Integer(compute="_compute_totals", string="Document count")
     doc_count_text = fields.Char(compute="_compute_totals", string="Count")
@@ -842,7 +882,17 @@ class RelanceEditionLine(models.TransientModel):
         "relance.edition.partner", required=True, ondelete="cascade", index=True
     )
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
-    level_after = fields.Integer(string="Proposed level", readonly=True)
+    level_after = fields.Integer(string="Proposed level", readonly=True, aggregator=False)
+
+    def action_back_to_proposal(self):
+        """From the control list (its button, whatever the lines ticked): the proposal
+        it shows, in its dialog again."""
+        edition = self.env["relance.edition"].browse(self.env.context.get("relance_edition_id"))
+        if not edition.exists():
+            raise UserError(
+                self.env._("This proposal is no longer kept: review the dunning again.")
+            )
+        return edition._reopen()
 
     @api.constrains("move_id", "partner_id", "partner_line_id", "edition_id", "level_after")
     def _check_document_owner(self):
