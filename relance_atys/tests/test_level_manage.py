@@ -66,7 +66,7 @@ class TestLevelManage(RelanceCommon):
         return (
             self.env["relance.level.manage"]
             .with_user(self.manager)
-            .create({"partner_id": self.partner.id, "date": TODAY, **vals})
+            .create({"partner_ids": [self.partner.id], "date": TODAY, **vals})
         )
 
     def _levels(self, moves):
@@ -261,7 +261,7 @@ class TestLevelManage(RelanceCommon):
 
     def test_refuse_partner_of_another_company(self):
         foreign = self._customer("Société Lointaine", company_id=self.company_2.id)
-        wizard = self._ticked_wizard(partner_id=foreign.id)
+        wizard = self._ticked_wizard(partner_ids=[foreign.id])
         self._assert_refused(wizard, "belongs to the company company_2")
         with self.assertRaisesRegex(UserError, "company_2"):
             wizard.action_consult()
@@ -271,7 +271,7 @@ class TestLevelManage(RelanceCommon):
     def test_dunning_user_cannot_change_levels(self):
         Wizard = self.env["relance.level.manage"].with_user(self.dunner)
         with self.assertRaises(AccessError):
-            Wizard.create({"partner_id": self.partner.id})
+            Wizard.create({"partner_ids": [self.partner.id]})
         wizard = self._ticked_wizard(new_level=5)
         with self.assertRaisesRegex(UserError, "Only dunning managers"):
             wizard.with_user(self.dunner).action_validate()
@@ -285,7 +285,7 @@ class TestLevelManage(RelanceCommon):
         customer = self._customer(f"Client {count}")
         for index in range(count):
             self._invoice(customer, 100 + index, 40)
-        wizard = self._wizard(partner_id=customer.id, new_level=2)
+        wizard = self._wizard(partner_ids=[customer.id], new_level=2)
         wizard.action_modify()
         wizard.line_ids.selected = True
         return wizard

@@ -1,8 +1,9 @@
 """Manual dunning level management (Atys "Gestion des niveaux de relance").
 
-The user consults a customer's open documents, ticks those whose level
-changes and validates: the documents get the new level and date, the
-customer keeps its own (as in Atys), and a "manual" run keeps the change.
+The user consults the open documents of one or several customers, ticks those
+whose level changes and validates, after a confirmation: the documents get the
+new level and date, the customer keeps its own (as in Atys), and a "manual" run
+keeps the change.
 """
 
 from odoo import api, fields, models
@@ -25,17 +26,31 @@ class RelanceLevelManage(models.TransientModel):
         default="consult",
         required=True,
     )
-    partner_id = fields.Many2one(
+    partner_ids = fields.Many2many(
         "res.partner",
-        string="Customer",
+        string="Customers",
         required=True,
         domain="[('customer_rank', '>', 0), ('company_id', 'in', (company_id, False)), "
         "'|', ('is_company', '=', True), ('parent_id', '=', False)]",
-        help="Search by customer reference or name.",
+        help="Search by customer reference or name; several customers may be chosen.",
     )
-    partner_ref = fields.Char(related="partner_id.ref", string="Customer reference")
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        compute="_compute_partner_id",
+        inverse="_inverse_partner_id",
+        help="One customer only: the first chosen; set, it is the only one chosen.",
+    )
     current_level = fields.Integer(
         default=-1, help="Level of the documents to change; -1 takes documents of any level."
+    )
+    current_level_choice = fields.Selection(
+        [("all", "All")] + [(str(n), str(n)) for n in range(engine.MAX_LEVEL + 1)],
+        string="Current level",
+        compute="_compute_current_level_choice",
+        inverse="_inverse_current_level_choice",
+        readonly=False,
+        help="Level of the documents to change, or all of them.",
     )
     new_level = fields.Integer(required=True, default=0)
     date = fields.Date(
@@ -46,6 +61,26 @@ class RelanceLevelManage(models.TransientModel):
     date_from = fields.Date(string="Documents from", help="Invoice date of the first document.")
     date_to = fields.Date(string="Documents to", help="Invoice date of the last document.")
     line_ids = fields.One2many("relance.level.manage.line", "wizard_id", string="Documents")
+
+    @api.depends("partner_ids")
+    def _compute_partner_id(self):
+        for wizard in self:
+            wizard.partner_id = wizard.partner_ids[:1]
+
+    def _inverse_partner_id(self):
+        for wizard in self:
+            wizard.partner_ids = wizard.partner_id
+
+    @api.depends("current_level")
+    def _compute_current_level_choice(self):
+        for wizard in self:
+            level = wizard.current_level
+            wizard.current_level_choice = str(level) if level >= 0 else "all"
+
+    def _inverse_current_level_choice(self):
+        for wizard in self:
+            choice = wizard.current_level_choice
+            wizard.current_level = -1 if choice in ("all", False) else int(choice)
 
     # -- checks --------------------------------------------------------------
 
@@ -63,16 +98,18 @@ class RelanceLevelManage(models.TransientModel):
     def _check_input(self):
         self.ensure_one()
         check_company(self)
-        partner = self.partner_id
-        if partner.company_id and partner.company_id != self.company_id:
-            raise UserError(
-                self.env._(
-                    "%(partner)s belongs to the company %(company)s, not to %(current)s.",
-                    partner=partner.display_name,
-                    company=partner.company_id.name,
-                    current=self.company_id.name,
+        if not self.partner_ids:
+            raise UserError(self.env._("Choose at least one customer."))
+        for partner in self.partner_ids:
+            if partner.company_id and partner.company_id != self.company_id:
+                raise UserError(
+                    self.env._(
+                        "%(partner)s belongs to the company %(company)s, not to %(current)s.",
+                        partner=partner.display_name,
+                        company=partner.company_id.name,
+                        current=self.company_id.name,
+                    )
                 )
-            )
         if not -1 <= self.current_level <= engine.MAX_LEVEL:
             raise UserError(
                 self.env._(
@@ -91,10 +128,10 @@ class RelanceLevelManage(models.TransientModel):
     # -- consultation -----------------------------------------------------------
 
     def _get_documents_domain(self):
-        """Open customer invoices and credit notes of the customer matching the filters."""
+        """Open customer invoices and credit notes of the customers matching the filters."""
         domain = [
             ("company_id", "=", self.company_id.id),
-            ("commercial_partner_id", "=", self.partner_id.commercial_partner_id.id),
+            ("commercial_partner_id", "in", self.partner_ids.commercial_partner_id.ids),
             ("move_type", "in", ("out_invoice", "out_refund")),
             ("state", "=", "posted"),
             ("payment_state", "in", ("not_paid", "partial", "blocked")),
@@ -113,6 +150,7 @@ class RelanceLevelManage(models.TransientModel):
         moves = self.env["account.move"].search_fetch(
             self._get_documents_domain(),
             [
+                "commercial_partner_id",
                 "invoice_date",
                 "invoice_date_due",
                 "amount_residual",
@@ -121,7 +159,7 @@ class RelanceLevelManage(models.TransientModel):
                 "relance_level",
                 "relance_date",
             ],
-            order="invoice_date, name, id",
+            order="commercial_partner_id, invoice_date, name, id",
         )
         self.line_ids.unlink()
         self.env["relance.level.manage.line"].create([self._line_vals(move) for move in moves])
@@ -130,6 +168,7 @@ class RelanceLevelManage(models.TransientModel):
         sign = -1 if move.move_type == "out_refund" else 1
         return {
             "wizard_id": self.id,
+            "partner_id": move.commercial_partner_id.id,
             "move_id": move.id,
             "invoice_date": move.invoice_date,
             "due_date": move.invoice_date_due,
@@ -189,7 +228,7 @@ class RelanceLevelManage(models.TransientModel):
 
     def _run_vals(self):
         parameters = {
-            "partner": self.partner_id,
+            "partners": self.partner_ids,
             "current_level": self.current_level,
             "new_level": self.new_level,
             "date": self.date,
@@ -208,30 +247,32 @@ class RelanceLevelManage(models.TransientModel):
 class RelanceLevelManageLine(models.TransientModel):
     _name = "relance.level.manage.line"
     _description = "Dunning level management: document"
-    _order = "invoice_date, id"
+    _order = "id"  # the documents' order, customer by customer
 
     wizard_id = fields.Many2one(
         "relance.level.manage", required=True, ondelete="cascade", index=True
     )
     state = fields.Selection(related="wizard_id.state")
     selected = fields.Boolean(string="Change")
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     move_id = fields.Many2one("account.move", string="Document", required=True, readonly=True)
     invoice_date = fields.Date(string="Date", readonly=True)
     due_date = fields.Date(readonly=True)
     residual = fields.Monetary(currency_field="currency_id", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
-    level = fields.Integer(string="Current level", readonly=True)
+    level = fields.Integer(string="Current level", readonly=True, aggregator=False)
     level_date = fields.Date(string="Level date", readonly=True)
 
     @api.constrains("move_id", "wizard_id")
     def _check_document_owner(self):
-        """A document of the wizard's customer, in the wizard's company."""
+        """A document of the wizard's customers, in the wizard's company."""
         for wizard, lines in self.grouped("wizard_id").items():
-            customer = wizard.partner_id.commercial_partner_id
+            customers = wizard.partner_ids.commercial_partner_id
             strangers = [
                 move
                 for move in lines.sudo().move_id
-                if move.company_id != wizard.company_id or move.commercial_partner_id != customer
+                if move.company_id != wizard.company_id
+                or move.commercial_partner_id not in customers
             ]
             if strangers:
                 raise UserError(
