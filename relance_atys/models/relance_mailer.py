@@ -333,8 +333,12 @@ class RelanceMailer(models.AbstractModel):
 
     @api.model
     def _mails_processed(self, mails, failure_reason=False, failure_type=None):
-        """Mark the run lines of ``mails`` sent or failed; failed ones give their levels back."""
-        mails = mails.filtered(lambda mail: mail.model == "res.partner")  # dunning mails only
+        """Mark the run lines of ``mails`` sent or failed; failed ones give their levels back.
+
+        Dunning mails (on the customer) and signature reminders (on the quotation)
+        are recorded "queued" and become "sent" here, when the mail leaves.
+        """
+        mails = mails.filtered(lambda mail: mail.model in ("res.partner", "sale.order"))
         if not mails:
             return
         lines = (
@@ -343,7 +347,7 @@ class RelanceMailer(models.AbstractModel):
             .search(
                 [
                     ("mail_id", "in", mails.ids),
-                    ("run_type", "=", "email"),
+                    ("run_type", "in", ("email", "signature")),
                     ("outcome", "=", "queued"),
                 ]
             )
@@ -362,8 +366,12 @@ class RelanceMailer(models.AbstractModel):
             )
         if failed_mails:
             failed_mails.auto_delete = False  # kept to be sent again from the run
-            self._give_levels_back(lines.filtered(lambda line: line.mail_id in failed_mails))
-            self._settle_runs(lines.run_id)
+            failed = lines.filtered(lambda line: line.mail_id in failed_mails)
+            self._give_levels_back(failed.filtered(lambda line: line.run_type == "email"))
+            self.env["relance.signature.service"]._mails_failed(
+                failed.filtered(lambda line: line.run_type == "signature")
+            )
+            self._settle_runs(lines.run_id.filtered(lambda run: run.run_type == "email"))
 
     @api.model
     def _settle_runs(self, runs):

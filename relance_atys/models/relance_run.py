@@ -1,10 +1,34 @@
+import json
+
+from markupsafe import Markup, escape
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import format_date
+from odoo.tools import format_date, formatLang
 
 from ..actions import download_action
 from ..guard import check_history_write
 from ..report.relance_xlsx import write_run_lines
+
+# Which screen wrote a run's parameters (keys are its fields, mostly), and the keys
+# that are not, by the field that labels them.
+PARAMETER_SOURCES = {
+    "letter": "relance.edition",
+    "email": "relance.edition",
+    "manual": "relance.level.manage",
+    "signature": "relance.signature",
+}
+PARAMETER_ALIASES = {
+    "relance.edition": {"template": "template_key", "level": "level_id"},
+    "relance.level.manage": {"partners": "partner_ids", "partner": "partner_id"},
+    "relance.composer": {
+        "composer": "partner_id",
+        "type": "relance_type",
+        "template": "template_id",
+        "sender": "sender_id",
+        "next_level": "next_level_id",
+    },
+}
 
 RUN_TYPES = [
     ("letter", "Letters"),
@@ -46,7 +70,7 @@ class RelanceRun(models.Model):
         "res.users", string="By", readonly=True, default=lambda self: self.env.user
     )
     date = fields.Date(string="Dunning date", required=True, readonly=True)
-    level = fields.Integer(readonly=True)
+    level = fields.Integer(readonly=True, aggregator=False)
     state = fields.Selection(RUN_STATES, default="done", readonly=True, tracking=True)
     # background runs (queue_job): how many customers (or quotations) the run has to
     # process and how many its jobs have processed; 0 / 0 for a run done in the click
@@ -54,10 +78,17 @@ class RelanceRun(models.Model):
     progress_done = fields.Integer(readonly=True)
     progress_text = fields.Char(compute="_compute_progress_text", string="Progress")
     parameters = fields.Text(readonly=True)
+    parameters_display = fields.Html(
+        string="Parameters shown", compute="_compute_parameters_display", sanitize=False
+    )
     line_ids = fields.One2many("relance.run.line", "run_id", readonly=True)
     attachment_id = fields.Many2one("ir.attachment", string="Document", readonly=True)
     attachment_name = fields.Char(related="attachment_id.name", string="File name")
-    partner_count = fields.Integer(compute="_compute_counts", string="Customers")
+    partner_count = fields.Integer(
+        compute="_compute_counts",
+        string="Customers",
+        help="Customers dunned by this run (or whose mail failed), each counted once.",
+    )
     done_count = fields.Integer(compute="_compute_counts", string="Done")
     skipped_count = fields.Integer(compute="_compute_counts", string="Skipped")
     failed_count = fields.Integer(compute="_compute_counts", string="Failed")
@@ -72,17 +103,21 @@ class RelanceRun(models.Model):
         return super().create(vals_list)
 
     def _compute_counts(self):
-        groups = self.env["relance.run.line"]._read_group(
-            [("run_id", "in", self.ids)],
-            ["run_id", "outcome"],
-            ["__count", "partner_id:count_distinct"],
-        )
+        Line = self.env["relance.run.line"]
+        groups = Line._read_group([("run_id", "in", self.ids)], ["run_id", "outcome"], ["__count"])
         counts = {}
-        for run, outcome, count, partners in groups:
+        for run, outcome, count in groups:
             stats = counts.setdefault(run.id, {"partners": 0, "done": 0, "skipped": 0, "failed": 0})
-            stats["partners"] += partners
             key = outcome if outcome in ("skipped", "failed") else "done"
             stats[key] += count
+        # each customer once, whatever its lines' outcomes (a skipped credit note too)
+        dunned = Line._read_group(
+            [("run_id", "in", self.ids), ("outcome", "!=", "skipped")],
+            ["run_id"],
+            ["partner_id:count_distinct"],
+        )
+        for run, partners in dunned:
+            counts[run.id]["partners"] = partners
         for run in self:
             stats = counts.get(run.id, {})
             run.partner_count = stats.get("partners", 0)
@@ -112,6 +147,63 @@ class RelanceRun(models.Model):
         )
         self.invalidate_recordset(["progress_done", "progress_text"])
         return self.env.cr.fetchone()[0]
+
+    @api.depends("parameters", "run_type")
+    def _compute_parameters_display(self):
+        for run in self:
+            rows = run._parameter_rows()
+            run.parameters_display = Markup(
+                '<table class="table table-sm table-borderless o_relance_parameters">%s</table>'
+            ) % Markup("").join(
+                Markup("<tr><th class='w-25'>%s</th><td>%s</td></tr>") % (label, value)
+                for label, value in rows
+            )
+
+    def _parameter_rows(self):
+        """(label, value) of what the user asked, in the reader's language."""
+        self.ensure_one()
+        try:
+            options = json.loads(self.parameters or "{}")
+        except ValueError:
+            return [(self.env._("Parameters"), self.parameters)]
+        if not isinstance(options, dict):
+            return []
+        source = "relance.composer" if "composer" in options else PARAMETER_SOURCES[self.run_type]
+        wizard = self.env[source]
+        aliases = PARAMETER_ALIASES.get(source, {})
+        rows = []
+        for key, value in options.items():
+            field = wizard._fields.get(aliases.get(key, key))
+            label = field.get_description(self.env)["string"] if field else key
+            rows.append((label, self._parameter_value(field, key, value)))
+        return rows
+
+    def _parameter_value(self, field, key, value):
+        _ = self.env._
+        if isinstance(value, bool):
+            return _("Yes") if value else _("No")
+        if key == "current_level" and value == -1:
+            return _("All")
+        if field is None:
+            return escape(value)
+        if field.type == "selection" and isinstance(value, str):
+            field = field.related_field if field.related else field  # its own translations
+            labels = dict(field._description_selection(self.env))
+            if value not in labels and isinstance(field.selection, list):  # an English label
+                value = {label: key for key, label in field.selection}.get(value, value)
+            return labels.get(value, value)
+        if field.type == "date" and isinstance(value, str):
+            return format_date(self.env, fields.Date.from_string(value))
+        if field.type == "monetary" and isinstance(value, int | float):
+            return formatLang(self.env, value, currency_obj=self.company_id.currency_id)
+        if key.endswith(("_id", "_ids")) and isinstance(value, list | int):
+            ids = [value] if isinstance(value, int) else value
+            if all(isinstance(item, int) for item in ids):
+                records = self.env[field.comodel_name].sudo().browse(ids).exists()
+                value = records.mapped("display_name")
+        if isinstance(value, list):
+            return ", ".join(str(item) for item in value)
+        return escape(value)
 
     def _get_form_action(self):
         """Open this run (where its document waits to be downloaded)."""
@@ -166,7 +258,14 @@ class RelanceRun(models.Model):
             for line in self.line_ids
         ]
         title = f"{self.name} - {format_date(self.env, self.date)}"
-        data = write_run_lines(rows, columns, title=title)
+        data = write_run_lines(
+            rows,
+            columns,
+            title=title,
+            sheet=self.name.replace("/", "-"),  # REL-2026-0001
+            total_label=_("Total"),
+            currency_col=5,
+        )
         # a dunning user reads runs but does not write them: the file is attached as
         # sudo, and read through the run's read access
         attachment = (
@@ -219,6 +318,7 @@ LINE_RECORDED = (
 
 class RelanceRunLine(models.Model):
     _name = "relance.run.line"
+    _inherit = ["relance.currency.totals"]
     _description = "Dunning run line"
     _order = "date desc, id"
 
@@ -231,11 +331,11 @@ class RelanceRunLine(models.Model):
     partner_id = fields.Many2one("res.partner", string="Customer", index=True)
     move_id = fields.Many2one("account.move", string="Document", index=True)
     order_id = fields.Many2one("sale.order", string="Quotation", index=True)
-    level_before = fields.Integer(string="Level before")
-    level_after = fields.Integer(string="Level after")
+    level_before = fields.Integer(string="Level before", aggregator=False)
+    level_after = fields.Integer(string="Level after", aggregator=False)
     date_before = fields.Date(string="Date before")
     date_after = fields.Date(string="Date after")
-    partner_level_before = fields.Integer()
+    partner_level_before = fields.Integer(aggregator=False)
     partner_date_before = fields.Date()
     level_moved = fields.Boolean(
         compute="_compute_level_moved",

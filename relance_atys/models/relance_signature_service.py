@@ -351,7 +351,7 @@ class RelanceSignatureService(models.AbstractModel):
         for candidate, decision in decided:
             vals = self._line_vals(candidate, decision, as_of, reasons)
             if decision.due:
-                vals["outcome"] = "sent"
+                vals["outcome"] = "queued"  # "sent" once its mail leaves (relance.mailer)
                 vals.update(
                     sent.get(candidate.order_id)
                     or self._send_one(candidate, decision.level, as_of, template, report)
@@ -870,6 +870,23 @@ class RelanceSignatureService(models.AbstractModel):
         mails = self.env["mail.mail"].sudo().search([("mail_message_id", "in", list(by_message))])
         for mail in mails:
             by_message[mail.mail_message_id.id]["mail_id"] = mail.id
+        for line in by_message.values():
+            if not line.get("mail_id"):  # delivered at once, to the recipient's Odoo inbox
+                line["outcome"] = "sent"
+
+    @api.model
+    def _mails_failed(self, lines):
+        """The quotations of ``lines`` whose reminder could not leave get their
+        previous reminder level and date back, unless a later reminder moved them."""
+        for line in lines:
+            order = line.order_id.sudo()
+            if (order.relance_sign_level, order.relance_sign_date) == (
+                line.level_after,
+                line.date_after,
+            ):
+                order.write(
+                    {"relance_sign_level": line.level_before, "relance_sign_date": line.date_before}
+                )
 
     # -- scheduled action ----------------------------------------------------
 

@@ -5,9 +5,9 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_date
 
 RULES = [
-    ("sequential", "Sequential (Atys): level N for partners at level N-1"),
-    ("bounds", "Bounds: days past the due date (Akuiteo)"),
-    ("progressive", "Progressive bounds: no level skipped (Akuiteo RELCLI_BORNEREL)"),
+    ("sequential", "Sequential: level N to the customers at level N-1"),
+    ("bounds", "By days late: each document at the level of its days past due"),
+    ("progressive", "Progressive: by days late, without skipping a level"),
 ]
 
 

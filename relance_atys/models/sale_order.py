@@ -18,6 +18,7 @@ class SaleOrder(models.Model):
         default=0,
         copy=False,
         readonly=True,
+        aggregator=False,
         help="How many signature reminders this quotation has had.",
     )
     relance_sign_date = fields.Date(string="Last signature reminder", copy=False, readonly=True)

@@ -195,9 +195,9 @@ class RelanceSignatureLine(models.TransientModel):
     partner_id = fields.Many2one("res.partner", string="Customer")
     recipient_id = fields.Many2one("res.partner")
     email = fields.Char(related="recipient_id.email")
-    age = fields.Integer(string="Age (days)")
-    level = fields.Integer(string="Current level")
-    new_level = fields.Integer(string="New level")
+    age = fields.Integer(string="Age (days)", aggregator=False)
+    level = fields.Integer(string="Current level", aggregator=False)
+    new_level = fields.Integer(string="New level", aggregator=False)
     will_send = fields.Boolean(string="Sent")
     reason = fields.Char(string="Skipped because")
 
