@@ -3,7 +3,11 @@
 Plain Python: it takes rows already read from the database, in print order, and
 writes them one by one, so memory stays flat however long the ledger is.
 Subtotals are SUBTOTAL() formulas (which skip each other and filtered rows)
-with their value cached, so the sheet reads right in any spreadsheet.
+with their value cached, so the sheet reads right in any spreadsheet. The grand
+totals, one per currency, follow the filter too: a hidden column tells, row by
+row, SUBTOTAL(103) whether the row is shown, and the totals add only those.
+Printed, a sheet is landscape, one page wide, its header row on every page and
+its title and page number at the foot.
 """
 
 import io
@@ -35,13 +39,29 @@ from xlsxwriter.utility import xl_col_to_name
 ) = range(17)
 COLUMNS = tuple(range(CURRENCY + 1))  # the columns shown, REF to CURRENCY
 WIDTHS = (12, 30, 9, 20, 18, 11, 11, 8, 14, 14, 8, 12, 9, 28, 8, 12)
-COL_AMOUNT, COL_RESIDUAL, COL_CURRENCY, COL_TYPE = 8, 9, 14, 15
+COL_AMOUNT, COL_RESIDUAL, COL_CURRENCY, COL_TYPE, COL_SHOWN = 8, 9, 14, 15, 16
+INVALID_SHEET_CHARS = str.maketrans(dict.fromkeys("[]:*?/\\", "-"))
+
+
+def sheet_name(name):
+    """``name`` as Excel accepts a sheet name: no []:*?/\\, 31 characters at most."""
+    return (name or "").translate(INVALID_SHEET_CHARS).strip("'")[:31] or "Sheet1"
+
+
+def print_setup(sheet, header_row, title, last_col):
+    """Landscape A4, one page wide, the header row repeated, title and page at the foot."""
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(header_row)
+    sheet.print_area(0, 0, 1048575, last_col)
+    sheet.set_footer(f"&L{title.replace('&', '&&')}&R&P / &N")
 
 
 class _Sheet:
     def __init__(self, workbook, labels, title):
         self.book = workbook
-        self.sheet = workbook.add_worksheet(labels.get("sheet", "Relances")[:31])
+        self.sheet = workbook.add_worksheet(sheet_name(labels.get("sheet", "Relances")))
         self.labels = labels
         self.fmt = self._formats(workbook)
         self.row = 0
@@ -79,7 +99,11 @@ class _Sheet:
             self.sheet.write(self.row, col, label, self.fmt["head"])
         for col, width in enumerate(WIDTHS):
             self.sheet.set_column(col, col, width)
+        # shown: 1 when the row is not filtered out (SUBTOTAL skips filtered rows)
+        self.sheet.write(self.row, COL_SHOWN, self.labels["shown"], self.fmt["head"])
+        self.sheet.set_column(COL_SHOWN, COL_SHOWN, 8, None, {"hidden": True})
         self.sheet.freeze_panes(self.row + 1, 0)
+        print_setup(self.sheet, self.row, self.title, COL_TYPE)
         self.row += 1
 
     def line(self, rec):
@@ -88,6 +112,8 @@ class _Sheet:
             value = rec[key]
             if value is None or value == "":
                 continue
+            if key == DAYS and rec[DEDUCTION]:
+                continue  # a credit note or a payment is not late
             if key in (DATE, DUE, LEVEL_DATE):
                 self.sheet.write_datetime(row, col, _as_datetime(value), fmt["date"])
             elif key in (AMOUNT, RESIDUAL):
@@ -98,6 +124,7 @@ class _Sheet:
                 write(row, col, value)
         kind = self.labels["deduction"] if rec[DEDUCTION] else self.labels["document"]
         write(row, COL_TYPE, kind)
+        self.sheet.write_formula(row, COL_SHOWN, f"=SUBTOTAL(103,B{row + 1})", fmt["int"], 1)
         self.row += 1
 
     def subtotal(self, label, first, last, values, style="sub"):
@@ -117,14 +144,19 @@ class _Sheet:
         self.row += 1
 
     def grand_total(self, currency, first, last, values):
+        """The documents of ``currency`` still shown by the filter (a document row,
+        not a subtotal, whose hidden "shown" cell says 1)."""
         fmt = self.fmt["total"]
         self.sheet.write(self.row, 1, f"{self.labels['total']} {currency}", fmt)
         for col, value in ((COL_AMOUNT, values[0]), (COL_RESIDUAL, values[1])):
-            letter, cur, kind = (xl_col_to_name(c) for c in (col, COL_CURRENCY, COL_TYPE))
+            letter, cur, kind, shown = (
+                xl_col_to_name(c) for c in (col, COL_CURRENCY, COL_TYPE, COL_SHOWN)
+            )
             rng = f"{first + 1}:{{}}{last + 1}"
             formula = (
                 f'=SUMIFS({letter}{rng.format(letter)},{cur}{rng.format(cur)},"{currency}",'
-                f'{kind}{rng.format(kind)},"<>{self.labels["subtotal"]}")'
+                f'{kind}{rng.format(kind)},"<>{self.labels["subtotal"]}",'
+                f"{shown}{rng.format(shown)},1)"
             )
             self.sheet.write_formula(
                 self.row, col, formula, self.fmt["total_money"], round(value, 2)
@@ -170,6 +202,7 @@ def write_control_list(rows, subtotal_due=False, labels=None, title=""):
         "type": "Type",
         "document": "Document",
         "deduction": "Deduction",
+        "shown": "Shown",
         **(labels or {}),
     }
     buffer = io.BytesIO()
@@ -212,29 +245,58 @@ def write_control_list(rows, subtotal_due=False, labels=None, title=""):
     return buffer.getvalue()
 
 
-def write_run_lines(rows, columns, title=""):
+def write_run_lines(rows, columns, title="", sheet="", total_label="Total", currency_col=None):
     """Return the XLSX bytes of a run's lines: ``rows`` of plain values, in order.
 
     ``columns`` are (label, kind) with kind one of "text", "int", "money", "date".
+    With ``currency_col`` (the index of the currency column), a total per currency
+    of each money column follows the lines (and the filter, as the control list's).
     """
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False})
-    sheet = _Sheet(book, {"sheet": title[:31] or "Run"}, title)
-    sheet.sheet.write(0, 0, title, sheet.fmt["title"])
+    out = _Sheet(book, {"sheet": sheet or title or "Run"}, title)
+    ws, fmt, shown_col = out.sheet, out.fmt, len(columns)
+    ws.write(0, 0, title, fmt["title"])
     for col, (label, _kind) in enumerate(columns):
-        sheet.sheet.write(2, col, label, sheet.fmt["head"])
-        sheet.sheet.set_column(col, col, 16 if col else 30)
-    sheet.sheet.freeze_panes(3, 0)
+        ws.write(2, col, label, fmt["head"])
+        ws.set_column(col, col, 16 if col else 30)
+    ws.set_column(shown_col, shown_col, 8, None, {"hidden": True})
+    ws.freeze_panes(3, 0)
+    print_setup(ws, 2, title, len(columns) - 1)
+    totals = {}
     for row_index, row in enumerate(rows, start=3):
         for col, (value, (_label, kind)) in enumerate(zip(row, columns, strict=True)):
             if value is None or value is False or value == "":
                 continue
             if kind == "date":
-                sheet.sheet.write_datetime(row_index, col, _as_datetime(value), sheet.fmt[kind])
+                ws.write_datetime(row_index, col, _as_datetime(value), fmt[kind])
             elif kind in ("int", "money"):
-                sheet.sheet.write_number(row_index, col, value, sheet.fmt[kind])
+                ws.write_number(row_index, col, value, fmt[kind])
             else:
-                sheet.sheet.write(row_index, col, value)
-    sheet.sheet.autofilter(2, 0, max(2 + len(rows), 3), len(columns) - 1)
+                ws.write(row_index, col, value)
+        ws.write_formula(row_index, shown_col, f"=SUBTOTAL(103,A{row_index + 1})", fmt["int"], 1)
+        if currency_col is not None and row[currency_col]:
+            acc = totals.setdefault(row[currency_col], [0.0] * len(columns))
+            for col, (_label, kind) in enumerate(columns):
+                if kind == "money" and row[col] not in (None, False, ""):
+                    acc[col] += row[col]
+    last = max(2 + len(rows), 3)
+    ws.autofilter(2, 0, last, len(columns) - 1)
+    row_index = last + 2
+    for currency in sorted(totals):
+        ws.write(row_index, 0, f"{total_label} {currency}", fmt["total"])
+        for col, (_label, kind) in enumerate(columns):
+            if kind != "money":
+                continue
+            letter, cur, shown = (xl_col_to_name(c) for c in (col, currency_col, shown_col))
+            formula = (
+                f'=SUMIFS({letter}4:{letter}{last + 1},{cur}4:{cur}{last + 1},"{currency}",'
+                f"{shown}4:{shown}{last + 1},1)"
+            )
+            ws.write_formula(
+                row_index, col, formula, fmt["total_money"], round(totals[currency][col], 2)
+            )
+        ws.write(row_index, currency_col, currency, fmt["total"])
+        row_index += 1
     book.close()
     return buffer.getvalue()
