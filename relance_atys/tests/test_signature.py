@@ -8,15 +8,16 @@ import re
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from unittest.mock import patch
+from unittest.mock import Mock, patch
 
 from odoo import Command
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
-from odoo.tools import html2plaintext
+from odoo.tools import html2plaintext, mute_logger
 from odoo.tools.translate import TranslationImporter
 
 from .common import load_french
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.addons.relance_atys.models import relance_signature_service as service_module
 
@@ -174,7 +175,7 @@ class TestLevels(SignatureCase):
             with self.subTest(age=age, level=level):
                 line = self._line(run, order)
                 if new:
-                    self.assertEqual((line.outcome, line.level_after), ("sent", new))
+                    self.assertEqual((line.outcome, line.level_after), ("queued", new))
                     self.assertEqual(
                         (order.relance_sign_level, order.relance_sign_date), (new, AS_OF)
                     )
@@ -203,7 +204,7 @@ class TestLevels(SignatureCase):
             self._outcomes(run, six | seven),
             {
                 six: ("skipped", 3, "last reminder too recent"),
-                seven: ("sent", 4, ""),
+                seven: ("queued", 4, ""),
             },
         )
 
@@ -405,7 +406,7 @@ class TestMail(SignatureCase):
         run = self._send()
         self.assertEqual(
             self._outcomes(run, by_mail | in_inbox),
-            {by_mail: ("sent", 1, ""), in_inbox: ("sent", 1, "")},
+            {by_mail: ("queued", 1, ""), in_inbox: ("sent", 1, "")},
         )
         self.assertEqual(len(self._mails(by_mail)), 1)
         self.assertFalse(self._mails(in_inbox))
@@ -536,7 +537,7 @@ class TestMail(SignatureCase):
         firm = self._partner("Cabinet Lefèvre Avocats", email="cabinet@example.com", lang="fr_FR")
         devis = self._quotation(firm, 40, name="S00052")
         run = self._send()
-        self.assertEqual(self._outcomes(run, order), {order: ("sent", 1, "")})
+        self.assertEqual(self._outcomes(run, order), {order: ("queued", 1, "")})
         mail = self._mails(order)
         text = " ".join(html2plaintext(mail.body_html).replace("*", "").split())
         created = days_ago(40).strftime("%d/%m/%Y")
@@ -582,7 +583,7 @@ class TestScheduledAction(SignatureCase):
         self._cron()
         run = self._runs()
         self.assertEqual((run.state, run.date), ("done", AS_OF))
-        self.assertEqual(self._outcomes(run, order), {order: ("sent", 1, "")})
+        self.assertEqual(self._outcomes(run, order), {order: ("queued", 1, "")})
         self.assertEqual(
             self._mails(order).attachment_ids.mapped("name"),
             [f"Quotation - {order.name}.pdf"],
@@ -698,7 +699,7 @@ class TestScheduledAction(SignatureCase):
             for job in (second, first, third, second):  # retried, and once more each
                 job.perform()
         self.assertEqual((run.state, run.progress_done), ("done", 5))
-        self.assertEqual(self._outcomes(run, orders), dict.fromkeys(orders, ("sent", 3, "")))
+        self.assertEqual(self._outcomes(run, orders), dict.fromkeys(orders, ("queued", 3, "")))
         for order in orders:
             self.assertEqual(len(self._mails(order)), 1, "never sent twice")
             self.assertEqual(order.relance_sign_level, 3)
@@ -744,7 +745,7 @@ class TestReport(SignatureCase):
         self.assertEqual(
             self._outcomes(run, sent | young | outside),
             {
-                sent: ("sent", 1, ""),
+                sent: ("queued", 1, ""),
                 young: ("skipped", 0, "not due yet"),
                 outside: ("skipped", 0, "outside the filters"),
             },
@@ -775,7 +776,7 @@ class TestReport(SignatureCase):
         with self._jobs():
             run = self._run_of(wizard.action_send())
         self.assertEqual(
-            (run.user_id, self._outcomes(run, order)), (user, {order: ("sent", 1, "")})
+            (run.user_id, self._outcomes(run, order)), (user, {order: ("queued", 1, "")})
         )
         self.assertEqual(self._mails(order).mail_message_id.create_uid, user)
 
@@ -835,3 +836,46 @@ class TestQueryCount(SignatureCase):
             )
             with self.subTest(count=count):
                 self._assert_sending_queries(59, orders)
+
+
+@tagged("post_install", "-at_install")
+class TestSignatureDelivery(SignatureCase):
+    """A reminder is "queued" until its mail leaves, then "sent" (or "failed")."""
+
+    def _deliver(self, mails, refuse=()):
+        IrMailServer = type(self.env["ir.mail_server"])
+        send_email = IrMailServer.send_email
+
+        def fake_send_email(server, message, *args, **kwargs):
+            if any(address in message["To"] for address in refuse):
+                raise MailDeliveryException("Mail Delivery Failed", "550 5.1.1 mailbox unavailable")
+            return send_email(server, message, *args, **kwargs)
+
+        with (
+            patch.object(
+                IrMailServer, "connect", return_value=Mock(from_filter=False, smtp_from=False)
+            ),
+            patch.object(IrMailServer, "send_email", autospec=True, side_effect=fake_send_email),
+            mute_logger("odoo.addons.mail.models.mail_mail"),
+        ):
+            mails.send()
+
+    def test_queued_until_the_mail_leaves(self):
+        order = self._quotation(self.deco, 40)
+        run = self._send()
+        line = self._line(run, order)
+        self.assertEqual((line.outcome, line.mail_id.state), ("queued", "outgoing"))
+        self._deliver(line.mail_id)
+        self.assertEqual(line.outcome, "sent")
+
+    def test_failed_mail_gives_the_quotation_its_level_back(self):
+        order = self._quotation(self.deco, 70, level=1, last=days_ago(40))
+        kept = self._quotation(self.azure, 40)
+        run = self._send()
+        self.assertEqual(order.relance_sign_level, 2)
+        self._deliver(run.line_ids.mail_id, refuse=["deco@example.com"])
+        line = self._line(run, order)
+        self.assertEqual(line.outcome, "failed")
+        self.assertIn("mailbox unavailable", line.reason)
+        self.assertEqual((order.relance_sign_level, order.relance_sign_date), (1, days_ago(40)))
+        self.assertEqual((self._line(run, kept).outcome, kept.relance_sign_level), ("sent", 1))

@@ -37,13 +37,33 @@ tours.add("relance_atys_manage_tour", {
     url: "/odoo/action-relance_atys.action_relance_level_manage",
     steps: () => [
         {
-            content: "Pick the customer",
-            trigger: `${dialog} .o_field_widget[name=partner_id] input`,
+            content: "Any current level: 'Tous', not -1",
+            trigger: `${dialog} .o_field_widget[name=current_level_choice] select`,
+            run() {
+                const label = this.anchor.selectedOptions[0]?.textContent.trim();
+                if (label !== "Tous") {
+                    throw new Error(`Current level shows "${label}", not "Tous"`);
+                }
+            },
+        },
+        {
+            content: "Pick a first customer",
+            trigger: `${dialog} .o_field_widget[name=partner_ids] input`,
             run: "edit Boulangerie",
         },
         {
             content: "Choose it",
             trigger: ".o-autocomplete--dropdown-item:contains(Boulangerie Martin)",
+            run: "click",
+        },
+        {
+            content: "Pick a second customer",
+            trigger: `${dialog} .o_field_widget[name=partner_ids]:has(.o_tag:contains(Boulangerie Martin)) input`,
+            run: "edit Garage",
+        },
+        {
+            content: "Choose it",
+            trigger: ".o-autocomplete--dropdown-item:contains(Garage Dupont)",
             run: "click",
         },
         {
@@ -57,8 +77,12 @@ tours.add("relance_atys_manage_tour", {
             run: "click",
         },
         {
-            content: "Documents listed",
-            trigger: `${dialog} .o_field_widget[name=line_ids] .o_data_row`,
+            content: "Documents of both customers listed",
+            trigger: `${dialog} .o_field_widget[name=line_ids] .o_data_row:contains(Garage Dupont)`,
+        },
+        {
+            content: "… and of the first one",
+            trigger: `${dialog} .o_field_widget[name=line_ids] .o_data_row:contains(Boulangerie Martin)`,
         },
         {
             content: "Modify",
@@ -78,6 +102,11 @@ tours.add("relance_atys_manage_tour", {
         {
             content: "Validate",
             trigger: `${dialog} button[name=action_validate]`,
+            run: "click",
+        },
+        {
+            content: "Asked first: confirm",
+            trigger: ".modal-footer .btn-primary:contains(Ok)",
             run: "click",
         },
         {
@@ -132,6 +161,33 @@ tours.add("relance_atys_signature_tour", {
         {
             content: "The run report opens",
             trigger: ".o_form_view .o_field_widget[name=run_type]:contains(signature)",
+        },
+        {
+            content: "Its lines name the quotations, none says sent, no balance",
+            trigger: ".o_form_view .o_field_widget[name=line_ids] .o_data_row",
+            run() {
+                const list = document.querySelector(".o_form_view .o_field_widget[name=line_ids]");
+                const headers = [...list.querySelectorAll("thead th")].map((th) =>
+                    th.textContent.trim()
+                );
+                const problems = [];
+                if (!headers.includes("Devis")) {
+                    problems.push(`no quotation column: ${headers}`);
+                }
+                if (headers.includes("Solde")) {
+                    problems.push("a balance column");
+                }
+                const outcomes = [...list.querySelectorAll(".o_data_cell[name=outcome]")].map(
+                    (cell) => cell.textContent.trim()
+                );
+                // nothing has left yet: no line may say "Envoyée" (sent)
+                if (!outcomes.length || outcomes.includes("Envoyée")) {
+                    problems.push(`outcomes ${outcomes}`);
+                }
+                if (problems.length) {
+                    throw new Error(problems.join("; "));
+                }
+            },
         },
     ],
 });
