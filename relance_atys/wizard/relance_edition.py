@@ -114,7 +114,7 @@ class RelanceEdition(models.TransientModel):
     control_list_open = fields.Boolean(
         string="Control list open",
         help="The control list was opened on screen and the proposal not shown since: "
-        "the menu reopens it rather than a new edition."
+        "the menu reopens it rather than a new edition.",
     )
 
     @api.model
