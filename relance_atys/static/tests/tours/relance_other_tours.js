@@ -90,6 +90,10 @@ tours.add("relance_atys_manage_tour", {
             run: "click",
         },
         {
+            content: "The documents can be ticked now",
+            trigger: `${dialog} .o_statusbar_status .o_arrow_button_current:contains(Modification)`,
+        },
+        {
             content: "Select the first document's row",
             trigger: `${dialog} .o_field_widget[name=line_ids] .o_data_row:first .o_data_cell[name=move_id]`,
             run: "click",

@@ -4,7 +4,6 @@ import { registry } from "@web/core/registry";
 
 const dialog = ".o_dialog";
 const toggles = `${dialog} .o_field_widget[name=partner_line_ids] .o_data_row .o_boolean_toggle input`;
-const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Fail the tour when a column header of the list is cut (ellipsis). */
 function headersFit() {
@@ -48,11 +47,10 @@ registry.category("web_tour.tours").add("relance_atys_screens_tour", {
         {
             content: "Untick every customer",
             trigger: toggles,
-            async run() {
+            run() {
                 for (const input of document.querySelectorAll(toggles)) {
                     if (input.checked) {
                         input.click();
-                        await pause(150);
                     }
                 }
             },
