@@ -321,6 +321,8 @@ class TestScreens(RelanceCommon):
             (node,) = arch.xpath(f"//field[@name='{name}']")
             unit = node.getnext()
             self.assertEqual((unit.tag, unit.text), ("span", "days"), name)
+            # a <setting> shows only its field unless the unit sits with it in a block
+            self.assertEqual(node.getparent().tag, "div", name)
 
     def test_run_parameters_as_labelled_fields_in_french(self):
         self.env["res.lang"]._activate_lang("fr_FR")

@@ -342,7 +342,10 @@ class RelanceEdition(models.TransientModel):
 
     def _reopen(self):
         self.filtered("control_list_open").control_list_open = False
-        return reopen_action(self, self.env._("Dunning edition"))
+        # wide: the proposal's columns and the customers' names fit at 1440 px
+        return reopen_action(
+            self, self.env._("Dunning edition"), context={"dialog_size": "extra-large"}
+        )
 
     def action_back(self):
         self.partner_line_ids.unlink()

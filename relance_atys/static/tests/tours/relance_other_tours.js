@@ -154,8 +154,17 @@ tours.add("relance_atys_signature_tour", {
             run: "click",
         },
         {
-            content: "Quotations listed",
+            content: "Quotations listed, headers whole",
             trigger: `${dialog} .o_data_row`,
+            run() {
+                const cut = [...document.querySelectorAll(`${dialog} thead th .text-truncate`)]
+                    .filter((span) => span.textContent.trim())
+                    .filter((span) => span.scrollWidth > span.clientWidth + 1)
+                    .map((span) => span.textContent.trim());
+                if (cut.length) {
+                    throw new Error(`Cut column headers: ${cut}`);
+                }
+            },
         },
         {
             content: "Send",
