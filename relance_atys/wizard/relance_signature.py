@@ -182,7 +182,9 @@ class RelanceSignature(models.TransientModel):
         }
 
     def _reopen(self):
-        return reopen_action(self, self.env._("Signature reminders"))
+        return reopen_action(
+            self, self.env._("Signature reminders"), context={"dialog_size": "extra-large"}
+        )
 
 
 class RelanceSignatureLine(models.TransientModel):
