@@ -97,10 +97,12 @@ class TestScreens(RelanceCommon):
     def test_control_list_sums_amounts_per_customer_and_currency_only(self):
         wizard = self._review()
         arch = self._list_arch("relance_atys.relance_edition_line_view_list")
+        # grouped as the screen opens it: by the review's customer line
+        plines = {pline.id: pline.partner_id.id for pline in wizard.partner_line_ids}
         groups = {
-            group["partner_id"][0]: group
+            plines[group["partner_line_id"][0]]: group
             for group in self._grouped(
-                "relance.edition.line", arch, [("edition_id", "=", wizard.id)], "partner_id"
+                "relance.edition.line", arch, [("edition_id", "=", wizard.id)], "partner_line_id"
             )
         }
         alpha, beta = groups[self.alpha.id], groups[self.beta.id]
