@@ -210,7 +210,7 @@ class TestScreens(RelanceCommon):
     def test_back_from_the_control_list_reopens_the_proposal(self):
         wizard = self._review()
         action = wizard.action_control_list()
-        Line = self.env["relance.edition.line"].with_context(action["context"])
+        Line = self.env["relance.edition.line"].with_context(**action["context"])
         back = Line.action_back_to_proposal()
         self.assertEqual((back["res_model"], back["res_id"]), ("relance.edition", wizard.id))
         self.assertEqual(wizard.state, "review")
