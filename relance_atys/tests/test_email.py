@@ -207,7 +207,11 @@ class TestEmail(RelanceCommon):
 
     def test_only_managers_send(self):
         self.env = self.env(user=self._dunning_user())  # a wizard is its creator's only
-        wizard = self._email_review()
+        wizard = self._review()
+        # refused as soon as the email mode is asked for (no screen without a way out)
+        with self.assertRaisesRegex(UserError, "managers"):
+            wizard.action_switch_mode()
+        wizard.mode = "email"  # and should it be reached some other way
         with self.assertRaisesRegex(UserError, "managers"):
             wizard.action_send_emails()
         self.assertFalse(self.env["relance.run"].search([]))
