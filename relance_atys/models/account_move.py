@@ -1,6 +1,16 @@
+import logging
+
 from odoo import api, fields, models
+from odoo.tools import config, split_every
 
 from ..guard import check_dunning_write
+from ..report import relance_invoice_pdf as invoice_pdf
+from ..report.relance_letter import wkhtmltopdf_patched
+
+_logger = logging.getLogger(__name__)
+
+INVOICE_REPORT = "account.account_invoices"
+PRINT_BATCH = 50  # invoices per wkhtmltopdf call: about 30 s of wkhtmltopdf at most
 
 
 class AccountMove(models.Model):
@@ -52,3 +62,71 @@ class AccountMove(models.Model):
         self.ensure_one()
         composer = self.env["relance.composer"].with_company(self.company_id)
         return composer.action_open_for_partner(self.commercial_partner_id, self)
+
+    # -- the invoice PDFs that dunning mails carry ---------------------------------
+
+    def _relance_invoice_pdfs(self):
+        """{invoice id: its PDF}: the one Odoo stored, else printed now and stored."""
+        invoices = self.filtered(lambda move: move.is_invoice())
+        missing = invoices.filtered(lambda move: not move.invoice_pdf_report_id)
+        for moves in missing.grouped("company_id").values():
+            for batch in split_every(PRINT_BATCH, moves.ids, self.browse):
+                batch._relance_store_pdfs(batch._relance_print_pdfs())
+        return {move.id: move.invoice_pdf_report_id for move in invoices}
+
+    def _relance_print_pdfs(self):
+        """{invoice id: PDF} of these invoices of one company, in one wkhtmltopdf call."""
+        report = self.env["ir.actions.report"].with_company(self.company_id)
+        if (config["test_enable"] or config["test_file"]) and not self.env.context.get(
+            "force_report_rendering"
+        ):  # Odoo's own rule: no wkhtmltopdf in tests unless asked, its HTML instead
+            content, report_type = report._pre_render_qweb_pdf(INVOICE_REPORT, self.ids)
+            return report._get_splitted_report(INVOICE_REPORT, content, report_type)
+        html = report._render_qweb_html(INVOICE_REPORT, self.ids, data=self._relance_pdf_data())[0]
+        bodies, _ids, header, footer, paper = report._prepare_html(
+            invoice_pdf.mark_articles(html, self._name), report_model=self._name
+        )
+        if not wkhtmltopdf_patched():
+            bodies = [invoice_pdf.one_body(bodies)]
+        pdf = report._run_wkhtmltopdf(
+            bodies,
+            report_ref=INVOICE_REPORT,
+            header=header,
+            footer=footer,
+            specific_paperformat_args=paper,
+        )
+        return invoice_pdf.split_marked(pdf, self.ids) or self._relance_print_one_by_one()
+
+    def _relance_pdf_data(self):
+        """What Odoo's ``_pre_render_qweb_pdf`` hands an invoice report."""
+        data = {"report_type": "pdf"}
+        if self.env["ir.config_parameter"].sudo().get_param("account.display_name_in_footer"):
+            data["display_name_in_footer"] = True
+        return data
+
+    def _relance_print_one_by_one(self):
+        """Odoo's own way, one call per invoice, when a batch could not be cut."""
+        _logger.warning("Invoice PDFs %s not cut by their markers: printed one by one", self.ids)
+        report = self.env["ir.actions.report"].with_company(self.company_id)
+        pdfs = {}
+        for move in self:
+            content, report_type = report._pre_render_qweb_pdf(INVOICE_REPORT, move.ids)
+            pdfs.update(report._get_splitted_report(INVOICE_REPORT, content, report_type))
+        return pdfs
+
+    def _relance_store_pdfs(self, pdfs):
+        """Each invoice's PDF kept as Odoo keeps it when it sends the invoice."""
+        self.env["ir.attachment"].sudo().create(
+            [
+                {
+                    "name": move._get_invoice_report_filename(),
+                    "raw": pdfs[move.id],
+                    "mimetype": "application/pdf",
+                    "res_model": self._name,
+                    "res_id": move.id,
+                    "res_field": "invoice_pdf_report_file",
+                }
+                for move in self
+            ]
+        )
+        self.invalidate_recordset(["invoice_pdf_report_id", "invoice_pdf_report_file"])

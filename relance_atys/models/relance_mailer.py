@@ -26,7 +26,6 @@ DEFAULT_TEMPLATES = {
     "dunning": "relance_atys.mail_template_relance_dunning",
     "thanks": "relance_atys.mail_template_relance_thanks",
 }
-INVOICE_REPORT = "account.account_invoices"
 MAIL_LAYOUT = "relance_atys.mail_layout"
 
 
@@ -133,33 +132,8 @@ class RelanceMailer(models.AbstractModel):
 
     @api.model
     def _invoice_attachments(self, moves):
-        """The PDF of each invoice: its own when it has one, else printed now."""
-        invoices = moves.filtered(lambda move: move.is_invoice())
-        pdfs = {
-            move.id: move.invoice_pdf_report_id for move in invoices if move.invoice_pdf_report_id
-        }
-        missing = invoices.filtered(lambda move: move.id not in pdfs)
-        printed = self.env["ir.attachment"].create(
-            [
-                {
-                    "name": move._get_invoice_report_filename(),
-                    "raw": self._print_invoice(move),
-                    "mimetype": "application/pdf",
-                    "res_model": "res.partner",
-                    "res_id": move.commercial_partner_id.id,
-                }
-                for move in missing
-            ]
-        )
-        pdfs.update(zip(missing.ids, printed))
-        return pdfs
-
-    @api.model
-    def _print_invoice(self, move):
-        """One invoice per wkhtmltopdf call: builds without patched Qt fail on several."""
-        report = self.env["ir.actions.report"].with_company(move.company_id)
-        content, report_type = report._pre_render_qweb_pdf(INVOICE_REPORT, res_ids=move.ids)
-        return report._get_splitted_report(INVOICE_REPORT, content, report_type)[move.id]
+        """The PDF of each invoice: its own, printed and stored on it first if it has none."""
+        return moves._relance_invoice_pdfs()
 
     @api.model
     def _check_attachments(self, attachments):

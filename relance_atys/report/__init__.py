@@ -1,2 +1,3 @@
 from . import relance_xlsx
 from . import relance_letter
+from . import relance_invoice_pdf

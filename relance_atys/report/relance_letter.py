@@ -17,15 +17,26 @@ UNPATCHED_QT_ZOOM = 1.302
 
 
 @functools.cache
-def letter_zoom():
-    """The CSS zoom that makes 1 mm in a letter 1 mm on paper."""
+def wkhtmltopdf_version():
+    """What ``wkhtmltopdf --version`` says, or '' when it cannot run."""
     try:
-        version = subprocess.run(
+        return subprocess.run(
             [_get_wkhtmltopdf_bin(), "--version"], capture_output=True, text=True, timeout=10
         ).stdout
     except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def wkhtmltopdf_patched():
+    """Whether the build has patched Qt: several documents per call, headers, footers."""
+    return "patched qt" in wkhtmltopdf_version()
+
+
+def letter_zoom():
+    """The CSS zoom that makes 1 mm in a letter 1 mm on paper."""
+    if not wkhtmltopdf_version() or wkhtmltopdf_patched():
         return 1.0
-    return 1.0 if "patched qt" in version else UNPATCHED_QT_ZOOM
+    return UNPATCHED_QT_ZOOM
 
 
 def pdf_words(pdf):

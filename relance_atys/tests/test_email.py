@@ -226,7 +226,12 @@ class TestEmail(RelanceCommon):
         run = self._send(wizard)
         attachment = run.line_ids.mail_id.attachment_ids
         self.assertEqual(attachment.name, self.beta_20._get_invoice_report_filename())
-        self.assertEqual((attachment.res_model, attachment.res_id), ("res.partner", self.beta.id))
+        self.assertEqual(
+            (attachment.res_model, attachment.res_id, attachment.res_field),
+            ("account.move", self.beta_20.id, "invoice_pdf_report_file"),
+            "printed once and kept on the invoice, as Odoo keeps it",
+        )
+        self.assertEqual(self.beta_20.invoice_pdf_report_id, attachment)
 
     def test_subject_fixed_or_from_placeholders(self):
         level2 = self.levels[1]

@@ -1,0 +1,151 @@
+"""Invoice PDFs for dunning mails: many per wkhtmltopdf call, each cut back to its own pages."""
+
+import io
+import re
+import subprocess
+from unittest import mock
+
+from odoo import Command
+from odoo.tests import tagged
+from odoo.tools.pdf import PdfFileReader
+
+from ..models import account_move
+from ..report import relance_invoice_pdf
+from .common import RelanceCommon
+
+
+def page_texts(pdf):
+    """The text of each page of ``pdf``, as poppler's pdftotext reads it."""
+    count = len(PdfFileReader(io.BytesIO(pdf), strict=False).pages)
+    return [
+        subprocess.run(
+            ["pdftotext", "-f", str(page), "-l", str(page), "-", "-"],
+            input=pdf,
+            capture_output=True,
+            check=True,
+        ).stdout.decode()
+        for page in range(1, count + 1)
+    ]
+
+
+@tagged("post_install", "-at_install")
+class TestInvoicePdf(RelanceCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.martin = cls._customer("Boulangerie Martin", lang="fr_FR")
+        cls.brown = cls._customer("Brown & Partners LLP")
+        long_invoice = cls._invoice(cls.brown, 10.0, 20, post=False)
+        long_invoice.invoice_line_ids = [  # enough lines for two pages or more
+            Command.create({"name": f"Article {n}", "quantity": 1, "price_unit": n, "tax_ids": []})
+            for n in range(1, 70)
+        ]
+        long_invoice.action_post()
+        cls.invoices = (
+            cls._invoice(cls.martin, 480.0, 20)
+            | long_invoice
+            | cls._invoice(cls.martin, 50.0, 10, move_type="out_refund")
+            | cls._invoice(cls.brown, 1250.0, 5)
+        )
+
+    def _count_calls(self):
+        """A mock that counts the wkhtmltopdf calls and lets them run."""
+        report = type(self.env["ir.actions.report"])
+        return mock.patch.object(
+            report, "_run_wkhtmltopdf", autospec=True, side_effect=report._run_wkhtmltopdf
+        )
+
+    def _print(self, moves):
+        return moves.with_context(force_report_rendering=True)._relance_invoice_pdfs()
+
+    def _alone(self, move):
+        """The invoice printed alone, the way Odoo prints it."""
+        report = self.env["ir.actions.report"].with_context(
+            force_report_rendering=True, report_pdf_no_attachment=True
+        )
+        return report._render_qweb_pdf("account.account_invoices", move.ids)[0]
+
+    def test_each_invoice_gets_its_own_pages_from_one_call(self):
+        with self._count_calls() as run:
+            pdfs = self._print(self.invoices)
+        self.assertEqual(run.call_count, 1, "the four invoices in one wkhtmltopdf call")
+        names = self.invoices.mapped("name")
+        for move in self.invoices:
+            attachment = pdfs[move.id]
+            self.assertEqual(attachment, move.invoice_pdf_report_id)
+            pages = page_texts(attachment.raw)
+            self.assertIn(move.name, pages[0], "the invoice starts on its first page")
+            for text in pages:
+                others = [
+                    name for name in names if name != move.name and re.search(rf"{name}\b", text)
+                ]
+                self.assertFalse(others, f"{move.name}: a page shows {others}")
+            alone = page_texts(self._alone(move))
+            self.assertEqual(len(pages), len(alone), f"{move.name}: as many pages as alone")
+            self.assertEqual(
+                sorted(" ".join(pages).split()),
+                sorted(" ".join(alone).split()),
+                f"{move.name}: the same words as printed alone",
+            )
+        self.assertGreaterEqual(len(page_texts(pdfs[self.invoices[1].id].raw)), 2)
+
+    def test_markers_are_taken_off_the_pages(self):
+        pdf = self._print(self.invoices[:2])[self.invoices[0].id].raw
+        for page in PdfFileReader(io.BytesIO(pdf), strict=False).pages:
+            uris = [
+                str((annotation.getObject().get("/A") or {}).get("/URI", ""))
+                for annotation in (page.get("/Annots") or [])
+            ]
+            self.assertFalse([uri for uri in uris if relance_invoice_pdf.MARKER_URL in uri])
+
+    def test_printed_pdfs_are_stored_on_the_invoices_and_reused(self):
+        self._print(self.invoices)
+        for move in self.invoices:
+            attachment = move.invoice_pdf_report_id
+            self.assertEqual(
+                (attachment.res_model, attachment.res_id, attachment.res_field),
+                ("account.move", move.id, "invoice_pdf_report_file"),
+            )
+            self.assertEqual(attachment.name, move._get_invoice_report_filename())
+            self.assertTrue(attachment.raw.startswith(b"%PDF"))
+        stored = {move.id: move.invoice_pdf_report_id for move in self.invoices}
+        self.invoices.invalidate_recordset()
+        with self._count_calls() as run:
+            again = self._print(self.invoices)
+        self.assertEqual(run.call_count, 0, "a second dunning prints nothing")
+        self.assertEqual(again, stored)
+
+    def test_batches_of_print_batch_invoices(self):
+        with self._count_calls() as run, mock.patch.object(account_move, "PRINT_BATCH", 3):
+            pdfs = self._print(self.invoices)
+        self.assertEqual(run.call_count, 2, "4 invoices in calls of 3: two calls")
+        self.assertEqual(set(pdfs), set(self.invoices.ids))
+        for move in self.invoices:
+            self.assertIn(move.name, page_texts(pdfs[move.id].raw)[0])
+
+    def test_pdf_not_cut_right_falls_back_to_one_call_each(self):
+        with (
+            self._count_calls() as run,
+            mock.patch.object(relance_invoice_pdf, "split_marked", return_value=None),
+        ):
+            pdfs = self._print(self.invoices[:2])
+        self.assertEqual(run.call_count, 3, "the batch, then each invoice on its own")
+        for move in self.invoices[:2]:
+            self.assertIn(move.name, page_texts(pdfs[move.id].raw)[0])
+
+    def test_split_refuses_markers_out_of_order(self):
+        bodies = [
+            relance_invoice_pdf.mark_articles(
+                f'<html><body><div class="article" data-oe-model="account.move" '
+                f'data-oe-id="{res_id}">document {res_id}</div></body></html>',
+                "account.move",
+            ).decode()
+            for res_id in (7, 9)
+        ]
+        report = self.env["ir.actions.report"]
+        pdf = report._run_wkhtmltopdf([relance_invoice_pdf.one_body(bodies)])
+        pdfs = relance_invoice_pdf.split_marked(pdf, [7, 9])
+        texts = [[text.strip() for text in page_texts(pdfs[res_id])] for res_id in (7, 9)]
+        self.assertEqual(texts, [["document 7"], ["document 9"]])
+        self.assertIsNone(relance_invoice_pdf.split_marked(pdf, [9, 7]))
+        self.assertIsNone(relance_invoice_pdf.split_marked(pdf, [7]))
