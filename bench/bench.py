@@ -52,8 +52,11 @@ MEASURES = [
     "letters",
     "definitive",
     "signature",
+    "email_few",
+    "email_many",
     "peer_run",
     "peer_letters",
+    "peer_email",
 ]
 
 

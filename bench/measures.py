@@ -48,6 +48,8 @@ ONE_PAGE_PDF = (
     b"trailer<</Root 1 0 R>>\n%%EOF\n"
 )
 PEER_REPORT = "account_credit_control.report_credit_control_summary"
+# Email mode: 20 customers with about 8 invoices each (issue 12's 160), and up to 1,000
+EMAIL_FEW, EMAIL_FEW_DOCUMENTS, EMAIL_MANY = 20, 8, 1000
 PAGE = re.compile(rb"/Type\s*/Page\b(?!s)")
 
 
@@ -124,6 +126,30 @@ def reviewed_letters(env, count):
         return wizard.id
 
     return prepared(env, f"wizard_letters_{count}", build)
+
+
+def email_edition(env, customers, documents=None):
+    """An email-mode review of ``customers`` customers of the whole proposal that can
+    receive mails, those with about ``documents`` documents each when given."""
+
+    def build(env):
+        whole = env["relance.edition"].browse(reviewed_proposal(env))
+        plines = whole._selected_partner_lines().filtered(lambda pline: pline._can_email())
+        if documents:
+            plines = plines.sorted(lambda pline: (abs(pline.doc_count - documents), pline.id))
+        wizard = env["relance.edition"].create(
+            {
+                "company_id": whole.company_id.id,
+                "date": whole.date,
+                "output": "letters",
+                "partner_ids": [(6, 0, plines[:customers].partner_id.ids)],
+            }
+        )
+        wizard.action_review()
+        wizard.action_switch_mode()
+        return wizard.id
+
+    return prepared(env, f"wizard_email_{customers}", build)
 
 
 def peer_policy(env):
@@ -340,6 +366,97 @@ def signature_count(env, state, run):
     }
 
 
+class Printed:
+    """Counts the wkhtmltopdf calls made inside it (and lets them run)."""
+
+    def __init__(self, env):
+        self.report, self.calls = type(env["ir.actions.report"]), 0
+
+    def __enter__(self):
+        run_wkhtmltopdf = self.report._run_wkhtmltopdf
+
+        def counted(report, *args, **kwargs):
+            self.calls += 1
+            return run_wkhtmltopdf(report, *args, **kwargs)
+
+        self.patch = mock.patch.object(self.report, "_run_wkhtmltopdf", counted)
+        self.patch.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.patch.stop()
+
+
+def email_setup(env, wizard_id):
+    wizard = env["relance.edition"].browse(wizard_id)
+    invoices = wizard._selected_lines().move_id.filtered(lambda move: move.is_invoice())
+    if invoices.invoice_pdf_report_id:
+        raise AssertionError("the measure is about invoices without a stored PDF")
+    last_mail = env["mail.mail"].sudo().search([], order="id desc", limit=1).id or 0
+    last_job = (
+        env["queue.job"].sudo().search([], order="id desc", limit=1).id
+        if ("queue.job" in env)
+        else 0
+    )
+    return wizard, invoices, last_mail, last_job
+
+
+def email_mode(env, state):
+    """The user's click on "Send the emails", then what it left to the background.
+
+    ``click``: until the click returns. The whole (timed around this function):
+    until every mail is in Odoo's mail queue with its invoice PDFs (not sent: the
+    mail queue's cron does that, for OCA as for us). While the sending runs inside
+    the click, both are the same; once the click only enqueues queue_job jobs,
+    ``run_background_jobs`` performs them here, one after the other (two job
+    workers would share them).
+    """
+    wizard, _invoices, _last_mail, last_job = state
+    started = time.perf_counter()
+    with Printed(env) as printed:
+        action = wizard.action_send_emails()
+        click = time.perf_counter() - started
+        jobs = run_background_jobs(env, last_job)
+    return {"click": click, "run": action.get("res_id"), "jobs": jobs, "pdf_calls": printed.calls}
+
+
+def run_background_jobs(env, after_id):
+    """Perform the queue_job jobs enqueued after ``after_id``, and those they enqueue."""
+    if "queue.job" not in env:
+        return 0
+    from odoo.addons.queue_job.job import Job  # only when the addon is installed
+
+    done = 0
+    while (
+        jobs := env["queue.job"]
+        .sudo()
+        .search([("id", ">", after_id), ("state", "in", ("pending", "enqueued"))], order="id")
+    ):
+        for record in jobs:
+            job = Job.load(env, record.uuid)
+            job.set_started()
+            job.perform()
+            job.set_done()
+            job.store()
+            done += 1
+    return done
+
+
+def email_count(env, state, value):
+    wizard, invoices, last_mail, _last_job = state
+    mails = env["mail.mail"].sudo().search([("id", ">", last_mail)])
+    return {
+        "click_seconds": round(value["click"], 3),
+        "customers": len(wizard._selected_partner_lines()),
+        "invoices": len(invoices),
+        "mails_queued": len(mails),
+        "attachments": len(mails.attachment_ids),
+        "pdfs_stored": len(invoices.invoice_pdf_report_id),
+        "wkhtmltopdf_calls": value["pdf_calls"],
+        "jobs": value["jobs"],
+    }
+
+
 # -- the peer: OCA account_credit_control --------------------------------------------
 
 
@@ -373,6 +490,51 @@ def peer_letters(env, line_ids):
     return len(comms), merge_pdf(pdfs)
 
 
+def peer_email_lines(env, customers):
+    """The peer's credit lines of the customers of our email measure, to send by email."""
+
+    def build(env):
+        ours = env["relance.edition"].browse(email_edition(env, customers, EMAIL_FEW_DOCUMENTS))
+        partners = ours._selected_partner_lines().partner_id
+        domain = [("partner_id", "in", partners.ids), ("state", "in", ("draft", "to_be_sent"))]
+        if not env["credit.control.line"].search_count(domain):
+            env["credit.control.run"].create(peer_run_setup(env, None)).generate_credit_lines()
+        lines = env["credit.control.line"].search(domain)
+        lines.write({"channel": "email", "state": "to_be_sent"})
+        return lines.ids
+
+    return prepared(env, f"peer_email_lines_{customers}", build)
+
+
+def peer_email(env, line_ids):
+    """The peer's "Send emails" on those lines: one mail per customer and level, with its
+    summary PDF (the template's report), queued."""
+    last_mail = env["mail.mail"].sudo().search([], order="id desc", limit=1).id or 0
+    comms = env["credit.control.communication"]
+    last_comm = comms.search([], order="id desc", limit=1).id or 0
+    emailer = env["credit.control.emailer"].create({"line_ids": [(6, 0, line_ids)]})
+    with Printed(env) as printed:
+        emailer.email_lines()
+    return {
+        "communications": comms.search_count([("id", ">", last_comm)]),
+        "pdf_calls": printed.calls,
+        "last_mail": last_mail,
+    }
+
+
+def peer_email_count(env, line_ids, value):
+    lines = env["credit.control.line"].browse(line_ids)
+    mails = env["mail.mail"].sudo().search([("id", ">", value["last_mail"])])
+    return {
+        "customers": len(lines.partner_id),
+        "invoices": len(lines.invoice_id),
+        "communications": value["communications"],
+        "mails_queued": len(mails),
+        "attachments": len(mails.attachment_ids),
+        "wkhtmltopdf_calls": value["pdf_calls"],
+    }
+
+
 def peer_pdf_count(env, line_ids, value):
     letters, pdf = value
     return {"letters": letters, "pages": len(PAGE.findall(pdf)), "bytes": len(pdf)}
@@ -398,6 +560,16 @@ def measures(letters):
         "signature": Measure(
             "Signature reminders", signature, setup=signature_setup, count=signature_count
         ),
+        "email_few": Measure(
+            f"Email mode, {EMAIL_FEW} customers (invoice PDFs printed)", email_mode,
+            setup=email_setup, count=email_count,
+            prepare=lambda env: email_edition(env, EMAIL_FEW, EMAIL_FEW_DOCUMENTS),
+        ),
+        "email_many": Measure(
+            f"Email mode, up to {EMAIL_MANY:,} customers (invoice PDFs printed)", email_mode,
+            setup=email_setup, count=email_count,
+            prepare=lambda env: email_edition(env, EMAIL_MANY),
+        ),
         "peer_run": Measure(
             "OCA credit control run", peer_run, setup=peer_run_setup, prepare=peer_policy,
             count=peer_run_count,
@@ -405,6 +577,11 @@ def measures(letters):
         "peer_letters": Measure(
             f"OCA summary letters ({letters:,})", peer_letters, setup=lambda env, ids: ids,
             prepare=lambda env: peer_letter_lines(env, letters), count=peer_pdf_count,
+        ),
+        "peer_email": Measure(
+            f"OCA credit control emails ({EMAIL_FEW} customers)", peer_email,
+            setup=lambda env, ids: ids, prepare=lambda env: peer_email_lines(env, EMAIL_FEW),
+            count=peer_email_count,
         ),
     }  # fmt: skip
 
