@@ -1,20 +1,21 @@
 """Two definitive editions at once, on two real database connections.
 
-Not a TransactionCase: each side opens its own cursor on the test database and
+A BaseCase, not a TransactionCase: each side opens its own cursor on the test database and
 commits, as two users' requests would. The demo company's ledger is the data;
 everything recorded here is cancelled and deleted again at the end.
 """
 
 import threading
-import unittest
 
 from odoo import api
 from odoo.exceptions import UserError
 from odoo.modules.registry import Registry
+from odoo.tests import BaseCase, tagged
 from odoo.tools import config
 
 
-class TestConcurrentEditions(unittest.TestCase):
+@tagged("post_install", "-at_install")
+class TestConcurrentEditions(BaseCase):
     @classmethod
     def setUpClass(cls):
         cls.registry = Registry(config["db_name"])

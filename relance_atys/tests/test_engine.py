@@ -3,23 +3,15 @@ filters, grouping, thresholds, and hypothesis properties of the three rules.
 """
 
 import math
-import unittest
 from collections import Counter
 from datetime import date, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-try:
-    from odoo.addons.relance_atys import engine
-except ImportError:  # plain pytest outside Odoo
-    import importlib.util
-    import pathlib
+from odoo.tests import BaseCase, tagged
 
-    _p = pathlib.Path(__file__).resolve().parent.parent / "engine.py"
-    _spec = importlib.util.spec_from_file_location("relance_engine", _p)
-    engine = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(engine)
+from odoo.addons.relance_atys import engine
 
 Level, Item, Partner, Params = engine.Level, engine.Item, engine.Partner, engine.Params
 SEQ, BOUNDS, PROG = engine.RULE_SEQUENTIAL, engine.RULE_BOUNDS, engine.RULE_PROGRESSIVE
@@ -55,7 +47,8 @@ def reasons(proposal):
     return {s.item_id: s.reason for s in proposal.skipped}
 
 
-class TestSeedProgressive(unittest.TestCase):
+@tagged("post_install", "-at_install")
+class TestSeedProgressive(BaseCase):
     """Akuiteo seed 002, RELCLI_BORNEREL: L1 [0,5], L2 [6,10], L3 [6,99], due 7 July."""
 
     ROWS = (  # name, (current level, last reminder), reminder date, expected
@@ -86,7 +79,8 @@ class TestSeedProgressive(unittest.TestCase):
         self.assertEqual(outcome(doc(), prm), engine.R_OTHER_LEVEL)
 
 
-class TestSeedBounds(unittest.TestCase):
+@tagged("post_install", "-at_install")
+class TestSeedBounds(BaseCase):
     """Akuiteo seed 002 default: L1 [-5,10], L2 [11,30], due 7 July."""
 
     ROWS = (
@@ -122,7 +116,8 @@ class TestSeedBounds(unittest.TestCase):
         self.assertEqual(outcome(doc(), prm), 2)
 
 
-class TestSeedSequential(unittest.TestCase):
+@tagged("post_install", "-at_install")
+class TestSeedSequential(BaseCase):
     """Atys seed 001: the user asks for a level; partners at the level before it."""
 
     def test_asked_level_2_only_partners_at_level_1(self):
@@ -175,7 +170,8 @@ class TestSeedSequential(unittest.TestCase):
         self.assertEqual(proposed_ids(proposal), [1])
 
 
-class TestTopLevelRepeat(unittest.TestCase):
+@tagged("post_install", "-at_install")
+class TestTopLevelRepeat(BaseCase):
     """Under every rule the top level is sent again every repeat_days (30)."""
 
     def test_bounds_and_progressive(self):
@@ -216,7 +212,8 @@ class TestTopLevelRepeat(unittest.TestCase):
         self.assertEqual(outcome(doc(level=2, last_date=DUE), prm), engine.R_ALREADY)
 
 
-class TestFilters(unittest.TestCase):
+@tagged("post_install", "-at_install")
+class TestFilters(BaseCase):
     """Exclusions applied before any rule, to every document of the partner."""
 
     ROWS = (
@@ -249,12 +246,9 @@ class TestFilters(unittest.TestCase):
         self.assertEqual(reasons(proposal), {1: "due_range", 4: "due_range"})
         self.assertEqual([c.id for c in proposal.groups[0].deductions], [5])
 
-    def test_every_reason_has_a_label(self):
-        codes = {v for k, v in vars(engine).items() if k.startswith("R_")}
-        self.assertEqual(codes, set(engine.REASONS))
 
-
-class TestGrouping(unittest.TestCase):
+@tagged("post_install", "-at_install")
+class TestGrouping(BaseCase):
     """Deductions, currencies, ordering and the amount threshold."""
 
     def test_unticked_negative_group_like_eig(self):
@@ -327,7 +321,8 @@ class TestGrouping(unittest.TestCase):
         self.assertEqual(group.total, 0.7)
 
 
-class TestValidation(unittest.TestCase):
+@tagged("post_install", "-at_install")
+class TestValidation(BaseCase):
     ROWS = (
         ("unknown rule", {"rule": "random"}),
         ("unknown selection", {"rule": SEQ, "level": 1, "selection": "all"}),
@@ -350,7 +345,8 @@ class TestValidation(unittest.TestCase):
         self.assertEqual(engine.days_between(july(7), date(2024, 8, 7)), 31)
 
 
-class TestCheckLevels(unittest.TestCase):
+@tagged("post_install", "-at_install")
+class TestCheckLevels(BaseCase):
     def test_clean_configuration(self):
         for rule in (SEQ, BOUNDS, PROG):
             with self.subTest(rule):
@@ -468,7 +464,8 @@ def param_sets(draw, rule=None):
     )
 
 
-class TestProperties(unittest.TestCase):
+@tagged("post_install", "-at_install")
+class TestProperties(BaseCase):
     """(a), (d) and (e) share one generated case each: generation dominates the time."""
 
     @FAST

@@ -3,22 +3,14 @@ around its boundary, the repeats, the minimum interval, and hypothesis
 properties of a quotation processed again and again.
 """
 
-import unittest
 from datetime import date, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-try:
-    from odoo.addons.relance_atys import signature
-except ImportError:  # plain pytest outside Odoo
-    import importlib.util
-    import pathlib
+from odoo.tests import BaseCase, tagged
 
-    _p = pathlib.Path(__file__).resolve().parent.parent / "signature.py"
-    _spec = importlib.util.spec_from_file_location("relance_signature", _p)
-    signature = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(signature)
+from odoo.addons.relance_atys import signature
 
 Thresholds, Decision, decide = signature.Thresholds, signature.Decision, signature.decide
 NOT_DUE, TOO_RECENT = signature.R_NOT_DUE, signature.R_TOO_RECENT
@@ -30,7 +22,8 @@ def created(age):
     return AS_OF - timedelta(days=age)
 
 
-class TestThresholds(unittest.TestCase):
+@tagged("post_install", "-at_install")
+class TestThresholds(BaseCase):
     def test_defaults_are_the_seeds(self):
         self.assertEqual(
             (DEFAULTS.first, DEFAULTS.second, DEFAULTS.repeat, DEFAULTS.min_interval),
@@ -95,7 +88,8 @@ class TestThresholds(unittest.TestCase):
         self.assertEqual(decide(created(40), 2, created(2), AS_OF, thresholds).reason, TOO_RECENT)
 
 
-class TestMinimumInterval(unittest.TestCase):
+@tagged("post_install", "-at_install")
+class TestMinimumInterval(BaseCase):
     def test_around_the_interval(self):
         for days_since, expected in [
             (0, Decision(reason=TOO_RECENT)),
@@ -131,7 +125,8 @@ class TestMinimumInterval(unittest.TestCase):
         self.assertEqual(decide(created(120), 3, AS_OF, AS_OF, thresholds), Decision(level=4))
 
 
-class TestScreen(unittest.TestCase):
+@tagged("post_install", "-at_install")
+class TestScreen(BaseCase):
     def test_reasons_in_order(self):
         screen = signature.screen
         self.assertEqual(screen(False, False, False), signature.R_FILTERED)
@@ -154,7 +149,8 @@ thresholds_st = st.builds(
 )
 
 
-class TestProperties(unittest.TestCase):
+@tagged("post_install", "-at_install")
+class TestProperties(BaseCase):
     @settings(max_examples=200, deadline=None)
     @given(
         thresholds=thresholds_st,
