@@ -1,6 +1,5 @@
 """Email dunning end to end: real invoice PDFs, Odoo's mail queue, an SMTP server on loopback."""
 
-import socket
 from email import message_from_bytes, policy
 from unittest import mock
 
@@ -24,10 +23,16 @@ class Inbox:
         return "250 Message accepted for delivery"
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class LoopbackSmtp(Controller):
+    """aiosmtpd on 127.0.0.1, on the port the system gives it when it binds: no
+    window between choosing a free port and binding it for another process to take it."""
+
+    def __init__(self, handler):
+        super().__init__(handler, hostname="127.0.0.1", port=0)
+
+    def _trigger_server(self):
+        self.port = self.server.sockets[0].getsockname()[1]  # bound: now tell the port
+        super()._trigger_server()
 
 
 @tagged("post_install", "-at_install")
@@ -51,13 +56,12 @@ class TestSmtpEndToEnd(RelanceCommon):
             cls.martin, 95.5, 40
         )
         cls.brown_invoices = cls._invoice(cls.brown, 1250.0, 5)
-        cls.port = free_port()
-        cls.env["ir.mail_server"].create(
+        cls.mail_server = cls.env["ir.mail_server"].create(
             {
                 "name": "Loopback SMTP",
                 "sequence": 1,
                 "smtp_host": "127.0.0.1",
-                "smtp_port": cls.port,
+                "smtp_port": 25,  # the port the server binds, set when it starts
                 "smtp_encryption": "none",
             }
         )
@@ -73,8 +77,9 @@ class TestSmtpEndToEnd(RelanceCommon):
         self.addCleanup(lambda: self.smtp.stop(no_assert=True))
 
     def _start_smtp(self):
-        self.smtp = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.smtp = LoopbackSmtp(self.inbox)
         self.smtp.start()
+        self.mail_server.smtp_port = self.smtp.port
 
     def _process_queue(self, run):
         self.env["mail.mail"].process_email_queue(ids=run.line_ids.mail_id.ids)
