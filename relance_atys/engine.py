@@ -47,22 +47,23 @@ R_OTHER_LEVEL = "other_level"
 R_BELOW_AMOUNT = "below_amount"
 R_NOTHING_TO_DUN = "nothing_to_dun"
 
-REASONS = {
-    R_PARTNER_EXCLUDED: "partner excluded from dunning",
-    R_PARTNER_DISABLED: "partner not enabled for dunning",
-    R_PARTNER_LEVEL: "partner not at the level preceding the requested one",
-    R_EXCLUDED: "document excluded from dunning",
-    R_BLOCKED: "payment blocked (dispute)",
-    R_DUE_RANGE: "outside due-date range",
-    R_NOT_DUE: "not due",
-    R_NO_LEVEL: "no level for this delay",
-    R_ALREADY: "already dunned",
-    R_TOO_RECENT: "last reminder too recent",
-    R_SELECTION: "not taken by the selection mode",
-    R_OTHER_LEVEL: "other level",
-    R_BELOW_AMOUNT: "below amount threshold",
-    R_NOTHING_TO_DUN: "nothing to dun",
-}
+# The skip reasons; their words for users are relance.edition._reason_labels().
+REASONS = (
+    R_PARTNER_EXCLUDED,
+    R_PARTNER_DISABLED,
+    R_PARTNER_LEVEL,
+    R_EXCLUDED,
+    R_BLOCKED,
+    R_DUE_RANGE,
+    R_NOT_DUE,
+    R_NO_LEVEL,
+    R_ALREADY,
+    R_TOO_RECENT,
+    R_SELECTION,
+    R_OTHER_LEVEL,
+    R_BELOW_AMOUNT,
+    R_NOTHING_TO_DUN,
+)
 
 
 @dataclass(frozen=True, slots=True)

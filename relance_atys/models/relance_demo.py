@@ -9,6 +9,8 @@ from datetime import timedelta
 
 from odoo import Command, api, fields, models
 
+from .. import engine
+
 CUSTOMERS = [
     # name, ref, zip, city, tag, email, language, special
     ("Boulangerie Martin", "C0001", "69002", "Lyon", "Commerce", True, "fr", None),
@@ -92,7 +94,7 @@ class RelanceDemo(models.AbstractModel):
                 "phone": "+33 4 72 00 00 00",
                 "email": "compta@relances-demo.example",
                 "company_registry": "123 456 789 00012",
-                "relance_rule": "bounds",
+                "relance_rule": engine.RULE_BOUNDS,
                 "logo": False,  # rather no logo than Odoo's "Your logo" on the letters
             }
         )
@@ -220,7 +222,7 @@ class RelanceDemo(models.AbstractModel):
         some = invoices.commercial_partner_id[:6].ids
         for days_ago, partner_ids in ((30, None), (10, None), (5, some)):
             date = today - timedelta(days=days_ago)
-            options = {"date": date, "rule": "bounds", "partner_ids": partner_ids}
+            options = {"date": date, "rule": engine.RULE_BOUNDS, "partner_ids": partner_ids}
             proposal = service._propose(company, options)
             lines, partner_levels = [], {}
             for group in proposal.groups:

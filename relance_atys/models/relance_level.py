@@ -83,9 +83,14 @@ class RelanceLevel(models.Model):
     @api.constrains("number")
     def _check_number(self):
         for level in self:
-            if not 1 <= level.number <= 5:
+            if not engine.MIN_LEVEL <= level.number <= engine.MAX_LEVEL:
                 raise ValidationError(
-                    self.env._("Level %s: the number must be between 1 and 5.", level.number)
+                    self.env._(
+                        "Level %(number)s: the number must be between %(min)s and %(max)s.",
+                        number=level.number,
+                        min=engine.MIN_LEVEL,
+                        max=engine.MAX_LEVEL,
+                    )
                 )
 
     @api.constrains("lower_bound", "upper_bound", "company_id", "active")

@@ -4,17 +4,21 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_date
 
+from .. import engine
+
 RULES = [
-    ("sequential", "Sequential: level N to the customers at level N-1"),
-    ("bounds", "By days late: each document at the level of its days past due"),
-    ("progressive", "Progressive: by days late, without skipping a level"),
+    (engine.RULE_SEQUENTIAL, "Sequential: level N to the customers at level N-1"),
+    (engine.RULE_BOUNDS, "By days late: each document at the level of its days past due"),
+    (engine.RULE_PROGRESSIVE, "Progressive: by days late, without skipping a level"),
 ]
 
 
 class ResCompany(models.Model):
     _inherit = "res.company"
 
-    relance_rule = fields.Selection(RULES, string="Dunning rule", default="bounds", required=True)
+    relance_rule = fields.Selection(
+        RULES, string="Dunning rule", default=engine.RULE_BOUNDS, required=True
+    )
     relance_repeat_days = fields.Integer(
         string="Top level repeat interval (days)",
         default=30,

@@ -10,6 +10,7 @@ import openpyxl
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
+from .. import engine
 from .common import TODAY, RelanceCommon, load_french
 
 
@@ -84,6 +85,14 @@ class TestEdition(RelanceCommon):
         self.assertNotIn(self.gamma, partners)
         self.assertNotIn(self.delta, partners)
         self.assertIn("payment blocked (dispute)", wizard.skipped_text)
+
+    def test_every_skip_reason_has_words_for_users(self):
+        """Moved from the engine's tests: each of its codes, and its words on the review."""
+        codes = {v for k, v in vars(engine).items() if k.startswith("R_")}
+        self.assertEqual(codes, set(engine.REASONS))
+        labels = self.env["relance.edition"]._reason_labels()
+        self.assertEqual(set(labels), codes)
+        self.assertEqual(len(set(labels.values())), len(codes), "no two reasons read the same")
 
     def test_bounds_rule_keep_one_level(self):
         wizard = self._review(level_id=self.levels[1].id)

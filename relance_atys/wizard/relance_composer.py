@@ -1,10 +1,7 @@
 """Per-customer reminder composer (seed 003): one mail, written or reviewed by hand."""
 
-from collections import defaultdict
-
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import formatLang
 
 from .. import engine
 from ..actions import reopen_action
@@ -102,13 +99,7 @@ class RelanceComposer(models.TransientModel):
     @api.depends("line_ids.selected")
     def _compute_amount(self):
         for composer in self:
-            totals = defaultdict(float)
-            for line in composer._selected_lines():
-                totals[line.currency_id] += line.residual
-            composer.amount = " ; ".join(
-                formatLang(self.env, amount, currency_obj=currency)
-                for currency, amount in sorted(totals.items(), key=lambda kv: kv[0].name)
-            )
+            composer.amount = composer._selected_lines()._totals_text()
 
     @api.depends("template_id", "partner_id", "line_ids.selected", "next_level_id")
     def _compute_content(self):

@@ -1,6 +1,10 @@
+from collections import defaultdict
+
 from odoo import fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_date
+
+from ..text import format_money
 
 
 class RelanceDocumentLine(models.AbstractModel):
@@ -97,4 +101,19 @@ class RelanceDocumentLine(models.AbstractModel):
             "We already sent you reminders about %(documents)s, the last one on %(date)s; "
             "they are still unpaid.",
             **values,
+        )
+
+    def _totals_per_currency(self):
+        """[(currency, total residual)] of these lines, by currency name: amounts are
+        never added across currencies."""
+        totals = defaultdict(float)
+        for line in self:
+            totals[line.currency_id] += line.residual
+        return sorted(totals.items(), key=lambda total: total[0].name)
+
+    def _totals_text(self):
+        """The totals per currency, as the screens show them: "1 200,00 € ; 80,00 $"."""
+        return " ; ".join(
+            format_money(self.env, amount, currency)
+            for currency, amount in self._totals_per_currency()
         )

@@ -27,7 +27,7 @@ SELECTIONS = [
     (engine.SELECT_LOWER, "Documents of every lower level"),
 ]
 DEFAULT_TEMPLATE = "relance_atys.letter_document"
-LETTER_REPORT = "relance_atys.report_relance_letters"
+LETTER_PAPERFORMAT = "relance_atys.paperformat_relance_letter"
 # The many2many filters of the edition, each checked readable by its user.
 FILTERS = (
     "partner_ids",
@@ -155,10 +155,17 @@ class RelanceEdition(models.TransientModel):
             raise UserError(_("The due-date range is inverted: 'Due from' is after 'Due to'."))
         if self.min_amount < 0:
             raise UserError(_("The amount threshold cannot be negative."))
-        if self.rule == "sequential" and not self.level_id:
+        if self.rule == engine.RULE_SEQUENTIAL and not self.level_id:
             raise UserError(_("Choose the dunning level to send (sequential rule)."))
-        if self.level_id and not 1 <= self.level_id.sudo().number <= 5:
-            raise UserError(_("The dunning level must be between 1 and 5."))
+        number = self.level_id.sudo().number
+        if self.level_id and not engine.MIN_LEVEL <= number <= engine.MAX_LEVEL:
+            raise UserError(
+                _(
+                    "The dunning level must be between %(min)s and %(max)s.",
+                    min=engine.MIN_LEVEL,
+                    max=engine.MAX_LEVEL,
+                )
+            )
         if self.level_id and self.level_id.sudo().company_id != self.company_id:
             raise UserError(_("This level belongs to another company."))
         if self.definitive and self.output != "letters" and self.mode == "letter":
@@ -315,17 +322,8 @@ class RelanceEdition(models.TransientModel):
                 "%(partners)s customer(s), %(docs)s document(s): %(totals)s",
                 partners=len(lines.partner_line_id),
                 docs=len(lines.filtered(lambda line: not line.is_deduction)),
-                totals=wizard._totals_text(lines),
+                totals=lines._totals_text(),
             )
-
-    def _totals_text(self, lines):
-        totals = defaultdict(float)
-        for line in lines:
-            totals[line.currency_id] += line.residual
-        return " ; ".join(
-            format_money(self.env, amount, currency)
-            for currency, amount in sorted(totals.items(), key=lambda kv: kv[0].name)
-        )
 
     def _selected_lines(self):
         """Ticked documents of ticked customers, read in a few queries however many
@@ -537,12 +535,14 @@ class RelanceEdition(models.TransientModel):
         letters, failures = self._letters_html(partner_lines, definitive)
         if not letters:
             raise UserError(self._failures_message(failures))
-        report = self.env["ir.actions.report"]
+        report = self.env["ir.actions.report"].new(
+            {"paperformat_id": self.env.ref(LETTER_PAPERFORMAT).id}
+        )
         html = report._render_template(
             "relance_atys.letters_standalone",
             {"letters": Markup(PAGE_BREAK.join(letters)), "zoom": letter_zoom()},
         )
-        pdf = report._run_wkhtmltopdf([html.decode()], report_ref=LETTER_REPORT)
+        pdf = report._run_wkhtmltopdf([html.decode()])
         if not pdf or not pdf.startswith(b"%PDF") or b"/Type /Page" not in pdf:
             raise UserError(
                 self.env._("The letters could not be produced (empty PDF): nothing recorded.")
@@ -696,13 +696,6 @@ class RelanceEdition(models.TransientModel):
         )
         messages.attachment_ids = [Command.link(attachment.id)]
 
-    # -- helpers for the report action's template ------------------------------
-
-    def _letters(self):
-        """What the letter template prints: one entry per ticked customer."""
-        for pline in self._selected_partner_lines():
-            yield pline, pline._letter_sections(self.subtotal_due)
-
 
 class RelanceEditionPartner(models.TransientModel):
     _name = "relance.edition.partner"
@@ -749,7 +742,7 @@ class RelanceEditionPartner(models.TransientModel):
             docs = lines.filtered(lambda line: not line.is_deduction)
             pline.doc_count = len(docs)
             pline.doc_count_text = pline.env._("%s document(s)", len(lines))
-            pline.totals_text = pline.edition_id._totals_text(lines)
+            pline.totals_text = lines._totals_text()
 
     @api.depends("partner_id")
     def _compute_email(self):
