@@ -131,14 +131,6 @@ class TestEmail(RelanceCommon):
         wizard.action_switch_mode()
         self.assertEqual(wizard.mode, "letter")
 
-    def test_review_screen_names_the_mode(self):
-        arch = self.env["relance.edition"].get_view(
-            self.env.ref("relance_atys.relance_edition_view_form").id
-        )["arch"]
-        self.assertIn("Email mode", arch)
-        self.assertIn('name="action_send_emails"', arch)
-        self.assertIn('name="action_compose"', arch)
-
     # -- sending -------------------------------------------------------------------
 
     def test_send_queues_one_mail_per_partner_and_records_levels(self):

@@ -45,7 +45,12 @@ class TestScheduledDunning(RelanceCommon):
         line = self._email_runs().line_ids.filtered(lambda line: line.move_id == refund)
         self.assertEqual((line.outcome, line.reason), ("skipped", "déduction"))
 
-    def test_cron_record(self):
+    def test_the_scheduled_action_sends_the_dunning(self):
+        """The cron itself, run as the scheduler runs it, on today's date."""
+        self.company.relance_auto_email = True
         cron = self.env.ref("relance_atys.ir_cron_relance_email")
         self.assertTrue(cron.active)
-        self.assertEqual((cron.interval_number, cron.interval_type), (1, "days"))
+        cron.method_direct_trigger()
+        line = self._email_runs().line_ids.filtered(lambda line: line.move_id == self.invoice)
+        self.assertTrue(line.mail_id, "the customer's mail is queued")
+        self.assertGreater(self.invoice.relance_level, 0)

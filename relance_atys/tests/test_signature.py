@@ -571,12 +571,17 @@ class TestMail(SignatureCase):
 
 
 class TestScheduledAction(SignatureCase):
-    def test_the_scheduled_action(self):
+    def test_the_scheduled_action_reminds(self):
+        """The cron itself, run as the scheduler runs it, on today's date."""
+        order = self._quotation(self.contact, 40)
         cron = self.env.ref("relance_atys.ir_cron_relance_signature")
         self.assertTrue(cron.active)
-        self.assertEqual((cron.interval_number, cron.interval_type), (1, "weeks"))
-        self.assertEqual(cron.model_id.model, "sale.order")
-        self.assertEqual(cron.code.strip(), "model._cron_relance_signature()")
+        cron.method_direct_trigger()
+        run = self._runs()
+        self.assertEqual(run.state, "done")
+        self.assertGreater(run.date, AS_OF, "today's run, not the tests' date")
+        self.assertEqual(self._outcomes(run, order)[order][0], "sent")
+        self.assertTrue(self._mails(order), "the reminder is queued")
 
     def test_runs_every_company_with_the_default_settings(self):
         order = self._quotation(self.contact, 40)

@@ -81,6 +81,10 @@ registry.category("web_tour.tours").add("relance_atys_email_tour", {
             trigger: `${dialog} .o_field_widget[name=partner_line_ids] td[name=email]:contains(@)`,
         },
         {
+            content: "Each customer's own reminder can be written from its row",
+            trigger: `${dialog} .o_field_widget[name=partner_line_ids] button[name=action_compose]`,
+        },
+        {
             content: "Send",
             trigger: `${dialog} button[name=action_send_emails]`,
             run: "click",
