@@ -1,5 +1,4 @@
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from odoo import api, fields, models
 from odoo.tools import config, split_every
@@ -12,7 +11,6 @@ _logger = logging.getLogger(__name__)
 
 INVOICE_REPORT = "account.account_invoices"
 PRINT_BATCH = 50  # invoices per wkhtmltopdf call
-PRINT_PARALLEL = 2  # wkhtmltopdf calls at once
 
 
 class AccountMove(models.Model):
@@ -82,56 +80,39 @@ class AccountMove(models.Model):
 
     def _relance_print_batches(self, batches):
         """[{invoice id: PDF}] of ``batches`` (each of one company), one wkhtmltopdf call
-        each, PRINT_PARALLEL calls at a time: each waits on its own process."""
+        each, one after the other (in threads each would need an environment, which
+        Odoo's test runner blocks: it holds the registry's lock while tests run)."""
         if (config["test_enable"] or config["test_file"]) and not self.env.context.get(
             "force_report_rendering"
         ):  # Odoo's own rule: no wkhtmltopdf in tests unless asked, its HTML instead
             return [batch._relance_print_html() for batch in batches]
-        prepared = [batch._relance_pdf_input() for batch in batches]
-        with ThreadPoolExecutor(PRINT_PARALLEL) as pool:
-            pdfs = list(pool.map(self._relance_run_wkhtmltopdf, prepared))
-        return [
-            invoice_pdf.split_marked(pdf, batch.ids) or batch._relance_print_one_by_one()
-            for batch, pdf in zip(batches, pdfs, strict=True)
-        ]
+        return [batch._relance_print_pdfs() for batch in batches]
+
+    def _relance_print_pdfs(self):
+        """{invoice id: PDF} of these invoices of one company, in one wkhtmltopdf call:
+        their report, each article marked, in one document (Debian's build) or one
+        each (patched Qt), then cut at the markers."""
+        report = self.env["ir.actions.report"].with_company(self.company_id)
+        html = report._render_qweb_html(INVOICE_REPORT, self.ids, data=self._relance_pdf_data())[0]
+        bodies, _ids, header, footer, paper = report._get_report(INVOICE_REPORT)._prepare_html(
+            invoice_pdf.mark_articles(html, self._name), report_model=self._name
+        )
+        if not wkhtmltopdf_patched():
+            bodies = [invoice_pdf.one_body(bodies)]
+        pdf = report._run_wkhtmltopdf(
+            bodies,
+            report_ref=INVOICE_REPORT,
+            header=header,
+            footer=footer,
+            specific_paperformat_args=paper,
+        )
+        return invoice_pdf.split_marked(pdf, self.ids) or self._relance_print_one_by_one()
 
     def _relance_print_html(self):
         """What Odoo's report gives in tests without wkhtmltopdf: each invoice's HTML."""
         report = self.env["ir.actions.report"].with_company(self.company_id)
         content, report_type = report._pre_render_qweb_pdf(INVOICE_REPORT, self.ids)
         return report._get_splitted_report(INVOICE_REPORT, content, report_type)
-
-    def _relance_pdf_input(self):
-        """What wkhtmltopdf gets for these invoices of one company: their report, each
-        article marked, in one document (Debian's build) or one each (patched Qt)."""
-        report = self.env["ir.actions.report"].with_company(self.company_id)
-        html = report._render_qweb_html(INVOICE_REPORT, self.ids, data=self._relance_pdf_data())[0]
-        report = report._get_report(INVOICE_REPORT)
-        bodies, _ids, header, footer, paper = report._prepare_html(
-            invoice_pdf.mark_articles(html, self._name), report_model=self._name
-        )
-        if not wkhtmltopdf_patched():
-            bodies = [invoice_pdf.one_body(bodies)]
-        return {
-            "paperformat": report.get_paperformat().id,
-            "bodies": bodies,
-            "header": header,
-            "footer": footer,
-            "specific_paperformat_args": paper,
-        }
-
-    def _relance_run_wkhtmltopdf(self, prepared):
-        """Odoo's wkhtmltopdf call on ``prepared``, with a cursor of its own (it may run
-        in another thread), on the paper format the main one read."""
-        with self.env.registry.cursor() as cr:
-            env = self.env(cr=cr)
-            report = env["ir.actions.report"].new({"paperformat_id": prepared["paperformat"]})
-            return report._run_wkhtmltopdf(
-                prepared["bodies"],
-                header=prepared["header"],
-                footer=prepared["footer"],
-                specific_paperformat_args=prepared["specific_paperformat_args"],
-            )
 
     def _relance_pdf_data(self):
         """What Odoo's ``_pre_render_qweb_pdf`` hands an invoice report."""

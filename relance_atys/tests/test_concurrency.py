@@ -6,6 +6,7 @@ everything recorded here is cancelled and deleted again at the end.
 """
 
 import threading
+from unittest import mock
 
 from odoo import api
 from odoo.exceptions import UserError
@@ -19,6 +20,15 @@ class TestConcurrentEditions(BaseCase):
     @classmethod
     def setUpClass(cls):
         cls.registry = Registry(config["db_name"])
+
+    def setUp(self):
+        super().setUp()
+        # Odoo's runner holds Registry._lock while it runs the tests, and every new
+        # environment looks the registry up under it: the two "requests" (threads)
+        # get a lock of their own, as Odoo's own test mode does for HttpCase.
+        patcher = mock.patch.object(Registry, "_lock", threading.RLock())
+        patcher.start()
+        self.addCleanup(patcher.stop)
 
     def _env(self, cr):
         admin = api.Environment(cr, api.SUPERUSER_ID, {}).ref("base.user_admin")
