@@ -620,6 +620,7 @@ def measure(registry, name, runs, letters):
         "label": spec.label,
         "seconds": median["seconds"],
         "cpu_seconds": median["cpu_seconds"],
+        "children_cpu_seconds": round(median.get("children_cpu_seconds", 0), 2),
         "runs": [round(result["seconds"], 3) for result in results],
         "queries": results[-1]["queries"],
         "rss_mb": round(peak - rss_start, 1),
@@ -669,6 +670,7 @@ def _run_once(registry, spec, prepared_state, traced=False, profiler=None):
         thread = threading.current_thread()
         thread.query_count, thread.query_time = 0, 0.0
         start, cpu_start = time.perf_counter(), time.process_time()
+        children_start = _children_cpu()
         if profiler:
             profiler.enable()
         value = spec.run(env, state)
@@ -676,7 +678,12 @@ def _run_once(registry, spec, prepared_state, traced=False, profiler=None):
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         if profiler:
             profiler.disable()
-        result = {"seconds": seconds, "cpu_seconds": cpu_seconds, "queries": thread.query_count}
+        result = {
+            "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
+            "children_cpu_seconds": _children_cpu() - children_start,  # wkhtmltopdf's
+            "queries": thread.query_count,
+        }
         if traced:
             result["traced"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
             tracemalloc.stop()
@@ -685,6 +692,12 @@ def _run_once(registry, spec, prepared_state, traced=False, profiler=None):
     finally:
         cr.rollback()
         cr.close()
+
+
+def _children_cpu():
+    """CPU seconds of the finished child processes (wkhtmltopdf), user and system."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _reset_peak_rss():
