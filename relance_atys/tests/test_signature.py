@@ -576,7 +576,8 @@ class TestScheduledAction(SignatureCase):
         order = self._quotation(self.contact, 40)
         cron = self.env.ref("relance_atys.ir_cron_relance_signature")
         self.assertTrue(cron.active)
-        cron.method_direct_trigger()
+        with self._jobs():  # the jobs it enqueues, run here
+            cron.method_direct_trigger()
         run = self._runs()
         self.assertEqual(run.state, "done")
         self.assertGreater(run.date, AS_OF, "today's run, not the tests' date")
