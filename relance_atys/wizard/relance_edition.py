@@ -13,7 +13,7 @@ from ..actions import download_action, reopen_action
 from ..guard import check_company, check_readable
 from ..report.relance_letter import letter_zoom, missing_from_pdf
 from ..report.relance_xlsx import write_control_list
-from ..text import format_money, sort_key, without_invisible
+from ..text import sort_key, without_invisible
 
 SORTS = [
     ("name", "Customer name"),
