@@ -1,13 +1,28 @@
 """Shared test data: a company with three levels, customers and open invoices."""
 
+import threading
 from datetime import date, timedelta
+from unittest import mock
 
 from odoo import Command
+from odoo.modules.registry import Registry
 from odoo.tests import tagged
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 TODAY = date(2026, 3, 31)
+
+
+def own_registry_lock(test):
+    """Give ``test`` a registry lock of its own, as Odoo's test mode does for HttpCase.
+
+    Odoo's runner (odoo-bin --test-enable) holds Registry._lock while it runs the
+    tests, and every thread that opens the registry waits for it: the HTTP request
+    that serves wkhtmltopdf a report's CSS (a real PDF would wait forever), or a
+    thread playing a second user. pytest-odoo holds no such lock."""
+    patcher = mock.patch.object(Registry, "_lock", threading.RLock())
+    patcher.start()
+    test.addCleanup(patcher.stop)
 
 
 def load_french(env):

@@ -6,13 +6,14 @@ everything recorded here is cancelled and deleted again at the end.
 """
 
 import threading
-from unittest import mock
 
 from odoo import api
 from odoo.exceptions import UserError
 from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, tagged
 from odoo.tools import config
+
+from .common import own_registry_lock
 
 
 @tagged("post_install", "-at_install")
@@ -23,12 +24,7 @@ class TestConcurrentEditions(BaseCase):
 
     def setUp(self):
         super().setUp()
-        # Odoo's runner holds Registry._lock while it runs the tests, and every new
-        # environment looks the registry up under it: the two "requests" (threads)
-        # get a lock of their own, as Odoo's own test mode does for HttpCase.
-        patcher = mock.patch.object(Registry, "_lock", threading.RLock())
-        patcher.start()
-        self.addCleanup(patcher.stop)
+        own_registry_lock(self)  # the two "requests" (threads) open the registry
 
     def _env(self, cr):
         admin = api.Environment(cr, api.SUPERUSER_ID, {}).ref("base.user_admin")

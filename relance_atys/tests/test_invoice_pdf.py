@@ -11,7 +11,7 @@ from odoo.tools.pdf import PdfFileReader
 
 from ..models import account_move
 from ..report import relance_invoice_pdf
-from .common import RelanceCommon
+from .common import RelanceCommon, own_registry_lock
 
 
 def page_texts(pdf):
@@ -47,6 +47,10 @@ class TestInvoicePdf(RelanceCommon):
             | cls._invoice(cls.martin, 50.0, 10, move_type="out_refund")
             | cls._invoice(cls.brown, 1250.0, 5)
         )
+
+    def setUp(self):
+        super().setUp()
+        own_registry_lock(self)  # wkhtmltopdf fetches the invoice report's CSS from Odoo
 
     def _count_calls(self):
         """A mock that counts the wkhtmltopdf calls and lets them run."""

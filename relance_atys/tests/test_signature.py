@@ -16,7 +16,7 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import html2plaintext, mute_logger
 from odoo.tools.translate import TranslationImporter
 
-from .common import load_french
+from .common import load_french, own_registry_lock
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.addons.relance_atys.models import relance_signature_service as service_module
@@ -511,6 +511,7 @@ class TestMail(SignatureCase):
         self.assertEqual(self._mails(attached).mail_message_id.attachment_ids, attachment)
 
     def test_the_attached_pdf_is_a_real_pdf(self):
+        own_registry_lock(self)  # wkhtmltopdf fetches the quotation report's CSS from Odoo
         order = self._quotation(self.deco, 40)
         with self._jobs():
             self._wizard(attach_pdf=True).with_context(force_report_rendering=True).action_send()

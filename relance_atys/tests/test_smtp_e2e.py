@@ -8,7 +8,7 @@ from aiosmtpd.controller import Controller
 from odoo.modules import module
 from odoo.tests import tagged
 
-from .common import TODAY, RelanceCommon
+from .common import TODAY, RelanceCommon, own_registry_lock
 
 
 class Inbox:
@@ -68,6 +68,7 @@ class TestSmtpEndToEnd(RelanceCommon):
 
     def setUp(self):
         super().setUp()
+        own_registry_lock(self)  # wkhtmltopdf fetches the invoice report's CSS from Odoo
         # Odoo's test runner skips SMTP (pytest-odoo does not): deliver for real either way
         patcher = mock.patch.object(module, "current_test", None)
         patcher.start()
