@@ -33,6 +33,7 @@ class TestInvoicePdf(RelanceCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls.env["res.lang"]._activate_lang("fr_FR")  # one batch, two languages
         cls.martin = cls._customer("Boulangerie Martin", lang="fr_FR")
         cls.brown = cls._customer("Brown & Partners LLP")
         long_invoice = cls._invoice(cls.brown, 10.0, 20, post=False)
