@@ -11,9 +11,11 @@ from . import test_invoice_pdf
 from . import test_level
 from . import test_level_manage
 from . import test_scheduled
+from . import test_screens
 from . import test_security
 from . import test_signature
 from . import test_signature_engine
 from . import test_smtp_e2e
 from . import test_tour
+from . import test_tour_screens
 from . import test_words
