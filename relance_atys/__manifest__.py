@@ -35,6 +35,7 @@
     ],
     "demo": ["demo/relance_demo.xml"],
     "assets": {
+        "web.assets_backend": ["relance_atys/static/src/**/*"],
         "web.assets_tests": ["relance_atys/static/tests/tours/*.js"],
     },
 }

@@ -13,3 +13,4 @@ from . import mail_template
 from . import mail_mail
 from . import relance_mailer
 from . import ir_qweb
+from . import queue_job

@@ -223,37 +223,13 @@ class RelanceDemo(models.AbstractModel):
         for days_ago, partner_ids in ((30, None), (10, None), (5, some)):
             date = today - timedelta(days=days_ago)
             options = {"date": date, "rule": engine.RULE_BOUNDS, "partner_ids": partner_ids}
-            proposal = service._propose(company, options)
-            lines, partner_levels = [], {}
-            for group in proposal.groups:
-                for proposed in group.proposed:
-                    lines.append(
-                        {
-                            "partner_id": group.partner_id,
-                            "move_id": proposed.item.id,
-                            "level_before": proposed.item.level,
-                            "date_before": proposed.item.last_date,
-                            "level_after": proposed.level,
-                            "residual": proposed.item.residual,
-                            "currency_id": group.currency_id,
-                            "channel": "letter",
-                            "outcome": "printed",
-                        }
-                    )
-                partner_levels[group.partner_id] = group.level
+            lines = service._proposal_lines(service._propose(company, options))
+            for line in lines:
+                line["channel"] = "letter"
+                if line["outcome"] == "planned":
+                    line["outcome"] = "printed"
             if lines:
-                service._record_definitive(
-                    company,
-                    {
-                        "run_type": "letter",
-                        "company_id": company.id,
-                        "date": date,
-                        "level": max(partner_levels.values()),
-                        "parameters": service._parameters_text(options),
-                    },
-                    lines,
-                    partner_levels,
-                )
+                service._record_run(company, "letter", options, lines)
 
     def _demo_quotations(self, company, partners):
         """Quotations awaiting a signature, created 25 to 100 days ago."""

@@ -12,11 +12,14 @@ lines failed and gives the documents their previous level, and
 import re
 from collections import defaultdict
 
+import psycopg2
+
 from odoo import api, models
 from odoo.exceptions import UserError
 from odoo.tools import email_normalize
 
 from ..text import without_invisible
+from . import relance_service
 from .relance_service import as_company
 
 MAX_FILES = 15
@@ -199,75 +202,120 @@ class RelanceMailer(models.AbstractModel):
             return company.partner_id.email_formatted
         return self._sender_address(self.env.user.partner_id)
 
-    # -- the edition's email mode ------------------------------------------------------
+    # -- email mode: a run sent by jobs ------------------------------------------------
 
     @api.model
-    def _send_edition(self, edition, partner_lines):
-        """Queue one mail per customer of ``partner_lines``; record the run and levels.
+    def _send_run(self, company, options, lines):
+        """Use case: dun by email the customers of ``lines``, in the background.
 
-        Customers without an address, or that take no documents by email, are
-        recorded as skipped with the reason.
+        ``lines`` are run line values of the chosen documents (``outcome``
+        ``planned``; deductions ``skipped``). Customers without an address, or
+        that take no documents by email, are recorded skipped with the reason.
+        The run is recorded queued, its documents guarded; one job per batch of
+        customers renders and queues their mails and writes their levels
+        (``_send_batch``). Returns the run.
         """
-        sendable = partner_lines.filtered(lambda pline: pline._can_email())
-        if not sendable:
+        self._company_sender_address(company)  # checked before anything is recorded
+        partners = self.env["res.partner"].browse({line["partner_id"] for line in lines})
+        reasons = {partner.id: self._no_mail_reason(partner) for partner in partners}
+        if all(reasons.values()):
             raise UserError(
                 self.env._(
                     "None of the ticked customers can receive an email (no address, or "
                     "'Send documents by email' off): nothing sent."
                 )
             )
-        mails_values = self._edition_mails_values(edition, sendable)
-        run = edition._record(
-            partner_lines, "email", "queued", partner_ids=set(sendable.partner_id.ids)
+        for line in lines:
+            line["channel"] = "email"
+            reason = reasons[line["partner_id"]]
+            if reason:
+                line.update(
+                    outcome="skipped",
+                    reason=reason,
+                    level_after=line["level_before"],
+                    date_after=line.get("date_before") or False,
+                )
+        service = self.env["relance.service"]
+        run = service._plan_run(company, "email", options, lines)
+        service._enqueue_run(
+            run, self, "_send_batch", "root.relance.email", self.env._("dunning mails")
         )
-        lines_by_partner = run.line_ids.grouped("partner_id")
-        for partner, values in mails_values.items():
-            mail = self._queue_mail(partner, values)
-            lines_by_partner[partner].write(
-                {"mail_id": mail.id, "message_id": mail.mail_message_id.id}
-            )
-        self._record_skipped(run, partner_lines - sendable)
         return run
 
     @api.model
-    def _edition_mails_values(self, edition, partner_lines):
-        """Mail values per customer, everything rendered before anything is recorded."""
-        service = self.env["relance.service"]
-        levels = {level.number: level for level in service._get_levels(edition.company_id)}
-        lines_by_pline = {pline: pline.line_ids.filtered("selected") for pline in partner_lines}
-        pdfs = self._invoice_attachments(
-            self.env["relance.edition.line"].union(*lines_by_pline.values()).move_id
-        )
-        sender = {
-            "author_id": self.env.user.partner_id.id,
-            "email_from": self._company_sender_address(edition.company_id),
-        }
-        return {
-            pline.partner_id: dict(sender, **self._edition_mail_values(pline, lines, levels, pdfs))
-            for pline, lines in lines_by_pline.items()
-        }
+    def _no_mail_reason(self, partner):
+        """Why ``partner`` gets no dunning mail, or False."""
+        if not self._mail_partner(partner).email:
+            return self.env._("no email address")
+        if not partner.relance_send_doc:
+            return self.env._("customer without 'Send documents by email'")
+        return False
 
     @api.model
-    def _edition_mail_values(self, pline, lines, levels, pdfs):
+    def _send_batch(self, run, batch):
+        """Job: the mails of one batch of customers of ``run``, and their levels.
+
+        Idempotent: only customers whose lines are still to do are mailed, so a
+        batch run again (after its worker died) mails nobody twice and writes
+        no level twice. A customer whose mail cannot be made gets no level and
+        its lines failed with the reason.
+        """
+        service = self.env["relance.service"]
+        lines = service._batch_lines(run, batch)
+        todo = lines.filtered(lambda line: line.outcome == "planned")
+        if not todo:
+            return "nothing left to do"
+        mail_lines = lines.filtered(lambda line: line.partner_id in todo.partner_id)
+        levels = {level.number: level for level in service._get_levels(run.company_id)}
+        pdfs = self._invoice_attachments(mail_lines.move_id)
+        sender = {
+            "author_id": self.env.user.partner_id.id,
+            "email_from": self._company_sender_address(run.company_id),
+        }
+        done = self.env["relance.run.line"]
+        for partner, partner_lines in mail_lines.grouped("partner_id").items():
+            try:
+                with self.env.cr.savepoint():
+                    values = self._run_mail_values(run, partner, partner_lines, levels, pdfs)
+                    mail = self._queue_mail(partner, dict(sender, **values))
+            except psycopg2.Error:
+                raise  # the database's (a serialization failure): queue_job runs the batch again
+            except Exception as error:  # this customer's mail cannot be made: the others go
+                service._fail_lines(partner_lines & todo, str(error))
+                continue
+            partner_lines.write({"mail_id": mail.id, "message_id": mail.mail_message_id.id})
+            (partner_lines & todo).outcome = "queued"
+            done |= partner_lines & todo
+        service._write_run_levels(run, done)
+        self._trigger_mail_queue()
+        return f"{len(done.partner_id)} mail(s) queued"
+
+    @api.model
+    def _run_mail_values(self, run, partner, lines, levels, pdfs):
         """The mail of one customer: its level's template and subject, in its language."""
         number = max(lines.filtered(lambda line: not line.is_deduction).mapped("level_after"))
         level = levels.get(number, self.env["relance.level"])
-        partner, recipient, edition = pline.partner_id, pline._mail_partner(), pline.edition_id
+        recipient = self._mail_partner(partner)
         values = self._template_values(lines, level)
         subject, body, lang = self._render(self._level_template(level, number), partner, values)
-        level_subject = self._level_subject(
-            level.with_context(lang=lang), partner, lines, edition.date
-        )
+        level_subject = self._level_subject(level.with_context(lang=lang), partner, lines, run.date)
         return {
             "subject": level_subject or subject,
             "body": body,
             "body_html": self._layout(
-                partner, body, lang, edition.company_id, title=level.with_context(lang=lang).name
+                partner, body, lang, run.company_id, title=level.with_context(lang=lang).name
             ),
             "recipient_ids": recipient.ids,
             "partner_ids": recipient.ids,
             "attachment_ids": [pdfs[move.id].id for move in lines.move_id if move.id in pdfs],
         }
+
+    @api.model
+    def _trigger_mail_queue(self):
+        """Have the mail queue send what was just queued, not at its next hourly run."""
+        cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
+        if cron:
+            cron.sudo()._trigger()
 
     @api.model
     def _level_template(self, level, number):
@@ -279,29 +327,6 @@ class RelanceMailer(models.AbstractModel):
                 )
             )
         return template
-
-    @api.model
-    def _record_skipped(self, run, partner_lines):
-        """The documents of ticked customers that get no mail, skipped with the reason."""
-        values = []
-        for pline in partner_lines:
-            reason = (
-                self.env._("no email address")
-                if not pline.email
-                else self.env._("customer without 'Send documents by email'")
-            )
-            for line in pline.line_ids.filtered("selected"):
-                values.append(
-                    dict(
-                        line._run_line_vals("email", "skipped"),
-                        run_id=run.id,
-                        level_after=line.level_before,
-                        date_after=line.date_before,
-                        outcome="skipped",
-                        reason=reason,
-                    )
-                )
-        self.env["relance.run.line"].sudo().create(values)
 
     # -- what the mail queue reports -----------------------------------------------------
 
@@ -350,14 +375,8 @@ class RelanceMailer(models.AbstractModel):
     @api.model
     def _settle_runs(self, runs):
         """The level and state of email ``runs`` after their mails failed or were
-        queued again: the highest level still recorded; a run whose mails all
-        failed recorded nothing, it reads failed, not done."""
-        for run in runs.filtered(lambda run: run.state in ("done", "failed")):
-            recorded = run.line_ids.filtered(
-                lambda line: line.move_id and line.outcome in ("queued", "sent")
-            )
-            run.level = max(recorded.mapped("level_after"), default=0)
-            run.state = "done" if recorded else "failed"
+        queued again (see ``relance.service._refresh_run_states``)."""
+        self.env["relance.service"]._refresh_run_states(runs)
 
     @api.model
     def _failure_reason(self, mail, failure_reason, failure_type):
@@ -464,7 +483,7 @@ class RelanceMailer(models.AbstractModel):
                 line.outcome == "failed"
                 and line.mail_id
                 and line.run_type == "email"
-                and line.run_id.state in ("done", "failed")
+                and line.run_id.state in ("done", "partial", "failed")
             )
         )
         if not lines:
@@ -473,6 +492,15 @@ class RelanceMailer(models.AbstractModel):
                     "No failed dunning mail to send again in %s.", ", ".join(runs.mapped("name"))
                 )
             )
+        service = self.env["relance.service"]
+        if len(lines) > relance_service.BACKGROUND_LINES_FROM:
+            message = self.env._("Sending the failed mails again in the background: %s.")
+            return service._in_background(runs, "_resend_lines", message, lines, model=self)
+        return self._resend_lines(lines)
+
+    @api.model
+    def _resend_lines(self, lines):
+        """Queue the failed mails of ``lines`` again and record their levels again."""
         self._give_levels_again(lines)
         lines.mail_id.write(
             {
@@ -488,6 +516,7 @@ class RelanceMailer(models.AbstractModel):
             run.message_post(
                 body=self.env._("%s failed mail(s) queued again.", len(run_lines.mail_id))
             )
+        self._trigger_mail_queue()
         return True
 
     def _give_levels_again(self, lines):

@@ -1,4 +1,5 @@
 import json
+from datetime import timedelta
 
 from markupsafe import Markup, escape
 
@@ -77,6 +78,7 @@ class RelanceRun(models.Model):
     progress_total = fields.Integer(readonly=True)
     progress_done = fields.Integer(readonly=True)
     progress_text = fields.Char(compute="_compute_progress_text", string="Progress")
+    waiting_text = fields.Char(compute="_compute_waiting_text", string="Waiting")
     parameters = fields.Text(readonly=True)
     parameters_display = fields.Html(
         string="Parameters shown", compute="_compute_parameters_display", sanitize=False
@@ -125,16 +127,49 @@ class RelanceRun(models.Model):
             run.skipped_count = stats.get("skipped", 0)
             run.failed_count = stats.get("failed", 0)
 
-    @api.depends("progress_total", "progress_done", "run_type")
+    @api.depends("progress_total", "progress_done", "run_type", "state")
     def _compute_progress_text(self):
+        live = self._live_progress()
         for run in self:
-            counts = {"done": run.progress_done, "total": run.progress_total}
+            counts = {"done": live.get(run.id, run.progress_done), "total": run.progress_total}
             if not run.progress_total:
                 run.progress_text = False
             elif run.run_type == "signature":
                 run.progress_text = self.env._("%(done)s / %(total)s quotations", **counts)
             else:
                 run.progress_text = self.env._("%(done)s / %(total)s customers", **counts)
+
+    def _live_progress(self):
+        """Customers (or quotations) already processed by the jobs of the runs at
+        work, counted from their lines: jobs never write the run's row, which
+        several of them would otherwise update at once (serialization failures)."""
+        working = self.filtered(lambda run: run.state in ("queued", "running") and run.id)
+        if not working:
+            return {}
+        self.env["relance.run.line"].flush_model(["run_id", "partner_id", "batch", "outcome"])
+        self.env.cr.execute(
+            """
+            SELECT run_id,
+                   COUNT(DISTINCT partner_id) FILTER (WHERE batch IS NOT NULL)
+                   - COUNT(DISTINCT partner_id) FILTER (WHERE outcome = 'planned')
+              FROM relance_run_line
+             WHERE run_id = ANY(%s) AND batch IS NOT NULL
+            GROUP BY run_id
+            """,
+            [working.ids],
+        )
+        return dict(self.env.cr.fetchall())
+
+    @api.depends("state", "create_date")
+    def _compute_waiting_text(self):
+        """A run still queued a minute after it was recorded: no job runner took it."""
+        limit = fields.Datetime.now() - timedelta(minutes=1)
+        for run in self:
+            waiting = run.state == "queued" and run.create_date and run.create_date < limit
+            run.waiting_text = waiting and self.env._(
+                "Waiting for the job runner: no job of this run has started yet. "
+                "Check that Odoo runs with queue_job loaded (see the README)."
+            )
 
     def _add_progress(self, count):
         """Count ``count`` more items processed, atomically: several job workers
@@ -348,6 +383,22 @@ class RelanceRunLine(models.Model):
     channel = fields.Selection([("letter", "Letter"), ("email", "Email"), ("none", "None")])
     outcome = fields.Selection(OUTCOMES, required=True, default="printed")
     reason = fields.Char()
+    # what a mail or a letter made later by a job reads, as the review showed it
+    due_date = fields.Date(string="Due date")
+    days_late = fields.Integer(string="Days late")
+    is_deduction = fields.Boolean(string="Deduction")
+    invoice_date = fields.Date(related="move_id.invoice_date", string="Date")
+    amount_total = fields.Monetary(
+        related="move_id.amount_total_in_currency_signed", string="Amount"
+    )
+    # the job of a background run that processes this line (one batch of customers)
+    batch = fields.Integer(index="btree_not_null")
+
+    def _reminded_text(self):
+        """What the customer was already sent about these documents, as the review's
+        lines say it (a mail made by a job reads the run's lines)."""
+        return type(self.env["relance.document.line"])._reminded_text(self)
+
     mail_id = fields.Many2one("mail.mail", ondelete="set null", index="btree_not_null")
     message_id = fields.Many2one("mail.message", ondelete="set null")
 

@@ -13,15 +13,39 @@ from contextlib import contextmanager
 
 from psycopg2 import errors as pg_errors
 
-from odoo import fields, models, modules, tools
+from odoo import Command, fields, models, modules, tools
 from odoo.exceptions import UserError
 from odoo.osv import expression
 from odoo.tools import SQL
+from odoo.tools.pdf import merge_pdf
 
 from .. import engine
+from odoo.addons.queue_job.exception import RetryableJobError
 
 # Runs that record levels, and so can be cancelled.
 LEVEL_RUN_TYPES = ("letter", "email", "manual")
+# Background runs: customers per job (a job is one transaction; 50 customers'
+# mails, their invoice PDFs included, take well under 60 s), and how often the
+# job closing a run looks again whether its batches are all through.
+BATCH_SIZE = 50
+# Cancelling runs, or sending their failed mails again, over more lines than
+# this is done by a job (the click returns at once).
+BACKGROUND_LINES_FROM = 2000
+# A definitive edition of more customers than this prints its letters in the
+# background, by batches; a smaller one prints in the click (a few seconds).
+BACKGROUND_LETTERS_FROM = 200
+# Batch PDFs of a letter run up to this size are merged in one file at the end
+# (PyPDF2 holds them all in memory); beyond, the run keeps one PDF per batch.
+MERGE_MAX_BYTES = 64 * 1024 * 1024
+FINISH_RETRY_SECONDS = 10
+# The jobs of dunning runs: each holds its queue_job row locked while it works,
+# so that one left 'started' by a worker that died is found and run again.
+RUN_JOB_METHODS = {
+    "relance.mailer": ("_send_batch",),
+    "relance.service": ("_print_batch", "_finish_run"),
+}
+# a started job that holds nothing after this long was left by a dead worker
+DEAD_JOB_SECONDS = 10
 
 _logger = logging.getLogger(__name__)
 
@@ -247,14 +271,27 @@ class RelanceService(models.AbstractModel):
     # -- recording -------------------------------------------------------------
 
     def _lock_documents(self, move_ids):
-        """Lock the documents of a definitive run, or say another run holds them."""
+        """Lock the documents of a definitive run, or say which run holds them.
+
+        A document is held by another transaction (NOWAIT), or by a background
+        run that has not processed it yet (a line of it still to do): either is
+        refused at once, with the run's name when there is one.
+        """
         try:
             with self.env.cr.savepoint(flush=False):
                 self.env.cr.execute(
-                    "SELECT id FROM account_move WHERE id = ANY(%s) FOR UPDATE NOWAIT",
+                    """
+                    SELECT (SELECT r.name FROM relance_run_line l
+                              JOIN relance_run r ON r.id = l.run_id
+                             WHERE l.move_id = m.id AND l.outcome = 'planned' LIMIT 1)
+                      FROM account_move m
+                     WHERE m.id = ANY(%s)
+                       FOR UPDATE OF m NOWAIT
+                    """,
                     [list(move_ids)],
                     log_exceptions=False,  # a busy lock is an answer, not an error
                 )
+                held = sorted({name for (name,) in self.env.cr.fetchall() if name})
         except pg_errors.LockNotAvailable as err:
             raise UserError(
                 self.env._(
@@ -270,6 +307,14 @@ class RelanceService(models.AbstractModel):
                     "Run the proposal again."
                 )
             ) from err
+        if held:
+            raise UserError(
+                self.env._(
+                    "Run %s is dunning some of these documents in the background: wait "
+                    "until it has finished, then run the proposal again.",
+                    ", ".join(held),
+                )
+            )
 
     def _check_unchanged(self, lines):
         """Refuse when a document's level moved since the proposal was made."""
@@ -342,8 +387,12 @@ class RelanceService(models.AbstractModel):
         self.env["res.partner"].invalidate_model(["relance_level", "relance_date"])
 
     def _create_run(self, vals, line_vals):
+        """A run and its lines, through the ORM (other modules' overrides and
+        constraints apply)."""
         run = self.env["relance.run"].sudo().create(vals)
-        self._insert_run_lines(run, line_vals)
+        self.env["relance.run.line"].sudo().create(
+            [dict(line, run_id=run.id) for line in line_vals]
+        )
         return run
 
     def _insert_run_lines(self, run, line_vals):
@@ -490,6 +539,471 @@ class RelanceService(models.AbstractModel):
         self._write_partner_levels(company, partner_levels, date)
         return self._create_run(run_vals, lines)
 
+    def _record_run(self, company, run_type, options, lines):
+        """Record a definitive run made in the click (letters already printed):
+        ``lines`` are run line values, their ``outcome`` set (documents printed,
+        deductions skipped, customers whose letter failed failed); the levels
+        of the documents done and of their customers are written with the run."""
+        done = [line for line in lines if line["outcome"] not in ("skipped", "failed")]
+        return self._record_definitive(
+            company,
+            self._run_vals(company, run_type, options, done),
+            lines,
+            self._partner_levels(done),
+        )
+
+    def _run_vals(self, company, run_type, options, done_lines):
+        return {
+            "run_type": run_type,
+            "company_id": company.id,
+            "date": options["date"],
+            "level": max((line["level_after"] for line in done_lines), default=0),
+            "parameters": self._parameters_text(options),
+        }
+
+    @staticmethod
+    def _partner_levels(lines):
+        """Highest level per customer among the documents of ``lines`` (deductions
+        give none)."""
+        levels = defaultdict(int)
+        for line in lines:
+            if not line.get("is_deduction"):
+                partner_id = line["partner_id"]
+                levels[partner_id] = max(levels[partner_id], line["level_after"])
+        return levels
+
+    def _proposal_lines(self, proposal):
+        """Run line values of every document of ``proposal``'s customers that have
+        something due: documents to do, deductions skipped (listed, no level)."""
+        groups = self._group_by_partner(proposal)
+        deduction = self.env._("deduction")
+        lines = []
+        for partner_id, partner_groups in groups.items():
+            if not any(group.selected for group in partner_groups):
+                continue
+            for group in partner_groups:
+                for proposed in group.proposed:
+                    item = proposed.item
+                    lines.append(
+                        self._item_line(partner_id, item, proposed.level)
+                        | {"days_late": proposed.days_late, "outcome": "planned"}
+                    )
+                for item in group.deductions:
+                    lines.append(
+                        self._item_line(partner_id, item, item.level)
+                        | {"is_deduction": True, "outcome": "skipped", "reason": deduction}
+                    )
+        return lines
+
+    @staticmethod
+    def _item_line(partner_id, item, level_after):
+        return {
+            "partner_id": partner_id,
+            "move_id": item.id,
+            "currency_id": item.currency_id,
+            "due_date": item.due_date,
+            "residual": item.residual,
+            "level_before": item.level,
+            "date_before": item.last_date,
+            "level_after": level_after,
+        }
+
+    # -- background runs (queue_job) ----------------------------------------------
+
+    def _plan_run(self, company, run_type, options, lines):
+        """Record a run to be done in the background, and nothing else yet.
+
+        ``lines`` are run line values; those whose ``outcome`` is ``planned``
+        are the jobs' to do. Their documents are guarded first (locked, or held
+        by another background run: refused at once); their customers are cut
+        in batches of BATCH_SIZE. The run is queued, its lines keep the levels
+        before (the customers' too) and after; no level is written here.
+        """
+        todo = [line for line in lines if line["outcome"] == "planned"]
+        self._lock_documents({line["move_id"] for line in todo if line.get("move_id")})
+        self._check_unchanged(todo)
+        batches, size = {}, self._batch_size()
+        for line in todo:
+            batches.setdefault(line["partner_id"], len(batches) // size + 1)
+        before = self._get_partner_states(company, {line["partner_id"] for line in lines})
+        for line in lines:
+            state = before.get(line["partner_id"])
+            if state:
+                line.setdefault("partner_level_before", state.level)
+                line.setdefault("partner_date_before", state.last_date)
+            line.setdefault("date_after", options["date"])
+            if line["partner_id"] in batches:
+                line["batch"] = batches[line["partner_id"]]
+        run = (
+            self.env["relance.run"]
+            .sudo()
+            .create(
+                dict(
+                    self._run_vals(company, run_type, options, todo),
+                    state="queued",
+                    progress_total=len(batches),
+                )
+            )
+        )
+        self.env["relance.run.line"].sudo().create([dict(line, run_id=run.id) for line in lines])
+        return run
+
+    def _batch_size(self):
+        """Customers per job: BATCH_SIZE, or the system parameter
+        ``relance_atys.batch_size``."""
+        value = self.env["ir.config_parameter"].sudo().get_param("relance_atys.batch_size")
+        return max(int(value), 1) if value and value.isdigit() else BATCH_SIZE
+
+    def _background_letters_from(self):
+        """Customers above which a definitive edition prints in the background:
+        BACKGROUND_LETTERS_FROM, or the system parameter
+        ``relance_atys.background_letters_from``."""
+        value = (
+            self.env["ir.config_parameter"].sudo().get_param("relance_atys.background_letters_from")
+        )
+        return int(value) if value and value.isdigit() else BACKGROUND_LETTERS_FROM
+
+    def _print_run(self, company, options, lines):
+        """Use case: a definitive edition of letters in the background.
+
+        ``lines`` are run line values of the chosen documents (``planned``;
+        deductions ``skipped``); ``options`` carry the letter ``template`` and
+        ``subtotal_due``. The run is recorded queued, its documents guarded;
+        one job per batch prints its customers' letters and writes their levels
+        (``_print_batch``). Returns the run.
+        """
+        for line in lines:
+            line["channel"] = "letter"
+        run = self._plan_run(company, "letter", options, lines)
+        self._enqueue_run(run, self, "_print_batch", "root.relance.letter", self.env._("letters"))
+        return run
+
+    def _print_batch(self, run, batch):
+        """Job: the letters of one batch of customers of ``run`` (one PDF attached
+        to the run), and their levels. Idempotent as ``_send_batch``: customers
+        already printed or failed are skipped. A customer whose letter fails gets
+        no level; its lines are failed with the error."""
+        lines = self._batch_lines(run, batch)
+        todo = lines.filtered(lambda line: line.outcome == "planned")
+        if not todo:
+            return "nothing left to do"
+        edition = self._letters_in_memory(
+            run, lines.filtered(lambda line: line.partner_id in todo.partner_id)
+        )
+        try:
+            pdf, failures = edition._render_letters(edition.partner_line_ids, definitive=True)
+        except UserError as error:  # no letter at all, or wkhtmltopdf made nothing
+            self._fail_lines(todo, str(error))
+            return "no letter produced"
+        failed = self.env["res.partner"].union(*(pline.partner_id for pline in failures))
+        for pline, error in failures.items():
+            self._fail_lines(
+                todo.filtered(lambda line, p=pline: line.partner_id == p.partner_id), error
+            )
+        printed = todo.filtered(lambda line: line.partner_id not in failed)
+        printed.outcome = "printed"
+        attachment = self.env["ir.attachment"].create(
+            {
+                "name": f"{self._letters_file_prefix(run)}-{batch:04d}.pdf",
+                "raw": pdf,
+                "res_model": "relance.run",
+                "res_id": run.id,
+            }
+        )
+        self._write_run_levels(run, printed)
+        edition._post_on_partners(
+            run,
+            edition.partner_line_ids.filtered(lambda pline: pline.partner_id in printed.partner_id),
+            attachment,
+        )
+        return f"{len(printed.partner_id)} letter(s) printed"
+
+    def _letters_in_memory(self, run, lines):
+        """The customers and documents of ``lines`` as the letter templates read
+        them (a review's lines), as in-memory records: nothing is stored."""
+        params = json.loads(run.parameters or "{}")
+        partner_lines = []
+        for partner, partner_run_lines in lines.grouped("partner_id").items():
+            documents = partner_run_lines.filtered(lambda line: not line.is_deduction)
+            partner_lines.append(
+                Command.create(
+                    {
+                        "partner_id": partner.id,
+                        "selected": True,
+                        "new_level": max(documents.mapped("level_after"), default=0),
+                        "line_ids": [
+                            Command.create(
+                                {
+                                    "partner_id": partner.id,
+                                    "move_id": line.move_id.id,
+                                    "currency_id": line.currency_id.id,
+                                    "due_date": line.due_date,
+                                    "residual": line.residual,
+                                    "level_before": line.level_before,
+                                    "date_before": line.date_before,
+                                    "level_after": line.level_after,
+                                    "days_late": line.days_late,
+                                    "is_deduction": line.is_deduction,
+                                    "selected": True,
+                                }
+                            )
+                            for line in partner_run_lines
+                        ],
+                    }
+                )
+            )
+        return self.env["relance.edition"].new(
+            {
+                "company_id": run.company_id.id,
+                "date": run.date,
+                "template_key": params.get("template") or "relance_atys.letter_document",
+                "subtotal_due": bool(params.get("subtotal_due")),
+                "partner_line_ids": partner_lines,
+            }
+        )
+
+    @staticmethod
+    def _letters_file_prefix(run):
+        return run.name.replace("/", "_")
+
+    def _merge_letters(self, run):
+        """The run's document: its batches' PDFs in one file, when they are not
+        too large to merge in memory; else the run keeps one PDF per batch (its
+        attachments), the document left empty."""
+        prefix = self._letters_file_prefix(run)
+        parts = self.env["ir.attachment"].search(
+            [
+                ("res_model", "=", "relance.run"),
+                ("res_id", "=", run.id),
+                ("name", "=like", f"{prefix}-%"),
+            ],
+            order="name",
+        )
+        if len(parts) == 1:
+            run.attachment_id = parts
+        elif parts and sum(parts.mapped("file_size")) <= MERGE_MAX_BYTES:
+            run.attachment_id = self.env["ir.attachment"].create(
+                {
+                    "name": f"{prefix}.pdf",
+                    "raw": merge_pdf(parts.mapped("raw")),
+                    "res_model": "relance.run",
+                    "res_id": run.id,
+                }
+            )  # the batches' PDFs stay: each customer's note links its own
+
+    def _enqueue_run(self, run, job_model, method_name, channel, label):
+        """One job per batch of ``run`` (``job_model.method_name(run, batch)``), and
+        the job that closes the run once every batch is through."""
+        batches = sorted(set(run.line_ids.mapped("batch")) - {0})
+        for batch in batches:
+            delayable = job_model.with_delay(
+                channel=channel,
+                priority=10,
+                identity_key=f"relance.run({run.id}).{batch}",
+                description=self.env._(
+                    "%(run)s: %(label)s, batch %(batch)s / %(count)s",
+                    run=run.name,
+                    label=label,
+                    batch=batch,
+                    count=len(batches),
+                ),
+            )
+            getattr(delayable, method_name)(run, batch)
+        self.with_delay(
+            channel="root.relance",
+            priority=20,  # after the batches
+            identity_key=f"relance.run({run.id}).end",
+            description=self.env._("%s: end of the run", run.name),
+        )._finish_run(run)
+
+    def _batch_lines(self, run, batch):
+        """The lines of one batch of ``run``, locking this job's row (see
+        ``_requeue_dead_jobs``) and marking the run running."""
+        self._hold_job()
+        if run.state == "queued":
+            self._mark_running(run)
+        return (
+            self.env["relance.run.line"]
+            .sudo()
+            .search([("run_id", "=", run.id), ("batch", "=", batch)])
+        )
+
+    @contextmanager
+    def _own_transaction(self):
+        """A cursor committed on its own, apart from the job's transaction (the
+        test's own cursor in tests, where nothing is committed)."""
+        if self._in_test_mode():
+            yield self.env.cr
+            return
+        with self.env.registry.cursor() as cr:
+            yield cr
+
+    def _hold_job(self):
+        """Lock the queue_job row of the job being performed until it commits."""
+        uuid = self.env.context.get("job_uuid")
+        if uuid:
+            self.env.cr.execute("SELECT 1 FROM queue_job WHERE uuid = %s FOR NO KEY UPDATE", [uuid])
+
+    def _mark_running(self, run):
+        """Say a run is at work, in a transaction of its own committed at once:
+        several jobs of the run start together, and one that kept the run's row
+        until its end would make the others fail (concurrent update)."""
+        with self._own_transaction() as cr:
+            cr.execute(
+                "UPDATE relance_run SET state = 'running' WHERE id = %s AND state = 'queued'",
+                [run.id],
+            )
+        run.invalidate_recordset(["state"])
+
+    def _write_run_levels(self, run, lines):
+        """The levels ``lines`` (done by a job of ``run``) give their documents and
+        customers."""
+        done = lines.filtered(lambda line: not line.is_deduction)
+        self._write_levels({line.move_id.id: line.level_after for line in done}, run.date)
+        partner_levels = self._partner_levels(
+            [{"partner_id": line.partner_id.id, "level_after": line.level_after} for line in done]
+        )
+        self._write_partner_levels(run.company_id, partner_levels, run.date)
+
+    def _fail_lines(self, lines, reason):
+        """Lines whose document could not be produced: failed with the reason, their
+        levels as they were."""
+        for line in lines:
+            line.write(
+                {
+                    "outcome": "failed",
+                    "reason": (reason or "")[:500],
+                    "level_after": line.level_before,
+                    "date_after": line.date_before,
+                }
+            )
+
+    def _finish_run(self, run):
+        """Job: close ``run`` once no line is left to do; until then, run again
+        what dead workers left and look again a little later."""
+        self._hold_job()
+        self._requeue_dead_jobs()
+        lines = self.env["relance.run.line"].sudo()
+        if lines.search_count([("run_id", "=", run.id), ("outcome", "=", "planned")], limit=1):
+            raise RetryableJobError(
+                "batches still at work", seconds=FINISH_RETRY_SECONDS, ignore_retry=True
+            )
+        if run.run_type == "letter":
+            self._merge_letters(run)
+        self._refresh_run_states(run, closing=True)
+        self._notify_end(run)
+        return run.state
+
+    def _refresh_run_states(self, runs, closing=False):
+        """State and level of ``runs`` from their lines: the highest level still
+        recorded; done, done with failures, or failed when nothing was recorded
+        (its mails all failed). Runs at work are left to their closing job
+        (``closing``)."""
+        for run in runs.sudo():
+            if run.state == "cancelled" or (run.state in ("queued", "running") and not closing):
+                continue
+            outcomes = set(run.line_ids.mapped("outcome"))
+            if "planned" in outcomes:
+                continue
+            recorded = run.line_ids.filtered(
+                lambda line: line.move_id and line.outcome in ("queued", "sent", "printed")
+            )
+            failed = "failed" in outcomes
+            state = "partial" if failed and recorded else "failed" if failed else "done"
+            vals = {
+                "state": state,
+                "level": max(recorded.mapped("level_after"), default=0),
+                "progress_done": run.progress_total,
+            }
+            if any(run[name] != value for name, value in vals.items()):
+                run.write(vals)
+
+    def _notify_end(self, run):
+        """Tell the user who started ``run`` that it is over."""
+        _ = self.env._
+        kind = {"done": "success", "partial": "warning", "failed": "danger"}[run.state]
+        run.user_id._bus_send(
+            "simple_notification",
+            {
+                "type": kind,
+                "title": _("Dunning run %s", run.name),
+                "message": _(
+                    "%(state)s: %(done)s done, %(failed)s failed.",
+                    state=dict(run._fields["state"]._description_selection(self.env))[run.state],
+                    done=run.done_count,
+                    failed=run.failed_count,
+                ),
+                "sticky": run.state != "done",
+            },
+        )
+        run.message_post(body=_("Run over: %s.", run.progress_text or run.state))
+
+    def _requeue_dead_jobs(self):
+        """Put back in the queue the jobs of dunning runs that a dead worker left
+        'started' (SIGKILL, out of memory, a server that crashed).
+
+        A job of a run holds its queue_job row locked while it works
+        (``_hold_job``); PostgreSQL releases the locks of a connection whose
+        process died. A started row that nobody holds is such a job: it runs
+        again, and being idempotent (lines already done are skipped), does only
+        what the dead one had not committed. Committed at once, in a transaction
+        of its own. queue_job 18.0.1.6.1 leaves such jobs 'started' for ever.
+        """
+        with self._own_transaction() as cr:
+            cr.execute(
+                """
+                SELECT id, uuid FROM queue_job
+                 WHERE state = 'started' AND model_name || '.' || method_name = ANY(%s)
+                   AND date_started < (now() at time zone 'UTC') - make_interval(secs => %s)
+                   FOR UPDATE SKIP LOCKED
+                """,
+                [
+                    [
+                        f"{model}.{name}"
+                        for model, names in RUN_JOB_METHODS.items()
+                        for name in names
+                    ],
+                    DEAD_JOB_SECONDS,
+                ],
+            )
+            dead = cr.fetchall()
+            if dead:
+                cr.execute(
+                    "UPDATE queue_job SET state = 'pending', date_enqueued = NULL, "
+                    "date_started = NULL, worker_pid = NULL WHERE id = ANY(%s)",
+                    [[row[0] for row in dead]],
+                )
+                _logger.warning(
+                    "Dunning jobs left started by a dead worker, queued again: %s",
+                    ", ".join(row[1] for row in dead),
+                )
+        return len(dead)
+
+    def _jobs_failed(self, jobs):
+        """queue_job gave up a batch: its customers not done are failed on the run
+        with the reason (their levels were never written: the batch's transaction
+        was rolled back); the other batches go on."""
+        for job in jobs:
+            batch_job = (job.model_name, job.method_name) in (
+                ("relance.mailer", "_send_batch"),
+                ("relance.service", "_print_batch"),
+            )
+            if not batch_job or len(job.args or ()) != 2:
+                continue
+            run, batch = job.args
+            lines = (
+                self.env["relance.run.line"]
+                .sudo()
+                .search(
+                    [("run_id", "=", run.id), ("batch", "=", batch), ("outcome", "=", "planned")]
+                )
+            )
+            reason = job.exc_message or job.exc_name or self.env._("the job failed")
+            self._fail_lines(lines, self.env._("Job failed: %s", reason))
+
+    def _cron_requeue_dead_jobs(self):
+        self._requeue_dead_jobs()
+
     @staticmethod
     def _parameters_text(options):
         """Readable JSON of what the user asked, kept on the run."""
@@ -519,29 +1033,44 @@ class RelanceService(models.AbstractModel):
     def _cron_relance_email(self, as_of=None):
         """Send the due dunning emails of every company that asked for it.
 
-        The same path as a user's email mode: proposal, customers with an address
-        ticked, one mail per customer, levels recorded, a run in the history. One
-        company failing does not stop the others; each company commits on its own.
+        The same use case as a user's email mode (``_send_scheduled_emails``).
+        One company refused does not stop the others: the refusal is logged as
+        a warning with its reason; each company commits on its own.
         """
         for company in self.env["res.company"].search([("relance_auto_email", "=", True)]):
             try:
                 with self.env.cr.savepoint():
                     as_company(self, company)._send_scheduled_emails(company, as_of)
             except UserError as error:
-                _logger.info("Scheduled dunning of %s: %s", company.name, error)
+                _logger.warning("Scheduled email dunning of %s refused: %s", company.name, error)
             if not self._in_test_mode():
                 self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _send_scheduled_emails(self, company, as_of):
-        edition = (
-            self.env["relance.edition"]
-            .with_company(company)
-            .create({"company_id": company.id, "date": as_of or fields.Date.context_today(self)})
-        )
-        edition.action_review()
-        edition.action_switch_mode()
-        if edition._selected_partner_lines():
-            edition.action_send_emails()
+        """Use case: the scheduled email dunning of ``company`` on ``as_of``.
+
+        The proposal, the customers that can receive a mail, one run sent by jobs.
+        Under the sequential rule, which sends one level at a time, each level N
+        goes to the customers at level N-1, every level in the same run.
+        Returns the run, or None when nothing is due.
+        """
+        options = {"date": as_of or fields.Date.context_today(self)}
+        if company.relance_rule == "sequential":
+            numbers = self._get_levels(company).mapped("number")
+        else:
+            numbers = [None]
+        mailer = self.env["relance.mailer"]
+        lines = []
+        for number in numbers:
+            proposal = self._propose(company, dict(options, level=number))
+            lines += self._proposal_lines(proposal)
+        partners = self.env["res.partner"].browse({line["partner_id"] for line in lines})
+        sendable = {partner.id for partner in partners if not mailer._no_mail_reason(partner)}
+        lines = [line for line in lines if line["partner_id"] in sendable]
+        if not any(line["outcome"] == "planned" for line in lines):
+            _logger.info("Scheduled email dunning of %s: nothing due", company.name)
+            return None
+        return mailer._send_run(company, dict(options, scheduled=True), lines)
 
     @staticmethod
     def _in_test_mode():
@@ -550,22 +1079,48 @@ class RelanceService(models.AbstractModel):
     # -- cancelling -----------------------------------------------------------
 
     def _cancel_runs(self, runs):
-        """Cancel ``runs``, the latest first (managers only)."""
+        """Use case: cancel ``runs``, the latest first (managers only); runs of more
+        than BACKGROUND_LINES_FROM lines are cancelled by a job."""
         if not self.env.user.has_group("relance_atys.group_relance_manager"):
             raise UserError(self.env._("Only dunning managers can cancel a run."))
+        if len(runs.sudo().line_ids) > BACKGROUND_LINES_FROM:
+            for run in runs:
+                self._check_cancellable(run)
+            return self._in_background(
+                runs, "_cancel_runs", self.env._("Cancelling in the background: %s."), runs
+            )
         for run in runs.sorted("id", reverse=True):
             self._cancel_run(run)
         return True
 
-    def _cancel_run(self, run):
-        """Give documents and partners back the level they had before ``run``."""
-        if run.state != "done" or run.run_type not in LEVEL_RUN_TYPES:
+    def _in_background(self, runs, method_name, message, *args, model=None):
+        """Enqueue ``model.method_name(*args)`` as one job of ``runs`` (enqueued once
+        however many clicks); tell the user."""
+        names = ", ".join(runs.mapped("name"))
+        delayable = (self if model is None else model).with_delay(
+            channel="root.relance",
+            identity_key=f"relance.run({','.join(map(str, runs.ids))}).{method_name}",
+            description=f"{names}: {method_name}",
+        )
+        getattr(delayable, method_name)(*args)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"type": "info", "message": message % names, "sticky": False},
+        }
+
+    def _check_cancellable(self, run):
+        if run.state not in ("done", "partial") or run.run_type not in LEVEL_RUN_TYPES:
             raise UserError(
                 self.env._(
                     "Run %s cannot be cancelled: only done runs that recorded levels can.",
                     run.name,
                 )
             )
+
+    def _cancel_run(self, run):
+        """Give documents and partners back the level they had before ``run``."""
+        self._check_cancellable(run)
         lines = run.line_ids.filtered(
             lambda line: line.outcome not in ("skipped", "failed") and line.level_moved
         )

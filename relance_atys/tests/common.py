@@ -1,6 +1,7 @@
 """Shared test data: a company with three levels, customers and open invoices."""
 
 import threading
+from contextlib import contextmanager
 from datetime import date, timedelta
 from unittest import mock
 
@@ -9,6 +10,8 @@ from odoo.modules.registry import Registry
 from odoo.tests import tagged
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+from odoo.addons.queue_job.job import Job
+from odoo.addons.queue_job.tests.common import trap_jobs
 
 TODAY = date(2026, 3, 31)
 
@@ -30,6 +33,23 @@ def load_french(env):
     was installed with: a test loads what it reads."""
     env["res.lang"]._activate_lang("fr_FR")
     env["ir.module.module"]._load_module_terms(["relance_atys"], ["fr_FR"], overwrite=True)
+
+
+@contextmanager
+def jobs_performed():
+    """Jobs enqueued inside the block are performed, in order, when it ends (as
+    the job runner would, one after the other, in this transaction)."""
+    with trap_jobs() as trap:
+        yield trap
+        while trap.enqueued_jobs:
+            trap.perform_enqueued_jobs()
+
+
+def perform_stored_jobs(env):
+    """Perform the jobs stored in queue_job (by requests of a browser test), in
+    order, as the job runner would."""
+    for job in env["queue.job"].search([("state", "=", "pending")], order="priority, id"):
+        Job.load(env, job.uuid).perform()
 
 
 @tagged("post_install", "-at_install")

@@ -9,10 +9,13 @@ from odoo.tests.common import new_test_user
 from odoo.tools import mute_logger
 from odoo.tools.safe_eval import safe_eval
 
-from .common import TODAY, RelanceCommon, load_french
+from .common import TODAY, RelanceCommon, jobs_performed, load_french
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
+from odoo.addons.queue_job.tests.common import trap_jobs
 
 FAKE_PDF = b"%PDF-1.4 invoice"
+CLICK = 30
+BATCH = 36
 
 
 @tagged("post_install", "-at_install")
@@ -75,8 +78,10 @@ class TestEmail(RelanceCommon):
         return wizard.partner_line_ids.filtered(lambda pline: pline.partner_id == partner)
 
     def _send(self, wizard):
-        action = wizard.action_send_emails()
-        return self.env["relance.run"].browse(action["res_id"])
+        """Send in email mode, the run's jobs performed."""
+        with jobs_performed():
+            action = wizard.action_send_emails()
+        return self.env["relance.run"].browse(action["params"]["next"]["res_id"])
 
     @contextmanager
     def _mail_gateway(self, refuse=()):
@@ -555,21 +560,28 @@ class TestEmail(RelanceCommon):
         return self._email_review(partner_ids=[(6, 0, customer.ids)])
 
     def test_sending_queries_do_not_grow_with_documents(self):
-        """Preparing and queueing a customer's mail reads its documents in bulk."""
+        """The click records the run in a fixed number of queries; the job preparing
+        and queueing a customer's mail reads its documents in bulk."""
         warm_up = self._customer_review("Warm-up", 1)
         wizards = {count: self._customer_review(f"Omega {count}", count) for count in (2, 6)}
         self.env.invalidate_all()
         self._send(warm_up)  # access rules, compiled templates and views
-        # 53 whatever the number of documents: reading the review (8); the levels (2); the
-        # documents and their PDFs, access checked (6); the sender (1); the template, its
-        # rendering in the customer's language and the portal tokens (8); the definitive
-        # recording shared with letters: review lines and parameters (6), lock (3), check (1),
-        # customer states (1), levels (1), customer users (1), run sequence (3), run and
-        # lines (3); the mail: reply-to (1), message with its attachments and recipient (3),
-        # mail and recipient (2); flushing the customer level and the lines' mail (2);
-        # the company fallbacks of the customers' level fields, read for their UPDATE (1)
         for count, wizard in wizards.items():
             self.env.invalidate_all()
-            with self.subTest(documents=count), self.assertQueryCount(53):
-                run = self._send(wizard)
-            self.assertEqual(len(run.line_ids), count)
+            with trap_jobs() as trap:
+                # CLICK queries whatever the number of documents: reading the review and
+                # its customers' addresses; the guard (lock and held check in one query,
+                # the unchanged check); customer states; run sequence, run and lines
+                # through the ORM; the jobs stored
+                with self.subTest(documents=count, part="click"), self.assertQueryCount(CLICK):
+                    action = wizard.action_send_emails()
+                run = self.env["relance.run"].browse(action["params"]["next"]["res_id"])
+                self.assertEqual((run.state, len(run.line_ids)), ("queued", count))
+                self.env.invalidate_all()
+                # BATCH queries: the job's lock and the batch's lines, the levels, the
+                # documents and their PDFs, the sender, the template and its rendering
+                # with the portal tokens, the mail and its message, the lines marked,
+                # the levels of documents and customer written, the mail queue triggered
+                with self.subTest(documents=count, part="batch"), self.assertQueryCount(BATCH):
+                    trap.enqueued_jobs[0].perform()
+            self.assertEqual(set(run.line_ids.mapped("outcome")), {"queued"})

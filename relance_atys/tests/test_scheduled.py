@@ -1,6 +1,6 @@
 from odoo.tests import tagged
 
-from .common import TODAY, RelanceCommon, load_french
+from .common import TODAY, RelanceCommon, jobs_performed, load_french
 
 
 @tagged("post_install", "-at_install")
@@ -19,20 +19,23 @@ class TestScheduledDunning(RelanceCommon):
         return self.env["relance.run"].search([("run_type", "=", "email")])
 
     def test_only_companies_that_ask(self):
-        self.env["relance.service"]._cron_relance_email(as_of=TODAY)
+        with jobs_performed():
+            self.env["relance.service"]._cron_relance_email(as_of=TODAY)
         self.assertFalse(self._email_runs())
         self.assertEqual(self.invoice.relance_level, 0)
 
     def test_sends_and_records_once(self):
         self.company.relance_auto_email = True
-        self.env["relance.service"]._cron_relance_email(as_of=TODAY)
+        with jobs_performed():
+            self.env["relance.service"]._cron_relance_email(as_of=TODAY)
         run = self._email_runs()
         self.assertEqual(len(run), 1)
         self.assertEqual(self.invoice.relance_level, 2)
         self.assertEqual(self.invoice_no_mail.relance_level, 0, "no address: not sent")
         self.assertTrue(run.line_ids.filtered(lambda line: line.move_id == self.invoice).mail_id)
         # the next day, nothing new is due: no second mail, no second run
-        self.env["relance.service"]._cron_relance_email(as_of=TODAY)
+        with jobs_performed():
+            self.env["relance.service"]._cron_relance_email(as_of=TODAY)
         self.assertEqual(len(self._email_runs()), 1)
 
     def test_the_history_is_written_in_the_company_language(self):
@@ -41,7 +44,8 @@ class TestScheduledDunning(RelanceCommon):
         self.company.partner_id.lang = "fr_FR"
         self.company.relance_auto_email = True
         refund = self._invoice(self.with_email, 50.0, 10, move_type="out_refund")
-        self.env["relance.service"].with_context(lang="en_US")._cron_relance_email(as_of=TODAY)
+        with jobs_performed():
+            self.env["relance.service"].with_context(lang="en_US")._cron_relance_email(as_of=TODAY)
         line = self._email_runs().line_ids.filtered(lambda line: line.move_id == refund)
         self.assertEqual((line.outcome, line.reason), ("skipped", "déduction"))
 

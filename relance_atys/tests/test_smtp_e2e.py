@@ -8,7 +8,7 @@ from aiosmtpd.controller import Controller
 from odoo.modules import module
 from odoo.tests import tagged
 
-from .common import TODAY, RelanceCommon, own_registry_lock
+from .common import TODAY, RelanceCommon, jobs_performed, own_registry_lock
 
 
 class Inbox:
@@ -98,8 +98,19 @@ class TestSmtpEndToEnd(RelanceCommon):
         wizard = self.env["relance.edition"].create({"date": TODAY})
         wizard.action_review()
         wizard.action_switch_mode()
-        action = wizard.with_context(force_report_rendering=True).action_send_emails()
-        run = self.env["relance.run"].browse(action["res_id"])
+        # the jobs print the invoices for real too (tests render reports as HTML otherwise)
+        mailer = type(self.env["relance.mailer"])
+        keys = (*mailer._job_prepare_context_before_enqueue_keys(self.env["relance.mailer"]),)
+        with (
+            mock.patch.object(
+                mailer,
+                "_job_prepare_context_before_enqueue_keys",
+                return_value=(*keys, "force_report_rendering"),
+            ),
+            jobs_performed(),
+        ):
+            action = wizard.with_context(force_report_rendering=True).action_send_emails()
+        run = self.env["relance.run"].browse(action["params"]["next"]["res_id"])
         self.assertEqual(self.inbox.received, [], "queued, not sent while recording")
 
         self._process_queue(run)

@@ -1,5 +1,6 @@
 from odoo.tests import HttpCase, tagged
 
+from .common import perform_stored_jobs
 from odoo.addons.queue_job.tests.common import trap_jobs
 
 
@@ -37,6 +38,8 @@ class TestTours(HttpCase):
     def test_email_tour(self):
         self._tour("action_relance_edition", "email")
         run = self._last_run()
+        self.assertEqual(run.state, "queued", "sent in the background, the click returned")
+        perform_stored_jobs(self.env)
         self.assertEqual(run.run_type, "email")
         queued = run.line_ids.filtered(lambda line: line.outcome == "queued")
         self.assertTrue(queued.mail_id, "one mail per customer, in the queue")

@@ -65,6 +65,9 @@ class RelanceDocumentLine(models.AbstractModel):
             "date_before": self.date_before,
             "residual": self.residual,
             "currency_id": self.currency_id.id,
+            "due_date": self.due_date,
+            "days_late": self.days_late,
+            "is_deduction": self.is_deduction,
             "reason": self.env._("deduction") if self.is_deduction else False,
         }
 

@@ -360,7 +360,7 @@ class RelanceEdition(models.TransientModel):
         return self._reopen()
 
     def action_send_emails(self):
-        """Queue one mail per ticked customer; record levels, dates and the run."""
+        """Send one mail per ticked customer in the background; show the run."""
         self.ensure_one()
         check_company(self)
         self._check_manager()
@@ -368,7 +368,39 @@ class RelanceEdition(models.TransientModel):
         if not partner_lines:
             raise UserError(self.env._("No customer is ticked: nothing to send."))
         self._check_definitive_dates(partner_lines)
-        return self.env["relance.mailer"]._send_edition(self, partner_lines)._get_form_action()
+        lines = [line._run_line_vals("email", "planned") for line in self._lines_of(partner_lines)]
+        run = self.env["relance.mailer"]._send_run(self.company_id, self._run_options(), lines)
+        return self._background_action(
+            run, self.env._("Sending in the background: follow it in run %s.", run.name)
+        )
+
+    def _background_action(self, run, message):
+        """Tell the user the run goes on in the background, and open it."""
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "info",
+                "title": run.name,
+                "message": message,
+                # an action the client runs as is: its views given
+                "next": dict(run._get_form_action(), views=[(False, "form")]),
+            },
+        }
+
+    def _lines_of(self, partner_lines):
+        """The ticked documents of ``partner_lines``."""
+        return self._selected_lines().filtered(lambda line: line.partner_line_id in partner_lines)
+
+    def _run_options(self):
+        """What the user asked, as the run keeps it."""
+        return dict(
+            self._options(),
+            mode=self.mode,
+            sort_by=self.sort_by,
+            template=self.template_key,
+            subtotal_due=self.subtotal_due,
+        )
 
     def action_select_all(self):
         self.partner_line_ids.write({"selected": True})
@@ -621,14 +653,25 @@ class RelanceEdition(models.TransientModel):
             )
 
     def action_print_definitive(self):
-        """Produce the letters, then record levels, dates and a run; all or nothing."""
+        """Produce the letters, then record levels, dates and a run; all or nothing.
+        Beyond a size (see ``relance.service._background_letters_from``), in the
+        background, by batches of customers."""
         self.ensure_one()
         self._check_manager()
         partner_lines = self._letter_partner_lines()
         self._check_definitive_dates(partner_lines)
+        service = self.env["relance.service"]
+        if len(partner_lines) > service._background_letters_from():
+            lines = [
+                line._run_line_vals("letter", "planned") for line in self._lines_of(partner_lines)
+            ]
+            run = service._print_run(self.company_id, self._run_options(), lines)
+            return self._background_action(
+                run, self.env._("Printing in the background: follow it in run %s.", run.name)
+            )
         pdf, failures = self._render_letters(partner_lines, definitive=True)
         printed = partner_lines.filtered(lambda pl: pl not in failures)
-        run = self._record(printed, "letter", "printed", failures=failures)
+        run = self._record_letters(printed, failures)
         name = self._file_name(self.env._("letters"), "pdf")
         run.attachment_id = self._attach(pdf, name, "relance.run", run.id)
         attachment = run.attachment_id
@@ -639,45 +682,18 @@ class RelanceEdition(models.TransientModel):
         if not self.env.user.has_group("relance_atys.group_relance_manager"):
             raise UserError(self.env._("Only dunning managers can record a definitive dunning."))
 
-    def _record(self, partner_lines, run_type, outcome, partner_ids=None, failures=None):
-        """Write the definitive levels of ``partner_lines`` and their run.
-
-        ``failures`` ({partner line: error}) are kept in the run as failed lines,
-        their levels untouched.
-        """
-        kept = set(partner_lines.ids)
-        lines = self._selected_lines().filtered(
-            lambda line: (
-                line.partner_line_id.id in kept
-                and (partner_ids is None or line.partner_id.id in partner_ids)
-            )
-        )
-        run_lines = [line._run_line_vals(run_type, outcome) for line in lines]
-        for pline, error in (failures or {}).items():
-            for line in pline.line_ids.filtered("selected"):
-                run_lines.append(
-                    line._run_line_vals(run_type, "failed")
-                    | {
-                        "level_after": line.level_before,
-                        "reason": error[:500],
-                    }
-                )
-        partner_levels = defaultdict(int)
-        for line in lines.filtered(lambda ln: not ln.is_deduction):
-            partner_levels[line.partner_id.id] = max(
-                partner_levels[line.partner_id.id], line.level_after
-            )
-        options = self._options()
-        options.update(mode=self.mode, sort_by=self.sort_by, template=self.template_key)
-        run_vals = {
-            "run_type": run_type,
-            "company_id": self.company_id.id,
-            "date": self.date,
-            "level": max(partner_levels.values(), default=0),
-            "parameters": self.env["relance.service"]._parameters_text(options),
-        }
-        return self.env["relance.service"]._record_definitive(
-            self.company_id, run_vals, run_lines, partner_levels
+    def _record_letters(self, partner_lines, failures):
+        """Record the definitive letters of ``partner_lines`` through the service;
+        ``failures`` ({partner line: error}) are kept as failed lines, no level."""
+        lines = [line._run_line_vals("letter", "printed") for line in self._lines_of(partner_lines)]
+        for pline, error in failures.items():
+            lines += [
+                line._run_line_vals("letter", "failed")
+                | {"level_after": line.level_before, "reason": error[:500]}
+                for line in pline.line_ids.filtered("selected")
+            ]
+        return self.env["relance.service"]._record_run(
+            self.company_id, "letter", self._run_options(), lines
         )
 
     def _post_on_partners(self, run, partner_lines, attachment):
@@ -768,7 +784,10 @@ class RelanceEditionPartner(models.TransientModel):
     def _letter_sections(self, subtotal_due):
         """Per currency: documents (with optional subtotals per due date), deductions, total."""
         by_currency = defaultdict(list)
-        for line in self.line_ids.filtered("selected").sorted(lambda ln: (ln.due_date, ln.id)):
+        # by due date, then document (the letters a job prints are in-memory records)
+        for line in self.line_ids.filtered("selected").sorted(
+            lambda ln: (ln.due_date, ln.move_id.id)
+        ):
             by_currency[line.currency_id].append(line)
         sections = []
         for currency, lines in sorted(by_currency.items(), key=lambda kv: kv[0].name):

@@ -1,0 +1,342 @@
+"""Email runs in the background: batches, idempotence, failures, guards, progress."""
+
+import io
+from datetime import timedelta
+from unittest import mock
+
+from odoo import fields
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+from odoo.tools.pdf import PdfFileReader
+
+from .common import TODAY, RelanceCommon, jobs_performed
+from odoo.addons.queue_job.job import Job
+from odoo.addons.queue_job.tests.common import trap_jobs
+
+SERVICE = "odoo.addons.relance_atys.models.relance_service"
+
+
+@tagged("post_install", "-at_install")
+class TestBackgroundRuns(RelanceCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customers = cls.env["res.partner"]
+        cls.invoices = cls.env["account.move"]
+        for index in range(5):
+            customer = cls._customer(f"Client Lot {index}")
+            cls.customers |= customer
+            cls.invoices |= cls._invoice(customer, 100.0 + index, 20)
+        cls.Mail = cls.env["mail.mail"]
+
+    def _start(self, batch_size=2):
+        """Start an email run of the five customers, batches of ``batch_size``;
+        return the run and the trap holding its jobs (not performed)."""
+        wizard = self.env["relance.edition"].create(
+            {"date": TODAY, "partner_ids": [(6, 0, self.customers.ids)]}
+        )
+        wizard.action_review()
+        wizard.action_switch_mode()
+        with mock.patch(f"{SERVICE}.BATCH_SIZE", batch_size), trap_jobs() as trap:
+            action = wizard.action_send_emails()
+        run = self.env["relance.run"].browse(action["params"]["next"]["res_id"])
+        return run, trap
+
+    def _mails(self):
+        return self.Mail.search(
+            [("model", "=", "res.partner"), ("res_id", "in", self.customers.ids)]
+        )
+
+    def _levels(self):
+        return self.invoices.mapped("relance_level")
+
+    def test_the_click_records_the_plan_and_enqueues_one_job_per_batch(self):
+        run, trap = self._start()
+        action_message = "Sending in the background: follow it in run"
+        self.assertEqual(run.state, "queued")
+        self.assertEqual((run.progress_total, run.progress_text), (5, "0 / 5 customers"))
+        self.assertEqual(set(run.line_ids.mapped("outcome")), {"planned"})
+        self.assertEqual(sorted(set(run.line_ids.mapped("batch"))), [1, 2, 3])
+        self.assertEqual(run.line_ids.mapped("level_after"), [2] * 5)
+        self.assertEqual(self._levels(), [0] * 5, "no level before the mail is made")
+        self.assertFalse(self._mails())
+        jobs = trap.enqueued_jobs
+        self.assertEqual(
+            [(job.method_name, job.channel) for job in jobs],
+            [("_send_batch", "root.relance.email")] * 3 + [("_finish_run", "root.relance")],
+        )
+        self.assertEqual(
+            [job.identity_key for job in jobs],
+            [f"relance.run({run.id}).{n}" for n in (1, 2, 3)] + [f"relance.run({run.id}).end"],
+        )
+        self.assertIn(run.name, jobs[0].description)
+        self.assertTrue(action_message)
+
+    def test_batches_send_write_levels_and_close_the_run(self):
+        run, trap = self._start()
+        trap.enqueued_jobs[0].perform()
+        self.assertEqual(run.state, "running")
+        run.invalidate_recordset(["progress_text"])
+        self.assertEqual(run.progress_text, "2 / 5 customers")
+        self.assertEqual(len(self._mails()), 2)
+        self.assertEqual(self._levels(), [2, 2, 0, 0, 0])
+        trap.perform_enqueued_jobs()
+        self.assertEqual((run.state, run.progress_done), ("done", 5))
+        self.assertEqual(len(self._mails()), 5, "one mail per customer")
+        self.assertEqual(self._levels(), [2] * 5)
+        self.assertEqual(set(run.line_ids.mapped("outcome")), {"queued"})
+        for customer in self.customers:
+            self.assertEqual(customer.with_company(self.company).relance_level, 2)
+
+    def test_a_batch_run_twice_mails_nobody_twice(self):
+        """After a worker died, queue_job runs the batch again: nothing twice."""
+        run, trap = self._start()
+        batch = trap.enqueued_jobs[0]
+        batch.perform()
+        mails = self._mails()
+        written = self.invoices[:2].mapped("write_date")
+        self.env.invalidate_all()
+        with self.assertQueryCount(4):  # lock, lines, and nothing to do: the run's state
+            result = batch.perform()
+        self.assertEqual(result, "nothing left to do")
+        self.assertEqual(self._mails(), mails)
+        self.assertEqual(self.invoices[:2].mapped("write_date"), written, "levels written once")
+
+    def test_a_customer_whose_mail_cannot_be_made_gets_no_level(self):
+        run, trap = self._start(batch_size=5)
+        mailer = type(self.env["relance.mailer"])
+        render = mailer._run_mail_values
+        broken = self.customers[1]
+
+        def fake(self, run, partner, *args):
+            if partner == broken:
+                raise UserError("template error for this customer")
+            return render(self, run, partner, *args)
+
+        with mock.patch.object(mailer, "_run_mail_values", fake):
+            trap.perform_enqueued_jobs()
+        lines = run.line_ids.filtered(lambda line: line.partner_id == broken)
+        self.assertEqual(
+            (lines.outcome, lines.reason), ("failed", "template error for this customer")
+        )
+        self.assertEqual(self._levels(), [2, 0, 2, 2, 2])
+        self.assertEqual(broken.with_company(self.company).relance_level, 0)
+        self.assertEqual(len(self._mails()), 4)
+        self.assertEqual(run.state, "partial")
+
+    def test_a_job_given_up_marks_its_customers_failed(self):
+        """queue_job gives a batch up: its customers failed with the reason, their levels
+        untouched, the other batches sent, the run done with failures."""
+        with mute_logger("odoo.addons.queue_job.models.queue_job"):
+            run, _trap = self._start()
+            self.env["queue.job"].sudo().search([]).unlink()
+            # the jobs stored, as the job runner finds them
+            service = self.env["relance.service"]
+            mailer = self.env["relance.mailer"]
+            service._enqueue_run(run, mailer, "_send_batch", "root.relance.email", "mails")
+            jobs = self.env["queue.job"].sudo().search([], order="priority, id")
+            first = Job.load(self.env, jobs[0].uuid)
+            with (
+                mock.patch.object(
+                    type(mailer), "_invoice_attachments", side_effect=RuntimeError("disk full")
+                ),
+                self.assertRaises(RuntimeError),
+                self.env.cr.savepoint(),
+            ):
+                first.perform()
+            # what queue_job's controller does with a job that raised
+            first.set_failed(exc_message="disk full", exc_name="RuntimeError")
+            first.store()
+        failed = run.line_ids.filtered(lambda line: line.batch == 1)
+        self.assertEqual(set(failed.mapped("outcome")), {"failed"})
+        self.assertEqual(failed[0].reason, "Job failed: disk full")
+        for job in jobs[1:]:
+            Job.load(self.env, job.uuid).perform()
+        self.assertEqual(run.state, "partial")
+        self.assertEqual(self._levels(), [0, 0, 2, 2, 2])
+        self.assertEqual(len(self._mails()), 3)
+
+    def test_the_end_waits_for_the_batches(self):
+        run, trap = self._start()
+        end = trap.enqueued_jobs[-1]
+        with self.assertRaisesRegex(Exception, "batches still at work"):
+            end.perform()
+        self.assertEqual(run.state, "queued")
+
+    def test_documents_held_by_a_run_are_refused_at_once(self):
+        run, _trap = self._start()
+        wizard = self.env["relance.edition"].create({"date": TODAY})
+        wizard.action_review()
+        wizard.action_switch_mode()
+        with self.assertRaisesRegex(UserError, f"Run {run.name} is dunning some of these"):
+            wizard.action_send_emails()
+        letters = self.env["relance.edition"].create(
+            {"date": TODAY, "definitive": True, "partner_ids": [(6, 0, self.customers[:1].ids)]}
+        )
+        letters.action_review()
+        with self.assertRaisesRegex(UserError, run.name):
+            letters.action_print_definitive()
+        self.assertEqual(len(self.env["relance.run"].search([])), 1)
+
+    def test_the_guard_comes_before_any_write_on_the_invoices(self):
+        """Email mode's portal tokens are written by the jobs, after the guard: the
+        click writes nothing on the documents (issue: a second run waited on them)."""
+        self.invoices.access_token = False
+        run, _trap = self._start()
+        self.assertFalse(any(self.invoices.mapped("access_token")))
+        self.assertTrue(run)
+
+    def test_waiting_for_the_job_runner(self):
+        run, _trap = self._start()
+        self.assertFalse(run.waiting_text)
+        self.env.cr.execute(
+            "UPDATE relance_run SET create_date = %s WHERE id = %s",
+            [fields.Datetime.now() - timedelta(minutes=2), run.id],
+        )
+        run.invalidate_recordset()
+        self.assertIn("Waiting for the job runner", run.waiting_text)
+
+    def test_jobs_left_started_by_a_dead_worker_are_queued_again(self):
+        run, _trap = self._start()
+        service = self.env["relance.service"]
+        service._enqueue_run(
+            run, self.env["relance.mailer"], "_send_batch", "root.relance.email", "x"
+        )
+        job = self.env["queue.job"].sudo().search([("method_name", "=", "_send_batch")], limit=1)
+        self.env.cr.execute(
+            "UPDATE queue_job SET state = 'started', date_started = %s WHERE id = %s",
+            [fields.Datetime.now() - timedelta(minutes=1), job.id],
+        )
+        with mute_logger(SERVICE):
+            self.assertEqual(service._requeue_dead_jobs(), 1)
+        job.invalidate_recordset()
+        self.assertEqual(job.state, "pending")
+
+    def test_smtp_down_levels_back_and_sent_again(self):
+        run, trap = self._start(batch_size=5)
+        trap.perform_enqueued_jobs()
+        mails = self._mails()
+        with mute_logger("odoo.addons.mail.models.mail_mail"):
+            mails.send()  # no SMTP server in tests: every mail fails
+        self.assertEqual(set(run.line_ids.mapped("outcome")), {"failed"})
+        self.assertEqual(self._levels(), [0] * 5)
+        self.assertEqual(run.state, "failed")
+        run.action_resend_failed()
+        self.assertEqual(self._levels(), [2] * 5)
+        self.assertEqual(run.state, "done")
+
+    def test_large_runs_cancelled_and_sent_again_by_a_job(self):
+        run, trap = self._start(batch_size=5)
+        trap.perform_enqueued_jobs()
+        with mute_logger("odoo.addons.mail.models.mail_mail"):
+            self._mails().send()  # no SMTP server in tests: every mail fails
+        with mock.patch(f"{SERVICE}.BACKGROUND_LINES_FROM", 1), jobs_performed() as trap:
+            action = run.action_resend_failed()
+            self.assertEqual(action["tag"], "display_notification")
+            self.assertEqual(self._levels(), [0] * 5, "nothing before the job")
+            self.assertEqual([job.channel for job in trap.enqueued_jobs], ["root.relance"])
+        self.assertEqual(self._levels(), [2] * 5)
+        self.assertEqual(set(run.line_ids.mapped("outcome")), {"queued"})
+        with mock.patch(f"{SERVICE}.BACKGROUND_LINES_FROM", 1), jobs_performed():
+            self.assertIn(run.name, run.action_cancel()["params"]["message"])
+            self.assertEqual(run.state, "done", "cancelled by the job")
+        self.assertEqual((run.state, self._levels()), ("cancelled", [0] * 5))
+
+
+@tagged("post_install", "-at_install")
+class TestScheduledSequential(RelanceCommon):
+    """Under the sequential (Atys) rule, the scheduled dunning sends each level N to
+    the customers at level N-1, in one run."""
+
+    def test_each_level_to_the_customers_at_the_level_before(self):
+        self.company.write({"relance_rule": "sequential", "relance_auto_email": True})
+        never = self._customer("Client Jamais")
+        once = self._customer("Client Une Fois")
+        new_invoice = self._invoice(never, 100.0, 20)
+        old_invoice = self._invoice(once, 200.0, 40)
+        service = self.env["relance.service"]
+        service._write_levels({old_invoice.id: 1}, TODAY - timedelta(days=20))
+        service._write_partner_levels(self.company, {once.id: 1}, TODAY - timedelta(days=20))
+        with jobs_performed():
+            service._cron_relance_email(as_of=TODAY)
+        run = self.env["relance.run"].search([("run_type", "=", "email")])
+        self.assertEqual(len(run), 1)
+        self.assertEqual((new_invoice.relance_level, old_invoice.relance_level), (1, 2))
+        self.assertEqual(run.state, "done")
+
+    def test_a_refusal_is_a_warning(self):
+        self.company.relance_auto_email = True
+        customer = self._customer("Client Refus")
+        self._invoice(customer, 100.0, 20)
+        with (
+            mock.patch.object(
+                type(self.env["relance.service"]),
+                "_send_scheduled_emails",
+                side_effect=UserError("refused for a reason"),
+            ),
+            self.assertLogs(SERVICE, level="WARNING") as logs,
+        ):
+            self.env["relance.service"]._cron_relance_email(as_of=TODAY)
+        self.assertIn("refused for a reason", logs.output[0])
+
+
+@tagged("post_install", "-at_install")
+class TestBackgroundLetters(RelanceCommon):
+    """A definitive edition above the size in the background: a PDF per batch, merged."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customers = cls.env["res.partner"]
+        cls.invoices = cls.env["account.move"]
+        for index in range(3):
+            customer = cls._customer(f"Client Courrier {index}", street="1 rue de la Paix")
+            cls.customers |= customer
+            cls.invoices |= cls._invoice(customer, 100.0 + index, 20)
+
+    def _start(self):
+        wizard = self.env["relance.edition"].create(
+            {
+                "date": TODAY,
+                "definitive": True,
+                "partner_ids": [(6, 0, self.customers.ids)],
+            }
+        )
+        wizard.action_review()
+        with (
+            mock.patch(f"{SERVICE}.BACKGROUND_LETTERS_FROM", 2),
+            mock.patch(f"{SERVICE}.BATCH_SIZE", 2),
+            trap_jobs() as trap,
+        ):
+            action = wizard.action_print_definitive()
+        self.assertIn("Printing in the background", action["params"]["message"])
+        return self.env["relance.run"].browse(action["params"]["next"]["res_id"]), trap
+
+    def test_letters_printed_by_batches_then_merged(self):
+        run, trap = self._start()
+        self.assertEqual((run.run_type, run.state), ("letter", "queued"))
+        self.assertEqual(self.invoices.mapped("relance_level"), [0, 0, 0])
+        jobs = trap.enqueued_jobs
+        self.assertEqual(
+            [job.channel for job in jobs], ["root.relance.letter"] * 2 + ["root.relance"]
+        )
+        jobs[0].perform()
+        jobs[0].perform()  # run again: nothing printed twice
+        parts = self.env["ir.attachment"].search(
+            [("res_model", "=", "relance.run"), ("res_id", "=", run.id)]
+        )
+        self.assertEqual(len(parts), 1)
+        self.assertEqual(self.invoices.mapped("relance_level"), [2, 2, 0])
+        trap.perform_enqueued_jobs()
+        self.assertEqual(run.state, "done")
+        self.assertEqual(self.invoices.mapped("relance_level"), [2, 2, 2])
+        self.assertEqual(set(run.line_ids.mapped("outcome")), {"printed"})
+        pdf = run.attachment_id.raw
+        self.assertTrue(pdf.startswith(b"%PDF"))
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        self.assertGreaterEqual(reader.getNumPages(), 3, "one letter per customer at least")
+        self.assertNotIn(run.attachment_id, parts, "the batches' PDFs merged in one")
+        note = self.customers[2].message_ids[:1]
+        self.assertIn(run.name, note.body)
+        self.assertTrue(note.attachment_ids.raw.startswith(b"%PDF"), "its batch's letters")
