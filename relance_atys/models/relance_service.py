@@ -811,7 +811,10 @@ class RelanceService(models.AbstractModel):
             getattr(delayable, method_name)(run, batch)
         self.with_delay(
             channel="root.relance",
-            priority=20,  # after the batches
+            # before the batches: it takes a free slot as soon as its next look is due
+            # (every FINISH_RETRY_SECONDS), so that a batch a dead worker left is
+            # queued again while the others work, not once they are all done
+            priority=5,
             identity_key=f"relance.run({run.id}).end",
             description=self.env._("%s: end of the run", run.name),
         )._finish_run(run)
@@ -820,6 +823,7 @@ class RelanceService(models.AbstractModel):
         """The lines of one batch of ``run``, locking this job's row (see
         ``_requeue_dead_jobs``) and marking the run running."""
         self._hold_job()
+        self._requeue_dead_jobs()  # a batch of this run or another one a dead worker left
         if run.state == "queued":
             self._mark_running(run)
         return (

@@ -10,6 +10,7 @@ from odoo.modules.registry import Registry
 from odoo.tests import tagged
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import Job
 from odoo.addons.queue_job.tests.common import trap_jobs
 
@@ -35,21 +36,41 @@ def load_french(env):
     env["ir.module.module"]._load_module_terms(["relance_atys"], ["fr_FR"], overwrite=True)
 
 
+def run_jobs(jobs):
+    """Perform ``jobs`` (queue_job ``Job`` objects, or a ``trap_jobs`` trap, whose
+    enqueued jobs are taken) as the job runner would: by priority, a job that asks
+    to be retried later (the closing job of a run whose batches are not through)
+    performed again after the others."""
+    if hasattr(jobs, "enqueued_jobs"):
+        jobs, jobs.enqueued_jobs = jobs.enqueued_jobs, []
+    pending = sorted(jobs, key=lambda job: job.priority)
+    while pending:
+        retry = []
+        for job in pending:
+            try:
+                job.perform()
+            except RetryableJobError:
+                retry.append(job)
+        if retry == pending:
+            raise AssertionError(f"jobs retried for ever: {retry}")
+        pending = retry
+
+
 @contextmanager
 def jobs_performed():
-    """Jobs enqueued inside the block are performed, in order, when it ends (as
-    the job runner would, one after the other, in this transaction)."""
+    """Jobs enqueued inside the block are performed when it ends, as the job
+    runner would, one after the other, in this transaction."""
     with trap_jobs() as trap:
         yield trap
         while trap.enqueued_jobs:
-            trap.perform_enqueued_jobs()
+            run_jobs(trap)
 
 
 def perform_stored_jobs(env):
-    """Perform the jobs stored in queue_job (by requests of a browser test), in
-    order, as the job runner would."""
-    for job in env["queue.job"].search([("state", "=", "pending")], order="priority, id"):
-        Job.load(env, job.uuid).perform()
+    """Perform the jobs stored in queue_job (by requests of a browser test), as the
+    job runner would."""
+    stored = env["queue.job"].sudo().search([("state", "=", "pending")], order="id")
+    run_jobs([Job.load(env, job.uuid) for job in stored])
 
 
 @tagged("post_install", "-at_install")

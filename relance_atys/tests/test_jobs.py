@@ -10,7 +10,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 from odoo.tools.pdf import PdfFileReader
 
-from .common import TODAY, RelanceCommon, jobs_performed
+from .common import TODAY, RelanceCommon, jobs_performed, run_jobs
 from odoo.addons.queue_job.job import Job
 from odoo.addons.queue_job.tests.common import trap_jobs
 
@@ -81,7 +81,7 @@ class TestBackgroundRuns(RelanceCommon):
         self.assertEqual(run.progress_text, "2 / 5 customers")
         self.assertEqual(len(self._mails()), 2)
         self.assertEqual(self._levels(), [2, 2, 0, 0, 0])
-        trap.perform_enqueued_jobs()
+        run_jobs(trap)
         self.assertEqual((run.state, run.progress_done), ("done", 5))
         self.assertEqual(len(self._mails()), 5, "one mail per customer")
         self.assertEqual(self._levels(), [2] * 5)
@@ -115,7 +115,7 @@ class TestBackgroundRuns(RelanceCommon):
             return render(self, run, partner, *args)
 
         with mock.patch.object(mailer, "_run_mail_values", fake):
-            trap.perform_enqueued_jobs()
+            run_jobs(trap)
         lines = run.line_ids.filtered(lambda line: line.partner_id == broken)
         self.assertEqual(
             (lines.outcome, lines.reason), ("failed", "template error for this customer")
@@ -135,7 +135,7 @@ class TestBackgroundRuns(RelanceCommon):
             service = self.env["relance.service"]
             mailer = self.env["relance.mailer"]
             service._enqueue_run(run, mailer, "_send_batch", "root.relance.email", "mails")
-            jobs = self.env["queue.job"].sudo().search([], order="priority, id")
+            jobs = self.env["queue.job"].sudo().search([], order="id")  # batches, then the end
             first = Job.load(self.env, jobs[0].uuid)
             with (
                 mock.patch.object(
@@ -151,8 +151,7 @@ class TestBackgroundRuns(RelanceCommon):
         failed = run.line_ids.filtered(lambda line: line.batch == 1)
         self.assertEqual(set(failed.mapped("outcome")), {"failed"})
         self.assertEqual(failed[0].reason, "Job failed: disk full")
-        for job in jobs[1:]:
-            Job.load(self.env, job.uuid).perform()
+        run_jobs([Job.load(self.env, job.uuid) for job in jobs[1:]])
         self.assertEqual(run.state, "partial")
         self.assertEqual(self._levels(), [0, 0, 2, 2, 2])
         self.assertEqual(len(self._mails()), 3)
@@ -215,7 +214,7 @@ class TestBackgroundRuns(RelanceCommon):
 
     def test_smtp_down_levels_back_and_sent_again(self):
         run, trap = self._start(batch_size=5)
-        trap.perform_enqueued_jobs()
+        run_jobs(trap)
         mails = self._mails()
         with mute_logger("odoo.addons.mail.models.mail_mail"):
             mails.send()  # no SMTP server in tests: every mail fails
@@ -228,7 +227,7 @@ class TestBackgroundRuns(RelanceCommon):
 
     def test_large_runs_cancelled_and_sent_again_by_a_job(self):
         run, trap = self._start(batch_size=5)
-        trap.perform_enqueued_jobs()
+        run_jobs(trap)
         with mute_logger("odoo.addons.mail.models.mail_mail"):
             self._mails().send()  # no SMTP server in tests: every mail fails
         with mock.patch(f"{SERVICE}.BACKGROUND_LINES_FROM", 1), jobs_performed() as trap:
@@ -328,7 +327,7 @@ class TestBackgroundLetters(RelanceCommon):
         )
         self.assertEqual(len(parts), 1)
         self.assertEqual(self.invoices.mapped("relance_level"), [2, 2, 0])
-        trap.perform_enqueued_jobs()
+        run_jobs(trap)
         self.assertEqual(run.state, "done")
         self.assertEqual(self.invoices.mapped("relance_level"), [2, 2, 2])
         self.assertEqual(set(run.line_ids.mapped("outcome")), {"printed"})
