@@ -308,14 +308,17 @@ class TestMultiWorkerEmailRun(unittest.TestCase):
         self.assertEqual(set(counts.values()), {1}, "nobody mailed twice")
 
         # levels written once: one line per invoice, done once, one message per customer
-        lines = admin(
-            "relance.run.line",
-            "search_read",
-            [("run_id", "=", run_id)],
-            ["move_id", "outcome", "level_after"],
-        )
+        def lines_sent():  # the mail queue marks them once its transaction commits
+            lines = admin(
+                "relance.run.line",
+                "search_read",
+                [("run_id", "=", run_id)],
+                ["move_id", "outcome", "level_after"],
+            )
+            return {line["outcome"] for line in lines} == {"sent"} and lines
+
+        lines = wait_for("every line sent", lines_sent, timeout=60, every=0.5)
         self.assertEqual(sorted(line["move_id"][0] for line in lines), sorted(move_ids))
-        self.assertEqual({line["outcome"] for line in lines}, {"sent"})
         levels = admin("account.move", "read", move_ids, ["relance_level"])
         after = {line["move_id"][0]: line["level_after"] for line in lines}
         self.assertEqual({move["id"]: move["relance_level"] for move in levels}, after)
