@@ -38,7 +38,7 @@ BACKGROUND_LETTERS_FROM = 200
 # (PyPDF2 holds them all in memory); beyond, the run keeps one PDF per batch.
 MERGE_MAX_BYTES = 64 * 1024 * 1024
 FINISH_RETRY_SECONDS = 10
-# The jobs of dunning runs: each holds its queue_job row locked while it works,
+# The jobs of dunning runs: each holds an advisory lock named after it while it works,
 # so that one left 'started' by a worker that died is found and run again.
 RUN_JOB_METHODS = {
     "relance.mailer": ("_send_batch",),
@@ -46,6 +46,8 @@ RUN_JOB_METHODS = {
 }
 # a started job that holds nothing after this long was left by a dead worker
 DEAD_JOB_SECONDS = 10
+# the first key of the advisory locks the jobs of dunning runs hold ("REL")
+JOB_LOCK_SPACE = 0x52454C
 
 _logger = logging.getLogger(__name__)
 
@@ -843,10 +845,15 @@ class RelanceService(models.AbstractModel):
             yield cr
 
     def _hold_job(self):
-        """Lock the queue_job row of the job being performed until it commits."""
+        """Hold an advisory lock named after the job being performed until its
+        transaction ends (PostgreSQL drops it if the worker dies). Not a lock on
+        its queue_job row: queue_job postpones a job to retry from another
+        cursor while this transaction still runs, and would wait for it."""
         uuid = self.env.context.get("job_uuid")
         if uuid:
-            self.env.cr.execute("SELECT 1 FROM queue_job WHERE uuid = %s FOR NO KEY UPDATE", [uuid])
+            self.env.cr.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [JOB_LOCK_SPACE, uuid]
+            )
 
     def _mark_running(self, run):
         """Say a run is at work, in a transaction of its own committed at once:
@@ -946,9 +953,9 @@ class RelanceService(models.AbstractModel):
         """Put back in the queue the jobs of dunning runs that a dead worker left
         'started' (SIGKILL, out of memory, a server that crashed).
 
-        A job of a run holds its queue_job row locked while it works
+        A job of a run holds an advisory lock named after it while it works
         (``_hold_job``); PostgreSQL releases the locks of a connection whose
-        process died. A started row that nobody holds is such a job: it runs
+        process died. A started job whose lock nobody holds is such a job: it runs
         again, and being idempotent (lines already done are skipped), does only
         what the dead one had not committed. Committed at once, in a transaction
         of its own. queue_job 18.0.1.6.1 leaves such jobs 'started' for ever.
@@ -956,10 +963,13 @@ class RelanceService(models.AbstractModel):
         with self._own_transaction() as cr:
             cr.execute(
                 """
-                SELECT id, uuid FROM queue_job
-                 WHERE state = 'started' AND model_name || '.' || method_name = ANY(%s)
-                   AND date_started < (now() at time zone 'UTC') - make_interval(secs => %s)
-                   FOR UPDATE SKIP LOCKED
+                WITH started AS MATERIALIZED (
+                    SELECT id, uuid FROM queue_job
+                     WHERE state = 'started' AND model_name || '.' || method_name = ANY(%s)
+                       AND date_started < (now() at time zone 'UTC') - make_interval(secs => %s)
+                )
+                SELECT id, uuid FROM started
+                 WHERE pg_try_advisory_xact_lock(%s, hashtext(uuid))
                 """,
                 [
                     [
@@ -968,6 +978,7 @@ class RelanceService(models.AbstractModel):
                         for name in names
                     ],
                     DEAD_JOB_SECONDS,
+                    JOB_LOCK_SPACE,
                 ],
             )
             dead = cr.fetchall()

@@ -41,8 +41,9 @@ def run_jobs(jobs):
     enqueued jobs are taken) as the job runner would: by priority, a job that asks
     to be retried later (the closing job of a run whose batches are not through)
     performed again after the others."""
-    if hasattr(jobs, "enqueued_jobs"):
-        jobs, jobs.enqueued_jobs = jobs.enqueued_jobs, []
+    if hasattr(jobs, "enqueued_jobs"):  # a trap: its jobs, taken out of it
+        trap = jobs
+        jobs, trap.enqueued_jobs = trap.enqueued_jobs, []
     pending = sorted(jobs, key=lambda job: job.priority)
     while pending:
         retry = []

@@ -97,7 +97,9 @@ class TestBackgroundRuns(RelanceCommon):
         mails = self._mails()
         written = self.invoices[:2].mapped("write_date")
         self.env.invalidate_all()
-        with self.assertQueryCount(4):  # lock, lines, and nothing to do: the run's state
+        # the job's lock, the look for dead jobs, the run's state, the batch's lines;
+        # then nothing to do
+        with self.assertQueryCount(5):
             result = batch.perform()
         self.assertEqual(result, "nothing left to do")
         self.assertEqual(self._mails(), mails)
