@@ -7,6 +7,7 @@ from . import test_edition
 from . import test_email
 from . import test_engine
 from . import test_history
+from . import test_jobs
 from . import test_invoice_pdf
 from . import test_level
 from . import test_level_manage
