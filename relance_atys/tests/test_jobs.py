@@ -10,7 +10,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 from odoo.tools.pdf import PdfFileReader
 
-from .common import TODAY, RelanceCommon, jobs_performed, run_jobs
+from .common import TODAY, RelanceCommon, jobs_performed, own_registry_lock, run_jobs
 from odoo.addons.queue_job.job import Job
 from odoo.addons.queue_job.tests.common import trap_jobs
 
@@ -19,6 +19,10 @@ SERVICE = "odoo.addons.relance_atys.models.relance_service"
 
 @tagged("post_install", "-at_install")
 class TestBackgroundRuns(RelanceCommon):
+    def setUp(self):
+        super().setUp()
+        own_registry_lock(self)  # wkhtmltopdf fetches the letters' CSS from Odoo
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -285,6 +289,10 @@ class TestScheduledSequential(RelanceCommon):
 @tagged("post_install", "-at_install")
 class TestBackgroundLetters(RelanceCommon):
     """A definitive edition above the size in the background: a PDF per batch, merged."""
+
+    def setUp(self):
+        super().setUp()
+        own_registry_lock(self)  # wkhtmltopdf fetches the letters' CSS from Odoo
 
     @classmethod
     def setUpClass(cls):
