@@ -79,7 +79,7 @@ def test_wheel_holds_what_odoo_loads(wheel):
         for pattern in bundle:
             found = list(REPO.glob(pattern))
             assert found, pattern
-            needed |= {str(p.relative_to(ADDON)) for p in found}
+            needed |= {str(p.relative_to(ADDON)) for p in found if p.is_file()}
     needed |= set(tracked("i18n")) | set(tracked("static"))
     needed |= {"static/description/icon.png", "static/description/index.html"}
     needed |= {str(p.relative_to(ADDON)) for p in ADDON.rglob("*.py") if "tests" not in p.parts}
