@@ -1102,8 +1102,13 @@ class RelanceService(models.AbstractModel):
             for run in runs:
                 self._check_cancellable(run)
             return self._in_background(
-                runs, "_cancel_runs", self.env._("Cancelling in the background: %s."), runs
+                runs, "_cancel_runs_now", self.env._("Cancelling in the background: %s."), runs
             )
+        return self._cancel_runs_now(runs)
+
+    def _cancel_runs_now(self, runs):
+        """Cancel ``runs`` here, the latest first (the job of a large cancellation:
+        calling ``_cancel_runs`` again would enqueue itself for ever)."""
         for run in runs.sorted("id", reverse=True):
             self._cancel_run(run)
         return True
