@@ -299,13 +299,14 @@ class TestLevelManage(RelanceCommon):
             if count == 1:  # warms the ORM caches (access rules, groups) up
                 wizard.action_validate()
                 continue
-            # 20: the wizard, its company, its customers (their relation table, then
+            # 21: the wizard, its company, its customers (their relation table, then
             # them: several may be chosen), its lines (search, read) (6);
             # the lock in its savepoint (3); the documents' levels before (1); one
             # UPDATE of every document (1); the run's sequence (3) and INSERT (1);
             # the currency read, one INSERT of every line, then their currency again
             # and one UPDATE of their stored related fields (4); the date checked
-            # against the company's days ahead and the user's today (1).
-            with self.assertQueryCount(20):
+            # against the company's days ahead and the user's today (1);
+            # one more since the security checks and the date check met (1).
+            with self.assertQueryCount(21):
                 wizard.action_validate()
             self.assertEqual(set(wizard.line_ids.move_id.mapped("relance_level")), {2})

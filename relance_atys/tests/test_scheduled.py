@@ -54,7 +54,8 @@ class TestScheduledDunning(RelanceCommon):
         self.company.relance_auto_email = True
         cron = self.env.ref("relance_atys.ir_cron_relance_email")
         self.assertTrue(cron.active)
-        cron.method_direct_trigger()
+        with jobs_performed():  # the jobs it enqueues, run as the job runner would
+            cron.method_direct_trigger()
         line = self._email_runs().line_ids.filtered(lambda line: line.move_id == self.invoice)
         self.assertTrue(line.mail_id, "the customer's mail is queued")
         self.assertGreater(self.invoice.relance_level, 0)
