@@ -271,22 +271,17 @@ class RelanceEdition(models.TransientModel):
         service._insert("relance.edition.line", line_vals)
 
     def _document_line_vals(self, pline, group):
+        item_line = self.env["relance.service"]._item_line  # the run lines' values too
+
         def vals(item, level, days, deduction):
-            return {
-                "edition_id": self.id,
-                "partner_line_id": pline.id,
-                "partner_id": group.partner_id,
-                "move_id": item.id,
-                "currency_id": item.currency_id,
-                "due_date": item.due_date,
-                "residual": item.residual,
-                "level_before": item.level,
-                "date_before": item.last_date,
-                "level_after": level,
-                "days_late": days,
-                "is_deduction": deduction,
-                "selected": True,
-            }
+            return dict(
+                item_line(group.partner_id, item, level),
+                edition_id=self.id,
+                partner_line_id=pline.id,
+                days_late=days,
+                is_deduction=deduction,
+                selected=True,
+            )
 
         rows = [vals(p.item, p.level, p.days_late, False) for p in group.proposed]
         rows += [
