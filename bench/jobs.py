@@ -29,6 +29,12 @@ POLL = 0.25
 # measure: (label, what the click does in measures.CLICKS, channel of its jobs)
 JOB_MEASURES = {
     "signature_jobs": ("Signature reminders, 2 job workers", "signature"),
+    "email_few_jobs": (
+        "Email mode, 20 customers (invoice PDFs printed), 2 job workers",
+        "email_few",
+    ),
+    "email_jobs": ("Email mode, 1,000 customers (invoice PDFs printed), 2 job workers", "email"),
+    "definitive_jobs": ("Definitive edition with its letters, 2 job workers", "definitive"),
 }
 
 
@@ -112,7 +118,16 @@ def measure(pg, odoo, db, name):
     label, click = JOB_MEASURES[name]
     log = REPO / ".local" / f"bench-jobs-{name}.log"
     load_before = os.getloadavg()[0]
-    with Server(odoo, db, log) as server:
+    server = Server(odoo, db, log)
+    # wkhtmltopdf fetches the reports' CSS from this server, not the one the ledger
+    # was built with
+    pg.run(
+        "INSERT INTO ir_config_parameter (key, value) VALUES ('report.url', %s)"
+        " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        [f"http://127.0.0.1:{server.port}"],
+        db=db,
+    )
+    with server:
         peaks = {}
         clicked = odoo.worker(db, "click", click)
         run_id, states = clicked["run_id"], []
@@ -149,6 +164,11 @@ def measure(pg, odoo, db, name):
             db=db,
         )
     )
+    customers, documents = pg.run(
+        "SELECT COUNT(DISTINCT partner_id), COUNT(move_id) FROM relance_run_line WHERE run_id = %s",
+        [run_id],
+        db=db,
+    )[0]
     workers = [mb for pid, mb in peaks.items() if pid != master]
     return {
         "label": label,
@@ -165,6 +185,8 @@ def measure(pg, odoo, db, name):
         "master_rss_peak_mb": round(peaks.get(master, 0.0), 1),
         "progress": states,
         "counts": counts,
+        "customers": customers,
+        "documents": documents,
         "workers": WORKERS,
         "load": [load_before, os.getloadavg()[0]],
     }

@@ -326,25 +326,48 @@ def signature(env, state):
     return service._remind(company, options)
 
 
-def signature_click(env):
+def signature_click(env, _prepared):
     """The click on "Send" of the signature reminders: the run recorded, its jobs queued."""
     company, as_of = company_and_date(env)
     service = env["relance.signature.service"]
     return service._remind(company, dict(service._default_options(as_of), attach_pdf=False))
 
 
-# the clicks of the background runs (bench/jobs.py), each committed as a request is
-CLICKS = {"signature": signature_click}
+def email_click(env, wizard_id):
+    """The click on "Send the emails" of a reviewed email-mode edition: the run
+    recorded, its jobs queued."""
+    env["relance.edition"].browse(wizard_id).action_send_emails()
+    return env["relance.run"].search([], order="id desc", limit=1)
+
+
+def definitive_click(env, wizard_id):
+    """The click on "Print definitive letters" for the whole reviewed proposal: the
+    run recorded, its jobs (letters printed by batches of customers) queued."""
+    env["relance.edition"].browse(wizard_id).action_print_definitive()
+    return env["relance.run"].search([], order="id desc", limit=1)
+
+
+# the clicks of the background runs (bench/jobs.py), each committed as a request is:
+# name: (what the user prepared before, untimed and committed; the click)
+CLICKS = {
+    "signature": (None, signature_click),
+    "email_few": (lambda env: email_edition(env, EMAIL_FEW, EMAIL_FEW_DOCUMENTS), email_click),
+    "email": (lambda env: email_edition(env, EMAIL_MANY, EMAIL_FEW_DOCUMENTS), email_click),
+    "definitive": (reviewed_proposal, definitive_click),
+}
 
 
 def click(registry, name):
     """Click ``name`` as the accountant and commit; the run's id and the click's time."""
+    prepare, act = CLICKS[name]
     with registry.cursor() as cr:
         env = user_env(cr)
+        state = prepare(env) if prepare else None
+        env.invalidate_all()
         thread = threading.current_thread()
         thread.query_count, thread.query_time = 0, 0.0
         started, start = time.time(), time.perf_counter()
-        run = CLICKS[name](env)
+        run = act(env, state)
         env.flush_all()
         cr.commit()
         seconds = time.perf_counter() - start
@@ -393,8 +416,8 @@ def email_setup(env, wizard_id):
     if invoices.invoice_pdf_report_id:
         raise AssertionError("the measure is about invoices without a stored PDF")
     last_mail = env["mail.mail"].sudo().search([], order="id desc", limit=1).id or 0
-    last_job = (
-        env["queue.job"].sudo().search([], order="id desc", limit=1).id
+    last_job = (  # 0, not False, when there is none: "id > False" matches nothing
+        env["queue.job"].sudo().search([], order="id desc", limit=1).id or 0
         if ("queue.job" in env)
         else 0
     )

@@ -13,4 +13,5 @@ from . import mail_template
 from . import mail_mail
 from . import relance_mailer
 from . import ir_qweb
+from . import ir_actions_report
 from . import queue_job

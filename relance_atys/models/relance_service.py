@@ -37,7 +37,7 @@ BACKGROUND_LETTERS_FROM = 200
 # Batch PDFs of a letter run up to this size are merged in one file at the end
 # (PyPDF2 holds them all in memory); beyond, the run keeps one PDF per batch.
 MERGE_MAX_BYTES = 64 * 1024 * 1024
-FINISH_RETRY_SECONDS = 10
+FINISH_RETRY_SECONDS = 3
 # The jobs of dunning runs: each holds an advisory lock named after it while it works,
 # so that one left 'started' by a worker that died is found and run again.
 RUN_JOB_METHODS = {
@@ -618,13 +618,15 @@ class RelanceService(models.AbstractModel):
         ``lines`` are run line values; those whose ``outcome`` is ``planned``
         are the jobs' to do. Their documents are guarded first (locked, or held
         by another background run: refused at once); their customers are cut
-        in batches of BATCH_SIZE. The run is queued, its lines keep the levels
-        before (the customers' too) and after; no level is written here.
+        in batches of BATCH_SIZE, a smaller run in two so that two job workers
+        share it. The run is queued, its lines keep the levels before (the
+        customers' too) and after; no level is written here.
         """
         todo = [line for line in lines if line["outcome"] == "planned"]
         self._lock_documents({line["move_id"] for line in todo if line.get("move_id")})
         self._check_unchanged(todo)
-        batches, size = {}, self._batch_size()
+        customers = len({line["partner_id"] for line in todo})
+        batches, size = {}, min(self._batch_size(), max(-(-customers // 2), 1))
         for line in todo:
             batches.setdefault(line["partner_id"], len(batches) // size + 1)
         before = self._get_partner_states(company, {line["partner_id"] for line in lines})

@@ -5,12 +5,15 @@ import re
 import subprocess
 from unittest import mock
 
+import lxml.html
+
 from odoo import Command
 from odoo.tests import tagged
 from odoo.tools.pdf import PdfFileReader
 
 from ..models import account_move
 from ..report import relance_invoice_pdf
+from ..report.relance_letter import wkhtmltopdf_patched
 from .common import RelanceCommon, own_registry_lock
 
 
@@ -26,6 +29,15 @@ def page_texts(pdf):
         ).stdout.decode()
         for page in range(1, count + 1)
     ]
+
+
+def font_names(pdf):
+    """The base names of the fonts ``pdf``'s pages use (text drawn as paths uses none)."""
+    names = set()
+    for page in PdfFileReader(io.BytesIO(pdf), strict=False).pages:
+        fonts = (page.get("/Resources") or {}).get("/Font") or {}
+        names.update(str(font.getObject().get("/BaseFont")) for font in fonts.getObject().values())
+    return names
 
 
 @tagged("post_install", "-at_install")
@@ -157,3 +169,47 @@ class TestInvoicePdf(RelanceCommon):
         self.assertEqual(texts, [["document 7"], ["document 9"]])
         self.assertIsNone(relance_invoice_pdf.split_marked(pdf, [9, 7]))
         self.assertIsNone(relance_invoice_pdf.split_marked(pdf, [7]))
+
+    def test_batch_text_in_a_system_font_on_debians_build(self):
+        """Debian's wkhtmltopdf draws the web font's text as paths, glyph by glyph
+        (slow, heavy, not searchable): the batch is set in a system font, as text."""
+        if wkhtmltopdf_patched():
+            self.skipTest("a patched Qt build writes web fonts as fonts")
+        with self._count_calls() as run:
+            pdfs = self._print(self.invoices[:2])
+        report, (body,) = run.call_args.args[:2]
+        self.assertIn(relance_invoice_pdf.SYSTEM_FONT_CSS, body, "the font handed to wkhtmltopdf")
+        self.assertEqual(
+            report.env.context.get("relance_javascript_delay"), account_move.PRINT_DELAY
+        )
+        for move in self.invoices[:2]:
+            fonts = font_names(pdfs[move.id].raw)
+            self.assertTrue(fonts, f"{move.name}: its text is written as text")
+            self.assertTrue(
+                all("Liberation" in font or "DejaVu" in font for font in fonts),
+                f"{move.name}: system fonts only, not {fonts}",
+            )
+            self.assertIn("Total", page_texts(pdfs[move.id].raw)[-1])
+
+    def test_system_font_style_comes_after_the_reports_stylesheets(self):
+        html = (
+            '<!DOCTYPE html><html><head><link rel="stylesheet" href="/web/assets/report.css"/>'
+            '</head><body><div class="article o_company_1_layout">x</div></body></html>'
+        )
+        head = lxml.html.document_fromstring(relance_invoice_pdf.with_system_font(html)).head
+        self.assertEqual([node.tag for node in head], ["link", "style"])
+        self.assertIn("Liberation Sans", head[-1].text)
+        self.assertIn("!important", head[-1].text)
+        self.assertEqual(relance_invoice_pdf.with_system_font(""), "")
+
+    def test_javascript_delay_shortened_only_when_asked(self):
+        report = self.env["ir.actions.report"]
+        paper = self.env.ref("base.paperformat_euro")
+
+        def delay(args):
+            return args[args.index("--javascript-delay") + 1]
+
+        self.env["ir.config_parameter"].sudo().set_param("report.print_delay", "1000")
+        self.assertEqual(delay(report._build_wkhtmltopdf_args(paper, False)), "1000")
+        shortened = report.with_context(relance_javascript_delay=100)
+        self.assertEqual(delay(shortened._build_wkhtmltopdf_args(paper, False)), "100")

@@ -77,6 +77,16 @@ class TestBackgroundRuns(RelanceCommon):
         self.assertIn(run.name, jobs[0].description)
         self.assertTrue(action_message)
 
+    def test_a_run_smaller_than_two_batches_is_cut_in_two(self):
+        """Two job workers share a small run: five customers, batches of up to 50."""
+        run, trap = self._start(batch_size=50)
+        batches = run.line_ids.grouped("batch")
+        self.assertEqual(sorted(batches), [1, 2])
+        self.assertEqual(sorted(len(lines.partner_id) for lines in batches.values()), [2, 3])
+        self.assertEqual(
+            [job.method_name for job in trap.enqueued_jobs], ["_send_batch"] * 2 + ["_finish_run"]
+        )
+
     def test_batches_send_write_levels_and_close_the_run(self):
         run, trap = self._start()
         trap.enqueued_jobs[0].perform()
