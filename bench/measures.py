@@ -280,13 +280,19 @@ def export_xlsx(env, wizard):
 
 def xlsx_count(env, wizard, attachment_id):
     return {
-        "rows": len(wizard._control_list_rows()),
+        "rows": len(env["relance.control.list"]._rows(wizard)),
         "bytes": env["ir.attachment"].browse(attachment_id).file_size,
     }
 
 
 def render_letters(env, wizard):
-    pdf, failures = wizard._render_letters(wizard._letter_partner_lines(), definitive=True)
+    letters = env["relance.letter"]
+    lines = wizard._lines_of(wizard._letter_partner_lines())
+    pdf, failures = letters._render(
+        letters._letters(wizard.company_id, wizard.date, lines),
+        wizard._run_options(),
+        definitive=True,
+    )
     if failures:
         raise AssertionError(f"letters failed: {failures}")
     return pdf
@@ -302,7 +308,8 @@ def pdf_count(env, wizard, pdf):
 
 def definitive(env, wizard):
     """Levels, dates, history, chatter: all of the definitive edition but wkhtmltopdf."""
-    with mock.patch.object(type(wizard), "_render_letters", return_value=(ONE_PAGE_PDF, {})):
+    letters = type(env["relance.letter"])
+    with mock.patch.object(letters, "_render", return_value=(ONE_PAGE_PDF, {})):
         wizard.action_print_definitive()
     return env["relance.run"].search([], order="id desc", limit=1)
 

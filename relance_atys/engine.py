@@ -47,7 +47,7 @@ R_OTHER_LEVEL = "other_level"
 R_BELOW_AMOUNT = "below_amount"
 R_NOTHING_TO_DUN = "nothing_to_dun"
 
-# The skip reasons; their words for users are relance.edition._reason_labels().
+# The skip reasons; their words for users are relance.service._reason_labels().
 REASONS = (
     R_PARTNER_EXCLUDED,
     R_PARTNER_DISABLED,

@@ -121,3 +121,9 @@ def check_history_write(records, vals, names):
                 "recorded cannot be changed by hand."
             )
         )
+
+
+def check_manager(env, message):
+    """Refuse anyone but a dunning manager; ``message`` says what they cannot do."""
+    if not env.user.has_group(MANAGER_GROUP):
+        raise UserError(message)

@@ -14,11 +14,13 @@ from collections import defaultdict
 
 import psycopg2
 
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import email_normalize
 
-from ..text import without_invisible
+from .. import engine
+from ..guard import check_manager
+from ..text import reminded_text, totals_per_currency, without_invisible
 from . import relance_service
 from .relance_service import as_company
 
@@ -70,12 +72,9 @@ class RelanceMailer(models.AbstractModel):
     def _template_values(self, lines, level):
         """What the templates read besides ``object``: documents, totals per currency, level."""
         self._ensure_access_tokens(lines.move_id.filtered(lambda move: move.is_invoice()))
-        totals = defaultdict(float)
-        for line in lines:
-            totals[line.currency_id] += line.residual
         return {
             "lines": lines,
-            "totals": sorted(totals.items(), key=lambda total: total[0].name),
+            "totals": totals_per_currency(lines),
             "level": level,
         }
 
@@ -103,7 +102,7 @@ class RelanceMailer(models.AbstractModel):
         relance = dict(
             values,
             level=values["level"].with_context(lang=lang),
-            history=lines.with_context(lang=lang)._reminded_text() if lines else "",
+            history=reminded_text(lines.with_context(lang=lang)) if lines else "",
         )
         subject, body = (
             template._render_field(field, partner.ids, add_context={"relance": relance})[partner.id]
@@ -182,6 +181,85 @@ class RelanceMailer(models.AbstractModel):
                 }
             )
         )
+
+    def _send_reminder(self, company, partner, options, lines, mail_values):
+        """Use case: one reminder written by hand to ``partner`` (the composer's):
+        the mail queued, posted on the customer's chatter, and its run.
+
+        ``lines`` are the document lines ticked (none: a mail about no document);
+        when ``options['count_as_step']``, they move to ``options['next_level']``,
+        else each one level up (at most the last level), recorded as a dunning
+        step. ``options`` are the run's parameters too. Returns the run.
+        """
+        mail = self._queue_mail(partner, mail_values)
+        date = fields.Date.context_today(self)
+        run_lines = self._reminder_lines(company, partner, options, lines, date)
+        links = {"mail_id": mail.id, "message_id": mail.mail_message_id.id}
+        run_lines = [dict(line, **links) for line in run_lines]
+        level = max(
+            (line["level_after"] for line in run_lines if line["outcome"] == "queued"), default=0
+        )
+        service = self.env["relance.service"]
+        run_vals = {
+            "run_type": "email",
+            "company_id": company.id,
+            "date": date,
+            "level": level,
+            "parameters": service._parameters_text(options),
+        }
+        if not options.get("count_as_step"):
+            return service._create_run(run_vals, run_lines)
+        return service._record_definitive(company, run_vals, run_lines, {partner.id: level})
+
+    def _reminder_lines(self, company, partner, options, lines, date):
+        """The run lines of a reminder: the customer's level and date before on each,
+        so that cancelling a mail that moved nothing gives back what was there."""
+        service = self.env["relance.service"]
+        state = service._get_partner_states(company, partner.ids)[partner.id]
+        before = {"partner_level_before": state.level, "partner_date_before": state.last_date}
+        if not lines:
+            return [
+                {
+                    "partner_id": partner.id,
+                    "channel": "email",
+                    "outcome": "queued",
+                    "level_before": state.level,
+                    "level_after": state.level,
+                    "date_before": state.last_date,
+                    "date_after": state.last_date,
+                    **before,
+                }
+            ]
+        top = service._get_levels(company)[-1:].number or engine.MAX_LEVEL
+        counted = bool(options.get("count_as_step"))
+        return [
+            dict(
+                line,
+                partner_id=partner.id,
+                date_after=date if counted and not line["is_deduction"] else line["date_before"],
+                outcome="skipped" if line["is_deduction"] else "queued",
+                level_after=line["level_before"]
+                if not counted or line["is_deduction"]
+                else options.get("next_level") or min(line["level_before"] + 1, top),
+                **before,
+            )
+            for line in service._line_values(lines, "queued", "email")
+        ]
+
+    def _check_sender(self, company, sender):
+        """A reminder is sent by its user, another internal user of ``company``, or
+        ``company`` itself."""
+        colleagues = sender.sudo().user_ids.filtered(
+            lambda user: not user.share and company in user.company_ids
+        )
+        if sender not in self.env.user.partner_id | company.partner_id and not colleagues:
+            raise UserError(
+                self.env._(
+                    "%s cannot send this reminder: the sender is you, another user of "
+                    "the company, or the company itself.",
+                    sender.sudo().display_name,
+                )
+            )
 
     @api.model
     def _sender_address(self, sender):
@@ -476,8 +554,7 @@ class RelanceMailer(models.AbstractModel):
     @api.model
     def _resend_failed(self, runs):
         """Queue the failed mails of ``runs`` again and record their levels again."""
-        if not self.env.user.has_group("relance_atys.group_relance_manager"):
-            raise UserError(self.env._("Only dunning managers can send failed mails again."))
+        check_manager(self.env, self.env._("Only dunning managers can send failed mails again."))
         lines = runs.sudo().line_ids.filtered(
             lambda line: (
                 line.outcome == "failed"

@@ -394,11 +394,6 @@ class RelanceRunLine(models.Model):
     # the job of a background run that processes this line (one batch of customers)
     batch = fields.Integer(index="btree_not_null")
 
-    def _reminded_text(self):
-        """What the customer was already sent about these documents, as the review's
-        lines say it (a mail made by a job reads the run's lines)."""
-        return type(self.env["relance.document.line"])._reminded_text(self)
-
     mail_id = fields.Many2one("mail.mail", ondelete="set null", index="btree_not_null")
     message_id = fields.Many2one("mail.message", ondelete="set null")
 

@@ -20,6 +20,8 @@ from odoo.tools import SQL
 from odoo.tools.pdf import merge_pdf
 
 from .. import engine
+from ..guard import check_manager
+from ..text import sort_key
 from odoo.addons.queue_job.exception import RetryableJobError
 
 # Runs that record levels, and so can be cancelled.
@@ -192,6 +194,28 @@ class RelanceService(models.AbstractModel):
             for currency in currencies
         }
 
+    def _check_options(self, company, options):
+        """Refuse options a proposal cannot be made on, with a clear message."""
+        _ = self.env._
+        due_from, due_to = options.get("due_from"), options.get("due_to")
+        if due_from and due_to and due_from > due_to:
+            raise UserError(_("The due-date range is inverted: 'Due from' is after 'Due to'."))
+        if (options.get("min_amount") or 0) < 0:
+            raise UserError(_("The amount threshold cannot be negative."))
+        level = options.get("level")
+        if options.get("rule") == engine.RULE_SEQUENTIAL and not level:
+            raise UserError(_("Choose the dunning level to send (sequential rule)."))
+        if level and not engine.MIN_LEVEL <= level <= engine.MAX_LEVEL:
+            raise UserError(
+                _(
+                    "The dunning level must be between %(min)s and %(max)s.",
+                    min=engine.MIN_LEVEL,
+                    max=engine.MAX_LEVEL,
+                )
+            )
+        partners = self.env["res.partner"].browse(options.get("partner_ids") or [])
+        self._check_partners_company(company, partners)
+
     def _check_partners_company(self, company, partners):
         """Refuse customers that belong to another company than ``company``."""
         foreign = partners.filtered(lambda p: p.company_id and p.company_id != company)
@@ -261,6 +285,162 @@ class RelanceService(models.AbstractModel):
             items = self._get_open_items(company, options)
             partners = self._get_partner_states(company, {item.partner_id for item in items})
             return engine.propose(items, partners, params)
+
+    def _partner_documents(self, company, partner, moves, today):
+        """Document line values of every open item of ``partner``, deductions last:
+        ``moves`` ticked, if given; else the deductions and the documents past due,
+        never those excluded from dunning or in dispute."""
+        items = self._get_open_items(company, {"partner_ids": partner.ids})
+        items = sorted(items, key=lambda item: (item.residual < 0, item.due_date, item.id))
+        return [
+            {
+                "move_id": item.id,
+                "currency_id": item.currency_id,
+                "due_date": item.due_date,
+                "days_late": engine.days_between(item.due_date, today),
+                "residual": item.residual,
+                "level_before": item.level,
+                "date_before": item.last_date,
+                "is_deduction": item.residual < 0,
+                "selected": item.id in moves.ids if moves else self._ticked(item, today),
+            }
+            for item in items
+        ]
+
+    @staticmethod
+    def _ticked(item, today):
+        """Ticked by default: a deduction, or a document past due neither excluded
+        from dunning nor in dispute."""
+        if item.excluded or item.blocked:
+            return False
+        return item.residual < 0 or engine.days_between(item.due_date, today) > 0
+
+    def _check_as_shown(self, company, partner, lines):
+        """Refuse document ``lines`` that no longer show an open item of ``partner``
+        as it is now (paid, dunned or no longer open since they were listed)."""
+        if not lines:
+            return
+        options = {"partner_ids": partner.ids, "move_ids": lines.move_id.ids}
+        items = {item.id: item for item in self._get_open_items(company, options)}
+
+        def shown(line, item):
+            return bool(item) and (
+                (line.level_before, line.date_before or None) == (item.level, item.last_date)
+                and not line.currency_id.compare_amounts(line.residual, item.residual)
+            )
+
+        changed = lines.filtered(lambda line: not shown(line, items.get(line.move_id.id)))
+        if changed:
+            raise UserError(
+                self.env._(
+                    "These documents changed since the reminder was opened (paid, "
+                    "dunned or no longer open): %s. Open the reminder again.",
+                    ", ".join(changed.move_id.mapped("display_name")),
+                )
+            )
+
+    # -- review ---------------------------------------------------------------------
+
+    def _review(self, company, options, edition):
+        """Use case: the proposal under ``options``, as the review lines of
+        ``edition`` (a ``relance.edition``): one line per customer, sorted by
+        ``options['sort_by']``, one per document, in one INSERT each. Returns
+        what was left out and why, a line per reason; nothing to dun raises."""
+        proposal = self._propose(company, options)
+        if not proposal.groups:
+            message = self.env._("Nothing to dun with these parameters.")
+            skipped = self._skipped_text(proposal)
+            raise UserError(f"{message}\n{skipped}" if skipped else message)
+        groups = self._group_by_partner(proposal)
+        partners = self.env["res.partner"].browse(list(groups)).with_company(company)
+        partners = self._sorted_partners(partners, options.get("sort_by") or "name")
+        partner_lines = self._insert(
+            "relance.edition.partner",
+            [
+                self._review_partner_vals(edition, partner, groups[partner.id], sequence)
+                for sequence, partner in enumerate(partners)
+            ],
+        )
+        self._refresh_statistics(["relance.edition.partner"])  # before the lines point to them
+        line_vals = []
+        for pline, partner in zip(partner_lines, partners):
+            for group in groups[partner.id]:
+                line_vals += self._review_line_vals(group, options["date"], edition, pline)
+        self._insert("relance.edition.line", line_vals)
+        return self._skipped_text(proposal)
+
+    @staticmethod
+    def _review_partner_vals(edition, partner, groups, sequence):
+        return {
+            "edition_id": edition.id,
+            "partner_id": partner.id,
+            "sequence": sequence,
+            "selected": any(group.selected for group in groups),
+            "new_level": max(group.level for group in groups),
+            "current_level": partner.relance_level,
+            "current_date": partner.relance_date,
+        }
+
+    def _review_line_vals(self, group, date, edition, pline):
+        """The review lines of ``group`` (one customer's), as the run lines' values."""
+
+        def vals(item, level, days, deduction):
+            return dict(
+                self._item_line(group.partner_id, item, level),
+                edition_id=edition.id,
+                partner_line_id=pline.id,
+                days_late=days,
+                is_deduction=deduction,
+                selected=True,
+            )
+
+        rows = [vals(p.item, p.level, p.days_late, False) for p in group.proposed]
+        rows += [
+            vals(item, 0, engine.days_between(item.due_date, date), True)
+            for item in group.deductions
+        ]
+        return rows
+
+    @staticmethod
+    def _sorted_partners(partners, sort_by):
+        keys = {
+            "name": lambda p: sort_key(p.name),
+            "zip": lambda p: (p.zip or "", sort_key(p.name)),
+            "ref": lambda p: (p.ref or "", sort_key(p.name)),
+            "user": lambda p: (sort_key(p.user_id.name), sort_key(p.name)),
+        }
+        return partners.sorted(keys[sort_by])
+
+    def _skipped_text(self, proposal):
+        """What ``proposal`` left out, a line per reason, the most frequent first."""
+        counts = defaultdict(int)
+        for skipped in proposal.skipped:
+            counts[skipped.reason] += 1
+        labels = self._reason_labels()
+        return "\n".join(
+            self.env._("%(count)s document(s): %(reason)s", count=count, reason=labels[reason])
+            for reason, count in sorted(counts.items(), key=lambda kv: -kv[1])
+        )
+
+    def _reason_labels(self):
+        """Why the engine left a document out, by its reason code."""
+        _ = self.env._
+        return {
+            engine.R_PARTNER_EXCLUDED: _("customer excluded from dunning"),
+            engine.R_PARTNER_DISABLED: _("customer without 'Dunning letters'"),
+            engine.R_PARTNER_LEVEL: _("customer not at the previous level"),
+            engine.R_EXCLUDED: _("document excluded from dunning"),
+            engine.R_BLOCKED: _("payment blocked (dispute)"),
+            engine.R_DUE_RANGE: _("due date outside the range"),
+            engine.R_NOT_DUE: _("not due yet"),
+            engine.R_NO_LEVEL: _("no level for these days late"),
+            engine.R_ALREADY: _("already dunned at this level"),
+            engine.R_TOO_RECENT: _("last dunning too recent"),
+            engine.R_SELECTION: _("document level not selected"),
+            engine.R_OTHER_LEVEL: _("due for another level"),
+            engine.R_BELOW_AMOUNT: _("customer total below the threshold"),
+            engine.R_NOTHING_TO_DUN: _("credit with nothing to dun"),
+        }
 
     @staticmethod
     def _group_by_partner(proposal):
@@ -610,6 +790,105 @@ class RelanceService(models.AbstractModel):
             "level_after": level_after,
         }
 
+    def _line_values(self, lines, outcome, channel="letter"):
+        """Run line values of document ``lines`` (a review's or a composer's), their
+        ``outcome`` given: deductions listed, skipped, their level kept; a review's
+        lines carry their customer and proposed level."""
+        deduction = self.env._("deduction")
+        return [
+            {
+                "move_id": line.move_id.id,
+                "currency_id": line.currency_id.id,
+                "due_date": line.due_date,
+                "residual": line.residual,
+                "level_before": line.level_before,
+                "date_before": line.date_before,
+                "days_late": line.days_late,
+                "is_deduction": line.is_deduction,
+                "channel": channel,
+                "outcome": "skipped" if line.is_deduction else outcome,
+                "reason": deduction if line.is_deduction else False,
+                "level_after": line.level_before,
+            }
+            | self._line_proposal(line)
+            for line in lines
+        ]
+
+    @staticmethod
+    def _line_proposal(line):
+        """The customer and the level a review's line proposes (none on a composer's)."""
+        vals = {"partner_id": line.partner_id.id} if "partner_id" in line._fields else {}
+        if "level_after" in line._fields and not line.is_deduction:
+            vals["level_after"] = line.level_after
+        return vals
+
+    def _file_name(self, company, options, kind, extension):
+        """A file of a dunning: "letters_My_Company_level_2_2026-03-31.pdf"."""
+        name = self.env._(
+            "%(kind)s_%(company)s_level_%(level)s_%(date)s",
+            kind=kind,
+            company="".join(ch if ch.isalnum() else "_" for ch in company.name),
+            level=options.get("level") or self.env._("all"),
+            date=options["date"],
+        )
+        return f"{name}.{extension}"
+
+    def _level_documents(self, company, options):
+        """Open customer invoices and credit notes of ``options['partner_ids']`` whose
+        level a manager may change: at ``options['current_level']`` (-1: any),
+        invoiced from ``date_from`` to ``date_to``; by customer and date."""
+        domain = [
+            ("company_id", "=", company.id),
+            ("commercial_partner_id", "in", options["partner_ids"]),
+            ("move_type", "in", ("out_invoice", "out_refund")),
+            ("state", "=", "posted"),
+            ("payment_state", "in", ("not_paid", "partial", "blocked")),
+            ("amount_residual", ">", 0),
+        ]
+        if options.get("current_level", -1) >= 0:
+            domain.append(("relance_level", "=", options["current_level"]))
+        if options.get("date_from"):
+            domain.append(("invoice_date", ">=", options["date_from"]))
+        if options.get("date_to"):
+            domain.append(("invoice_date", "<=", options["date_to"]))
+        names = ["commercial_partner_id", "invoice_date", "invoice_date_due", "amount_residual"]
+        names += ["move_type", "currency_id", "relance_level", "relance_date"]
+        return self.env["account.move"].search_fetch(
+            domain, names, order="commercial_partner_id, invoice_date, name, id"
+        )
+
+    def _change_levels(self, company, options, lines):
+        """Use case: change levels by hand. The documents of ``lines`` (a level
+        management's ticked lines) get ``options['new_level']`` on
+        ``options['date']``, the customers' levels left as they are; a manual run
+        records it, with ``options`` (the filters used) as its parameters."""
+        level, date = options["new_level"], options["date"]
+        self._lock_documents(lines.move_id.ids)
+        run_lines = [
+            {
+                "partner_id": line.move_id.commercial_partner_id.id,
+                "move_id": line.move_id.id,
+                "level_before": line.move_id.relance_level,  # read once locked
+                "date_before": line.move_id.relance_date,
+                "level_after": level,
+                "date_after": date,
+                "residual": line.residual,
+                "currency_id": line.currency_id.id,
+                "channel": "none",
+                "outcome": "changed",
+            }
+            for line in lines
+        ]
+        self._write_levels(dict.fromkeys(lines.move_id.ids, level), date)
+        run_vals = {
+            "run_type": "manual",
+            "company_id": company.id,
+            "date": date,
+            "level": level,
+            "parameters": self._parameters_text(options),
+        }
+        return self._create_run(run_vals, run_lines)
+
     # -- background runs (queue_job) ----------------------------------------------
 
     def _plan_run(self, company, run_type, options, lines):
@@ -667,6 +946,57 @@ class RelanceService(models.AbstractModel):
         )
         return int(value) if value and value.isdigit() else BACKGROUND_LETTERS_FROM
 
+    def _print_letters(self, company, options, lines):
+        """Use case: the definitive letters of ``lines`` (document lines of the
+        chosen customers: a review's ticked ones), their levels and a run.
+
+        Beyond ``_background_letters_from`` customers the run is printed in the
+        background (``_print_run``). Else the letters are printed in the click
+        and recorded with the run, all or nothing, but for the customers whose
+        letter fails: their lines are recorded failed, no level. ``options``
+        are the run's (the ``template`` and ``subtotal_due`` among them).
+        Returns the run.
+        """
+        if len(lines.partner_id) > self._background_letters_from():
+            return self._print_run(company, options, self._line_values(lines, "planned"))
+        letters = self.env["relance.letter"]
+        pdf, failures = letters._render(
+            letters._letters(company, options["date"], lines), options, definitive=True
+        )
+        printed = lines.filtered(lambda line: line.partner_id not in failures)
+        vals = self._line_values(printed, "printed")
+        for partner, error in failures.items():
+            failed = lines.filtered(lambda line, p=partner: line.partner_id == p)
+            vals += [
+                dict(line, level_after=line["level_before"], reason=error[:500])
+                for line in self._line_values(failed, "failed")
+            ]
+        run = self._record_run(company, "letter", options, vals)
+        run.attachment_id = self.env["ir.attachment"].create(
+            {
+                "name": self._file_name(company, options, self.env._("letters"), "pdf"),
+                "raw": pdf,
+                "res_model": "relance.run",
+                "res_id": run.id,
+            }
+        )
+        done = [line for line in vals if line["outcome"] == "printed"]
+        self._post_letters(run, self._partner_levels(done), run.attachment_id)
+        return run
+
+    def _post_letters(self, run, partner_levels, attachment):
+        """A note with the letters on each customer's chatter ({partner id: level}),
+        all logged at once. A dunning manager may not edit customers: the notes are
+        logged as sudo, signed by the user."""
+        body = self.env._("Dunning letter (level %(level)s) recorded by run %(run)s.")
+        bodies = {
+            partner_id: body % {"level": level, "run": run.name}
+            for partner_id, level in partner_levels.items()
+        }
+        partners = self.env["res.partner"].browse(list(partner_levels))
+        messages = partners._message_log_batch(bodies, author_id=self.env.user.partner_id.id)
+        messages.attachment_ids = [Command.link(attachment.id)]
+
     def _print_run(self, company, options, lines):
         """Use case: a definitive edition of letters in the background.
 
@@ -691,20 +1021,20 @@ class RelanceService(models.AbstractModel):
         todo = lines.filtered(lambda line: line.outcome == "planned")
         if not todo:
             return "nothing left to do"
-        edition = self._letters_in_memory(
-            run, lines.filtered(lambda line: line.partner_id in todo.partner_id)
-        )
+        letters = self.env["relance.letter"]
+        todo_lines = lines.filtered(lambda line: line.partner_id in todo.partner_id)
         try:
-            pdf, failures = edition._render_letters(edition.partner_line_ids, definitive=True)
+            pdf, failures = letters._render(
+                letters._letters(run.company_id, run.date, todo_lines),
+                json.loads(run.parameters or "{}"),
+                definitive=True,
+            )
         except UserError as error:  # no letter at all, or wkhtmltopdf made nothing
             self._fail_lines(todo, str(error))
             return "no letter produced"
-        failed = self.env["res.partner"].union(*(pline.partner_id for pline in failures))
-        for pline, error in failures.items():
-            self._fail_lines(
-                todo.filtered(lambda line, p=pline: line.partner_id == p.partner_id), error
-            )
-        printed = todo.filtered(lambda line: line.partner_id not in failed)
+        for partner, error in failures.items():
+            self._fail_lines(todo.filtered(lambda line, p=partner: line.partner_id == p), error)
+        printed = todo.filtered(lambda line: line.partner_id not in failures)
         printed.outcome = "printed"
         attachment = self.env["ir.attachment"].create(
             {
@@ -714,57 +1044,8 @@ class RelanceService(models.AbstractModel):
                 "res_id": run.id,
             }
         )
-        self._write_run_levels(run, printed)
-        edition._post_on_partners(
-            run,
-            edition.partner_line_ids.filtered(lambda pline: pline.partner_id in printed.partner_id),
-            attachment,
-        )
+        self._post_letters(run, self._write_run_levels(run, printed), attachment)
         return f"{len(printed.partner_id)} letter(s) printed"
-
-    def _letters_in_memory(self, run, lines):
-        """The customers and documents of ``lines`` as the letter templates read
-        them (a review's lines), as in-memory records: nothing is stored."""
-        params = json.loads(run.parameters or "{}")
-        partner_lines = []
-        for partner, partner_run_lines in lines.grouped("partner_id").items():
-            documents = partner_run_lines.filtered(lambda line: not line.is_deduction)
-            partner_lines.append(
-                Command.create(
-                    {
-                        "partner_id": partner.id,
-                        "selected": True,
-                        "new_level": max(documents.mapped("level_after"), default=0),
-                        "line_ids": [
-                            Command.create(
-                                {
-                                    "partner_id": partner.id,
-                                    "move_id": line.move_id.id,
-                                    "currency_id": line.currency_id.id,
-                                    "due_date": line.due_date,
-                                    "residual": line.residual,
-                                    "level_before": line.level_before,
-                                    "date_before": line.date_before,
-                                    "level_after": line.level_after,
-                                    "days_late": line.days_late,
-                                    "is_deduction": line.is_deduction,
-                                    "selected": True,
-                                }
-                            )
-                            for line in partner_run_lines
-                        ],
-                    }
-                )
-            )
-        return self.env["relance.edition"].new(
-            {
-                "company_id": run.company_id.id,
-                "date": run.date,
-                "template_key": params.get("template") or "relance_atys.letter_document",
-                "subtotal_due": bool(params.get("subtotal_due")),
-                "partner_line_ids": partner_lines,
-            }
-        )
 
     @staticmethod
     def _letters_file_prefix(run):
@@ -870,13 +1151,14 @@ class RelanceService(models.AbstractModel):
 
     def _write_run_levels(self, run, lines):
         """The levels ``lines`` (done by a job of ``run``) give their documents and
-        customers."""
+        customers; returns the customers' ({partner id: level})."""
         done = lines.filtered(lambda line: not line.is_deduction)
         self._write_levels({line.move_id.id: line.level_after for line in done}, run.date)
         partner_levels = self._partner_levels(
             [{"partner_id": line.partner_id.id, "level_after": line.level_after} for line in done]
         )
         self._write_partner_levels(run.company_id, partner_levels, run.date)
+        return partner_levels
 
     def _fail_lines(self, lines, reason):
         """Lines whose document could not be produced: failed with the reason, their
@@ -1098,8 +1380,7 @@ class RelanceService(models.AbstractModel):
     def _cancel_runs(self, runs):
         """Use case: cancel ``runs``, the latest first (managers only); runs of more
         than BACKGROUND_LINES_FROM lines are cancelled by a job."""
-        if not self.env.user.has_group("relance_atys.group_relance_manager"):
-            raise UserError(self.env._("Only dunning managers can cancel a run."))
+        check_manager(self.env, self.env._("Only dunning managers can cancel a run."))
         if len(runs.sudo().line_ids) > BACKGROUND_LINES_FROM:
             for run in runs:
                 self._check_cancellable(run)

@@ -1,12 +1,24 @@
-"""Scale of the letters on the installed wkhtmltopdf build; what their PDF shows."""
+"""The dunning letters: each customer's letter rendered on its own, all in one PDF.
+
+The one letter path, for a review's draft and definitive letters and for a
+background run's batches: the letters are built from document lines (a review's
+or a run's) with plain arguments, never from a wizard. Also: the scale of the
+letters on the installed wkhtmltopdf build, and what their PDF shows.
+"""
 
 import functools
 import io
 import shutil
 import subprocess
 
+from markupsafe import Markup
+
+from odoo import api, models
+from odoo.exceptions import UserError
+from odoo.tools import format_date
 from odoo.tools.pdf import PdfFileReader
 
+from ..text import reminded_text, without_invisible
 from odoo.addons.base.models.ir_actions_report import _get_wkhtmltopdf_bin
 
 # Measured: Debian's wkhtmltopdf (unpatched Qt) prints CSS lengths at 0.768 of
@@ -14,6 +26,9 @@ from odoo.addons.base.models.ir_actions_report import _get_wkhtmltopdf_bin
 # zoom of 1/0.768 puts the address exactly in the envelope window. A build with
 # patched Qt prints them at their size.
 UNPATCHED_QT_ZOOM = 1.302
+DEFAULT_TEMPLATE = "relance_atys.letter_document"
+LETTER_PAPERFORMAT = "relance_atys.paperformat_relance_letter"
+PAGE_BREAK = '<div style="page-break-after: always;"></div>'
 
 
 @functools.cache
@@ -72,3 +87,217 @@ def missing_from_pdf(pdf, letters):
                 missing.append(key)
                 break
     return missing
+
+
+class Letter:
+    """One customer's letter as the letter templates read it (``pline``): its
+    customer, company and date, and the document lines it lists (a review's
+    ticked lines or a run's lines: the same fields)."""
+
+    def __init__(self, company, date, partner, lines):
+        self.env = lines.env
+        self.company_id = company
+        self.date = date
+        self.partner_id = partner
+        self.line_ids = lines
+
+    def _mail_partner(self):
+        """The invoicing contact of the customer, else the customer itself."""
+        return self.env["relance.mailer"]._mail_partner(self.partner_id)
+
+    def _documents(self):
+        return self.line_ids.filtered(lambda line: not line.is_deduction)
+
+    def _letter_sections(self, subtotal_due):
+        """Per currency: documents (with optional subtotals per due date), deductions, total."""
+        # by due date, then document
+        lines = self.line_ids.sorted(lambda line: (line.due_date, line.move_id.id))
+        return [
+            {
+                "currency": currency,
+                "rows": _rows_with_subtotals(
+                    [line for line in lines if not line.is_deduction], subtotal_due
+                ),
+                "deductions": [line for line in lines if line.is_deduction],
+                "total": currency.round(sum(line.residual for line in lines)),
+            }
+            for currency, lines in sorted(
+                lines.grouped("currency_id").items(), key=lambda kv: kv[0].name
+            )
+        ]
+
+    def _letter_lang(self):
+        """The customer's language when it is installed, else the company's: the
+        words and the dates of a letter are always in one language."""
+        installed = {code for code, _name in self.env["res.lang"].get_installed()}
+        for lang in (self.partner_id.lang, self.company_id.partner_id.lang, self.env.user.lang):
+            if lang in installed:
+                return lang
+        return next(iter(sorted(installed)), "en_US")
+
+    def _letter_level(self):
+        """The level whose texts the letter carries (the highest proposed), in its language."""
+        number = max(self._documents().mapped("level_after"), default=0)
+        level = self.env["relance.level"].search(
+            [("company_id", "=", self.company_id.id), ("number", "=", number)], limit=1
+        )
+        return level.with_context(lang=self._letter_lang())
+
+    def _letter_history(self):
+        """The sentence saying which of the letter's documents were reminded before."""
+        return reminded_text(self.line_ids.with_context(lang=self._letter_lang()))
+
+    def _letter_address(self, partner):
+        """Postal lines of ``partner``; the country only when it is not the company's."""
+        lines = [
+            partner.street,
+            partner.street2,
+            " ".join(filter(None, [partner.zip, partner.city])),
+            partner.country_id.name if partner.country_id != self.company_id.country_id else False,
+        ]
+        return [line for line in lines if line]
+
+    def _letter_subject(self):
+        names = self._documents().move_id.mapped("name")
+        return self._letter_level()._subject(self.partner_id, names, self.date)
+
+    def _letter_place_date(self):
+        """'Paris, le 31 mars 2026' in the customer's language."""
+        lang = self._letter_lang()
+        env = self.env(context=dict(self.env.context, lang=lang))
+        day = format_date(env, self.date, lang_code=lang, date_format="long")
+        if not self.company_id.city:
+            return day
+        return env._("%(city)s, %(date)s", city=self.company_id.city, date=day)
+
+
+def _rows_with_subtotals(docs, subtotal_due):
+    rows = []
+    for index, line in enumerate(docs):
+        rows.append(("line", line))
+        last_of_date = index + 1 == len(docs) or docs[index + 1].due_date != line.due_date
+        if subtotal_due and last_of_date:
+            same = [d.residual for d in docs if d.due_date == line.due_date]
+            rows.append(("subtotal", (line.due_date, sum(same))))
+    return rows
+
+
+class RelanceLetter(models.AbstractModel):
+    _name = "relance.letter"
+    _description = "Dunning letters"
+
+    @api.model
+    def _relance_letter_templates(self):
+        """Keys of the QWeb templates that print a dunning letter: the only ones
+        offered and printed. A module adds its own by extending this method."""
+        return [DEFAULT_TEMPLATE]
+
+    @api.model
+    def _letter_templates(self):
+        """[(key, name)] of the letter templates, the standard one named in the
+        user's language (a view's name is not translated)."""
+        keys = self._relance_letter_templates()
+        views = (
+            self.env["ir.ui.view"]
+            .sudo()
+            .search([("type", "=", "qweb"), ("key", "in", keys)])
+            .sorted(lambda view: keys.index(view.key))
+        )
+        names = {DEFAULT_TEMPLATE: self.env._("Standard letter")}
+        return [(view.key, names.get(view.key, view.name)) for view in views]
+
+    def _check_template(self, key):
+        if key not in dict(self._letter_templates()):
+            raise UserError(self.env._("%s is not a dunning letter template.", key))
+
+    @api.model
+    def _letters(self, company, date, lines):
+        """One letter per customer of ``lines`` (document lines), in their order."""
+        return [
+            Letter(company, date, partner, partner_lines)
+            for partner, partner_lines in lines.grouped("partner_id").items()
+        ]
+
+    @api.model
+    def _render(self, letters, options, definitive):
+        """One PDF of ``letters``, in one wkhtmltopdf call.
+
+        Each letter is rendered on its own first, so that one that fails (a broken
+        custom template, say) is left out, with its error, instead of stopping the
+        others. ``options`` carry the ``template`` and ``subtotal_due``. Returns
+        the PDF and {customer: error}.
+        """
+        html, failures = self._html(letters, options, definitive)
+        if not html:
+            raise UserError(self._failures_message(failures))
+        report = self.env["ir.actions.report"].new(
+            {"paperformat_id": self.env.ref(LETTER_PAPERFORMAT).id}
+        )
+        page = report._render_template(
+            "relance_atys.letters_standalone",
+            {"letters": Markup(PAGE_BREAK.join(html)), "zoom": letter_zoom()},
+        )
+        pdf = report._run_wkhtmltopdf([page.decode()])
+        if not pdf or not pdf.startswith(b"%PDF") or b"/Type /Page" not in pdf:
+            raise UserError(
+                self.env._("The letters could not be produced (empty PDF): nothing recorded.")
+            )
+        printed = [letter for letter in letters if letter.partner_id not in failures]
+        self._check_in_pdf(pdf, printed, options)
+        return pdf, failures
+
+    @api.model
+    def _html(self, letters, options, definitive):
+        """The HTML of each letter that renders, and {customer: error} of the others."""
+        template = options.get("template") or DEFAULT_TEMPLATE
+        self._check_template(template)
+        report = self.env["ir.actions.report"]
+        html, failures = [], {}
+        for letter in letters:
+            values = {
+                "pline": letter,
+                "sections": letter._letter_sections(options.get("subtotal_due")),
+                "draft": not definitive,
+            }
+            try:
+                with self.env.cr.savepoint():
+                    page = report.with_context(lang=letter._letter_lang())._render_template(
+                        template, values
+                    )
+            except Exception as error:  # any template error: kept, per letter
+                failures[letter.partner_id] = str(error).strip() or type(error).__name__
+                continue
+            html.append(without_invisible(page.decode()))
+        return html, failures
+
+    def _check_in_pdf(self, pdf, letters, options):
+        """Refuse a PDF that lacks a customer's letter: each letter lists the
+        documents it duns, so their numbers must all be in the PDF's text."""
+        missing = missing_from_pdf(
+            pdf, {letter: letter._documents().move_id.mapped("name") for letter in letters}
+        )
+        if missing:
+            template = options.get("template") or DEFAULT_TEMPLATE
+            raise UserError(
+                self.env._(
+                    "The PDF does not show the letters of %(partners)s (their documents are "
+                    "not in it): nothing recorded. Check the letter template '%(template)s'.",
+                    partners=", ".join(letter.partner_id.display_name for letter in missing),
+                    template=dict(self._letter_templates()).get(template, template),
+                )
+            )
+
+    def _failures_message(self, failures):
+        lines = [f"{partner.display_name}: {error}" for partner, error in failures.items()]
+        return self.env._("These letters could not be produced:\n%s", "\n".join(lines))
+
+    @api.model
+    def _print_draft(self, company, options, lines):
+        """Use case: the draft letters of ``lines`` (document lines): the PDF,
+        marked BROUILLON / DRAFT; nothing recorded, no letter left out."""
+        pdf, failures = self._render(
+            self._letters(company, options["date"], lines), options, definitive=False
+        )
+        if failures:
+            raise UserError(self._failures_message(failures))
+        return pdf

@@ -17,7 +17,7 @@ from itertools import groupby
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
-# Row layout of ``rows``, as relance.edition._control_list_rows returns them.
+# Row layout of ``rows``, as relance.control.list._rows returns them.
 (
     REF,
     NAME,

@@ -90,7 +90,7 @@ class TestEdition(RelanceCommon):
         """Moved from the engine's tests: each of its codes, and its words on the review."""
         codes = {v for k, v in vars(engine).items() if k.startswith("R_")}
         self.assertEqual(codes, set(engine.REASONS))
-        labels = self.env["relance.edition"]._reason_labels()
+        labels = self.env["relance.service"]._reason_labels()
         self.assertEqual(set(labels), codes)
         self.assertEqual(len(set(labels.values())), len(codes), "no two reasons read the same")
 
@@ -284,8 +284,8 @@ class TestEdition(RelanceCommon):
         """Locks, checks, levels of documents and customers, run lines and the
         customers' chatter: a fixed number of queries (letters aside)."""
         letters = mock.patch.object(
-            type(self.env["relance.edition"]),
-            "_render_letters",
+            type(self.env["relance.letter"]),
+            "_render",
             return_value=(b"%PDF-1.4 one page", {}),
         )
         with letters:
@@ -417,10 +417,10 @@ class TestEdition(RelanceCommon):
                 '<t t-call="relance_atys.letter_document"/></t>',
             }
         )
-        edition = type(self.env["relance.edition"])
-        declared = edition._relance_letter_templates  # as a module declares its letter
+        letters = type(self.env["relance.letter"])
+        declared = letters._relance_letter_templates  # as a module declares its letter
         self.patch(
-            edition,
+            letters,
             "_relance_letter_templates",
             lambda self: [*declared(self), "relance_atys.letter_test_broken"],
         )

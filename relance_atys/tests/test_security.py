@@ -450,7 +450,7 @@ class TestEditionAttacks(SecurityCommon):
     def test_letter_template_from_the_registry_only(self):
         """Issue 19, 6 and issue 14, 1: any QWeb view, or an internal one, as a letter."""
         edition = self._review(self.user_a)
-        offered = dict(edition._letter_templates())
+        offered = dict(edition.env["relance.letter"]._letter_templates())
         self.assertEqual(list(offered), ["relance_atys.letter_document"])
         for key in ("web.login", "relance_atys.letters_standalone", "relance_atys.letters_body"):
             with self.subTest(key=key):

@@ -74,9 +74,19 @@ class TestWords(RelanceCommon):
     def _pline(self, wizard, partner):
         return wizard.partner_line_ids.filtered(lambda pline: pline.partner_id == partner)
 
+    def _letters_html(self, wizard, partner):
+        """The HTML of ``partner``'s letter, and the letters that failed."""
+        letters = wizard.env["relance.letter"]
+        lines = wizard._lines_of(self._pline(wizard, partner))
+        return letters._html(
+            letters._letters(wizard.company_id, wizard.date, lines),
+            wizard._run_options(),
+            definitive=True,
+        )
+
     def _letter(self, wizard, partner):
         """The words of ``partner``'s letter, as the template renders them."""
-        letters, failures = wizard._letters_html(self._pline(wizard, partner), definitive=True)
+        letters, failures = self._letters_html(wizard, partner)
         self.assertFalse(failures)
         return plain(letters[0])
 
@@ -124,7 +134,7 @@ class TestWords(RelanceCommon):
         self.assertIn("Objet :", text, "words and date in one language")
 
     def test_the_standard_letter_is_named_in_french(self):
-        names = dict(self.env["relance.edition"].with_context(lang="fr_FR")._letter_templates())
+        names = dict(self.env["relance.letter"].with_context(lang="fr_FR")._letter_templates())
         self.assertEqual(names["relance_atys.letter_document"], "Courrier standard")
 
     # -- 19: customers in dictionary order -------------------------------------------
@@ -163,7 +173,7 @@ class TestWords(RelanceCommon):
         refund = self._invoice(self.fresh, 50.0, 5, move_type="out_refund")
         wizard = self._review()
         pline = self._pline(wizard, self.fresh)
-        letters, _failures = wizard._letters_html(pline, definitive=True)
+        letters, _failures = self._letters_html(wizard, self.fresh)
         self.assertIn(refund.name, letters[0])
         for text in (letters[0], pline.totals_text, wizard.summary):
             self.assertNotIn("\N{ZERO WIDTH NO-BREAK SPACE}", text)
@@ -180,7 +190,7 @@ class TestWords(RelanceCommon):
         wizard = self._review(definitive=True)
         blank = ["<div>&#160;</div>"] * len(wizard.partner_line_ids)
         with (
-            mock.patch.object(type(wizard), "_letters_html", return_value=(blank, {})),
+            mock.patch.object(type(self.env["relance.letter"]), "_html", return_value=(blank, {})),
             self.assertRaisesRegex(UserError, "Le PDF ne contient pas les courriers de Brown"),
         ):
             wizard.action_print_definitive()

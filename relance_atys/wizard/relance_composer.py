@@ -3,10 +3,10 @@
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
-from .. import engine
 from ..actions import reopen_action
 from ..guard import check_company
 from ..models.mail_template import RELANCE_TYPES
+from ..text import totals_text
 
 
 class RelanceComposer(models.TransientModel):
@@ -99,7 +99,7 @@ class RelanceComposer(models.TransientModel):
     @api.depends("line_ids.selected")
     def _compute_amount(self):
         for composer in self:
-            composer.amount = composer._selected_lines()._totals_text()
+            composer.amount = totals_text(composer._selected_lines())
 
     @api.depends("template_id", "partner_id", "line_ids.selected", "next_level_id")
     def _compute_content(self):
@@ -144,35 +144,11 @@ class RelanceComposer(models.TransientModel):
     @api.model
     def _document_commands(self, partner, moves):
         """One line per open item of ``partner``, deductions last."""
-        items = self.env["relance.service"]._get_open_items(
-            self.env.company, {"partner_ids": partner.ids}
-        )
         today = fields.Date.context_today(self)
-        return [
-            Command.create(self._document_vals(item, today, moves))
-            for item in sorted(items, key=lambda item: (item.residual < 0, item.due_date, item.id))
-        ]
-
-    @api.model
-    def _document_vals(self, item, today, moves):
-        """``moves`` ticked, if given; else the deductions and the documents past due,
-        never those excluded from dunning or in dispute."""
-        days_late = engine.days_between(item.due_date, today)
-        if moves:
-            selected = item.id in moves.ids
-        else:
-            selected = not (item.excluded or item.blocked) and (item.residual < 0 or days_late > 0)
-        return {
-            "move_id": item.id,
-            "currency_id": item.currency_id,
-            "due_date": item.due_date,
-            "days_late": days_late,
-            "residual": item.residual,
-            "level_before": item.level,
-            "date_before": item.last_date,
-            "is_deduction": item.residual < 0,
-            "selected": selected,
-        }
+        documents = self.env["relance.service"]._partner_documents(
+            self.env.company, partner, moves, today
+        )
+        return [Command.create(vals) for vals in documents]
 
     def _reopen(self):
         return reopen_action(self, self.env._("Send a reminder"))
@@ -189,7 +165,7 @@ class RelanceComposer(models.TransientModel):
         """Raise a clear error for anything that would make a wrong mail."""
         check_company(self)
         self._check_customer()
-        self._check_sender()
+        self.env["relance.mailer"]._check_sender(self.company_id, self.sender_id)
         self._check_template()
         self._check_documents()
         mailer = self.env["relance.mailer"]
@@ -225,21 +201,6 @@ class RelanceComposer(models.TransientModel):
             )
         self.env["relance.service"]._check_partners_company(self.company_id, partner)
 
-    def _check_sender(self):
-        """The user, another internal user of the company, or the company itself."""
-        sender = self.sender_id
-        colleagues = sender.sudo().user_ids.filtered(
-            lambda user: not user.share and self.company_id in user.company_ids
-        )
-        if sender not in self.env.user.partner_id | self.company_id.partner_id and not colleagues:
-            raise UserError(
-                self.env._(
-                    "%s cannot send this reminder: the sender is you, another user of "
-                    "the company, or the company itself.",
-                    sender.sudo().display_name,
-                )
-            )
-
     def _template_allowed(self):
         template = self.template_id.sudo()
         return (
@@ -268,26 +229,8 @@ class RelanceComposer(models.TransientModel):
     def _check_documents(self):
         """Every listed document is an open item of the customer, in the composer's
         company, as the composer showed it (not paid nor dunned since)."""
-        lines = self.line_ids
-        lines._check_document_owner()
-        if not lines:
-            return
-        items = {
-            item.id: item
-            for item in self.env["relance.service"]._get_open_items(
-                self.company_id,
-                {"partner_ids": self.partner_id.ids, "move_ids": lines.move_id.ids},
-            )
-        }
-        changed = lines.filtered(lambda line: not line._matches(items.get(line.move_id.id)))
-        if changed:
-            raise UserError(
-                self.env._(
-                    "These documents changed since the reminder was opened (paid, "
-                    "dunned or no longer open): %s. Open the reminder again.",
-                    ", ".join(changed.move_id.mapped("display_name")),
-                )
-            )
+        self.line_ids._check_document_owner()
+        self.env["relance.service"]._check_as_shown(self.company_id, self.partner_id, self.line_ids)
 
     def _attachments(self):
         """The files of the mail: the ticked invoices' PDFs and the user's own, checked."""
@@ -309,8 +252,11 @@ class RelanceComposer(models.TransientModel):
             lambda attachment: attachment.res_model == self._name
         )
         uploaded.sudo().write({"res_model": "res.partner", "res_id": self.partner_id.id})
-        mail = mailer._queue_mail(
+        mailer._send_reminder(
+            self.company_id,
             self.partner_id,
+            self._options(),
+            self._selected_lines(),
             {
                 "author_id": self.sender_id.id,
                 "email_from": mailer._sender_address(self.sender_id),
@@ -327,32 +273,14 @@ class RelanceComposer(models.TransientModel):
                 "attachment_ids": attachments.ids,
             },
         )
-        self._record(mail)
         if self.edition_partner_id:
             self.edition_partner_id.selected = False
             return self.edition_partner_id.edition_id._reopen()
         return {"type": "ir.actions.act_window_close"}
 
-    def _record(self, mail):
-        """The run of this mail; with its levels when it counts as a dunning step."""
-        date = fields.Date.context_today(self)
-        lines = self._run_lines(mail, date)
-        run_vals = {
-            "run_type": "email",
-            "company_id": self.company_id.id,
-            "date": date,
-            "level": max(
-                (line["level_after"] for line in lines if line["outcome"] == "queued"), default=0
-            ),
-            "parameters": self.env["relance.service"]._parameters_text(self._options()),
-        }
-        service = self.env["relance.service"]
-        if not self.count_as_step:
-            return service._create_run(run_vals, lines)
-        partner_levels = {self.partner_id.id: run_vals["level"]}
-        return service._record_definitive(self.company_id, run_vals, lines, partner_levels)
-
     def _options(self):
+        """What the run keeps of the reminder (``count_as_step`` and ``next_level``
+        tell the service the levels to give)."""
         return {
             "composer": self.partner_id.display_name,
             "type": dict(RELANCE_TYPES)[self.relance_type],
@@ -363,43 +291,6 @@ class RelanceComposer(models.TransientModel):
             "count_as_step": self.count_as_step,
             "next_level": self.next_level_id.number,
         }
-
-    def _run_lines(self, mail, date):
-        """The run's lines: the customer's level and date before on each, so that
-        cancelling a mail that moved nothing gives back what was there."""
-        service = self.env["relance.service"]
-        state = service._get_partner_states(self.company_id, self.partner_id.ids)[
-            self.partner_id.id
-        ]
-        links = {
-            "mail_id": mail.id,
-            "message_id": mail.mail_message_id.id,
-            "partner_level_before": state.level,
-            "partner_date_before": state.last_date,
-        }
-        lines = self._selected_lines()
-        if not lines:
-            return [
-                {
-                    "partner_id": self.partner_id.id,
-                    "channel": "email",
-                    "outcome": "queued",
-                    "level_before": state.level,
-                    "level_after": state.level,
-                    "date_before": state.last_date,
-                    "date_after": state.last_date,
-                    **links,
-                }
-            ]
-        top = service._get_levels(self.company_id)[-1:].number or 5  # at most 5
-        return [
-            dict(line._run_line_vals(self._next_level(line, top), date), **links) for line in lines
-        ]
-
-    def _next_level(self, line, top):
-        if not self.count_as_step or line.is_deduction:
-            return line.level_before
-        return self.next_level_id.number or min(line.level_before + 1, top)
 
 
 class RelanceComposerLine(models.TransientModel):
@@ -415,20 +306,3 @@ class RelanceComposerLine(models.TransientModel):
         """A document of the composer's customer, in the composer's company."""
         for composer, lines in self.grouped("composer_id").items():
             lines._check_documents_of(composer.company_id, composer.partner_id)
-
-    def _matches(self, item):
-        """Whether this line still shows ``item`` (an open item) as it is now."""
-        return bool(item) and (
-            (self.level_before, self.date_before or None) == (item.level, item.last_date)
-            and not self.currency_id.compare_amounts(self.residual, item.residual)
-        )
-
-    def _run_line_vals(self, level_after, date):
-        counted = self.composer_id.count_as_step and not self.is_deduction
-        return self._run_line_base() | {
-            "partner_id": self.composer_id.partner_id.id,
-            "level_after": level_after,
-            "date_after": date if counted else self.date_before,
-            "channel": "email",
-            "outcome": "skipped" if self.is_deduction else "queued",
-        }

@@ -1,10 +1,5 @@
-from collections import defaultdict
-
 from odoo import fields, models
 from odoo.exceptions import UserError
-from odoo.tools import format_date
-
-from ..text import format_money
 
 
 class RelanceDocumentLine(models.AbstractModel):
@@ -56,67 +51,3 @@ class RelanceDocumentLine(models.AbstractModel):
             )
         if not self.env.su:
             self.move_id.check_access("read")
-
-    def _run_line_base(self):
-        """The run line values every front door records the same way."""
-        return {
-            "move_id": self.move_id.id,
-            "level_before": self.level_before,
-            "date_before": self.date_before,
-            "residual": self.residual,
-            "currency_id": self.currency_id.id,
-            "due_date": self.due_date,
-            "days_late": self.days_late,
-            "is_deduction": self.is_deduction,
-            "reason": self.env._("deduction") if self.is_deduction else False,
-        }
-
-    def _reminded_text(self):
-        """What the customer was already sent about these documents, as a sentence
-        of the context's language; empty when none of them was reminded before
-        (a letter or mail must not claim reminders that were never sent)."""
-        reminded = self.filtered(lambda line: not line.is_deduction and line.level_before > 0)
-        if not reminded:
-            return ""
-        dates = [date for date in reminded.mapped("date_before") if date]
-        values = {
-            "documents": ", ".join(reminded.move_id.mapped("name")),
-            "date": format_date(self.env, max(dates), date_format="long") if dates else "",
-        }
-        _ = self.env._
-        if len(reminded) == 1:
-            if not dates:
-                return _(
-                    "We already sent you a reminder about %(documents)s; it is still unpaid.",
-                    **values,
-                )
-            return _(
-                "We already sent you a reminder about %(documents)s on %(date)s; "
-                "it is still unpaid.",
-                **values,
-            )
-        if not dates:
-            return _(
-                "We already sent you reminders about %(documents)s; they are still unpaid.",
-                **values,
-            )
-        return _(
-            "We already sent you reminders about %(documents)s, the last one on %(date)s; "
-            "they are still unpaid.",
-            **values,
-        )
-
-    def _totals_per_currency(self):
-        """[(currency, total residual)] of these lines, by currency name: amounts are
-        never added across currencies."""
-        totals = defaultdict(float)
-        for line in self:
-            totals[line.currency_id] += line.residual
-        return sorted(totals.items(), key=lambda total: total[0].name)
-
-    def _totals_text(self):
-        """The totals per currency, as the screens show them: "1 200,00 € ; 80,00 $"."""
-        return " ; ".join(
-            format_money(self.env, amount, currency)
-            for currency, amount in self._totals_per_currency()
-        )

@@ -1,19 +1,14 @@
 """Dunning edition (Atys "Édition des relances") with EIG's review screen."""
 
-from collections import defaultdict
-
-from markupsafe import Markup
-
-from odoo import Command, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_date
 
 from .. import engine
 from ..actions import download_action, reopen_action
-from ..guard import check_company, check_readable
-from ..report.relance_letter import letter_zoom, missing_from_pdf
-from ..report.relance_xlsx import write_control_list
-from ..text import sort_key, without_invisible
+from ..guard import check_company, check_manager, check_readable
+from ..report.relance_letter import DEFAULT_TEMPLATE
+from ..text import totals_text
 
 SORTS = [
     ("name", "Customer name"),
@@ -26,8 +21,6 @@ SELECTIONS = [
     (engine.SELECT_PREVIOUS, "Documents of the previous level only"),
     (engine.SELECT_LOWER, "Documents of every lower level"),
 ]
-DEFAULT_TEMPLATE = "relance_atys.letter_document"
-LETTER_PAPERFORMAT = "relance_atys.paperformat_relance_letter"
 # The many2many filters of the edition, each checked readable by its user.
 FILTERS = (
     "partner_ids",
@@ -36,7 +29,6 @@ FILTERS = (
     "payment_method_line_ids",
     "payment_term_ids",
 )
-PAGE_BREAK = '<div style="page-break-after: always;"></div>'
 
 
 def _fetch_stored(records):
@@ -76,12 +68,12 @@ class RelanceEdition(models.TransientModel):
         SELECTIONS, string="Documents", default=engine.SELECT_LOWER, required=True
     )
     template_key = fields.Selection(
-        selection="_letter_templates",
+        selection=lambda self: self.env["relance.letter"]._letter_templates(),
         string="Letter template",
         default=DEFAULT_TEMPLATE,
         required=True,
         help="The standard letter, or a letter template a module of yours declares "
-        "(see _relance_letter_templates).",
+        "(see relance.letter._relance_letter_templates).",
     )
     due_from = fields.Date(string="Due from")
     due_to = fields.Date(string="Due to")
@@ -117,27 +109,6 @@ class RelanceEdition(models.TransientModel):
         "the menu reopens it rather than a new edition.",
     )
 
-    @api.model
-    def _relance_letter_templates(self):
-        """Keys of the QWeb templates that print a dunning letter: the only ones
-        offered and printed. A module adds its own by extending this method."""
-        return [DEFAULT_TEMPLATE]
-
-    @api.model
-    def _letter_templates(self):
-        keys = self._relance_letter_templates()
-        views = (
-            self.env["ir.ui.view"]
-            .sudo()
-            .search([("type", "=", "qweb"), ("key", "in", keys)])
-            .sorted(lambda view: keys.index(view.key))
-        )
-        return [(view.key, self._letter_template_name(view)) for view in views]
-
-    def _letter_template_name(self, view):
-        """The standard letter's name in the user's language (a view's is not translated)."""
-        return self.env._("Standard letter") if view.key == DEFAULT_TEMPLATE else view.name
-
     # -- checks ------------------------------------------------------------
 
     @api.constrains("company_id")
@@ -150,33 +121,13 @@ class RelanceEdition(models.TransientModel):
         """Raise a clear error for anything the user asked wrongly."""
         self.ensure_one()
         check_company(self)
-        _ = self.env._
-        if self.due_from and self.due_to and self.due_from > self.due_to:
-            raise UserError(_("The due-date range is inverted: 'Due from' is after 'Due to'."))
-        if self.min_amount < 0:
-            raise UserError(_("The amount threshold cannot be negative."))
-        if self.rule == engine.RULE_SEQUENTIAL and not self.level_id:
-            raise UserError(_("Choose the dunning level to send (sequential rule)."))
-        number = self.level_id.sudo().number
-        if self.level_id and not engine.MIN_LEVEL <= number <= engine.MAX_LEVEL:
-            raise UserError(
-                _(
-                    "The dunning level must be between %(min)s and %(max)s.",
-                    min=engine.MIN_LEVEL,
-                    max=engine.MAX_LEVEL,
-                )
-            )
         if self.level_id and self.level_id.sudo().company_id != self.company_id:
-            raise UserError(_("This level belongs to another company."))
+            raise UserError(self.env._("This level belongs to another company."))
         if self.definitive and self.output != "letters" and self.mode == "letter":
-            raise UserError(_("Only letters can be definitive, not a control list."))
+            raise UserError(self.env._("Only letters can be definitive, not a control list."))
         check_readable(self, FILTERS)
-        self.env["relance.service"]._check_partners_company(self.company_id, self.partner_ids)
-        self._check_template_key()
-
-    def _check_template_key(self):
-        if self.template_key not in dict(self._letter_templates()):
-            raise UserError(self.env._("%s is not a dunning letter template.", self.template_key))
+        self.env["relance.service"]._check_options(self.company_id, self._options())
+        self.env["relance.letter"]._check_template(self.template_key)
 
     def _options(self):
         self.ensure_one()
@@ -200,104 +151,12 @@ class RelanceEdition(models.TransientModel):
     def action_review(self):
         """Compute the proposal and show it for review, nothing recorded."""
         self._check_input()
-        service = self.env["relance.service"]
-        proposal = service._propose(self.company_id, self._options())
         self.partner_line_ids.unlink()
-        if not proposal.groups:
-            raise UserError(self._nothing_to_dun_message(proposal))
-        self._create_review_lines(proposal)
-        self.write({"state": "review", "skipped_text": self._skipped_summary(proposal)})
-        return self._reopen()
-
-    def _nothing_to_dun_message(self, proposal):
-        message = self.env._("Nothing to dun with these parameters.")
-        summary = self._skipped_summary(proposal)
-        return f"{message}\n{summary}" if summary else message
-
-    def _skipped_summary(self, proposal):
-        counts = defaultdict(int)
-        for skipped in proposal.skipped:
-            counts[skipped.reason] += 1
-        labels = self._reason_labels()
-        return "\n".join(
-            self.env._("%(count)s document(s): %(reason)s", count=count, reason=labels[reason])
-            for reason, count in sorted(counts.items(), key=lambda kv: -kv[1])
+        skipped = self.env["relance.service"]._review(
+            self.company_id, dict(self._options(), sort_by=self.sort_by), self
         )
-
-    def _reason_labels(self):
-        _ = self.env._
-        return {
-            engine.R_PARTNER_EXCLUDED: _("customer excluded from dunning"),
-            engine.R_PARTNER_DISABLED: _("customer without 'Dunning letters'"),
-            engine.R_PARTNER_LEVEL: _("customer not at the previous level"),
-            engine.R_EXCLUDED: _("document excluded from dunning"),
-            engine.R_BLOCKED: _("payment blocked (dispute)"),
-            engine.R_DUE_RANGE: _("due date outside the range"),
-            engine.R_NOT_DUE: _("not due yet"),
-            engine.R_NO_LEVEL: _("no level for these days late"),
-            engine.R_ALREADY: _("already dunned at this level"),
-            engine.R_TOO_RECENT: _("last dunning too recent"),
-            engine.R_SELECTION: _("document level not selected"),
-            engine.R_OTHER_LEVEL: _("due for another level"),
-            engine.R_BELOW_AMOUNT: _("customer total below the threshold"),
-            engine.R_NOTHING_TO_DUN: _("credit with nothing to dun"),
-        }
-
-    def _create_review_lines(self, proposal):
-        """One partner line per customer, one line per document, in one INSERT each."""
-        groups = self.env["relance.service"]._group_by_partner(proposal)
-        partners = self.env["res.partner"].browse(list(groups)).with_company(self.company_id)
-        partner_vals = []
-        for partner in self._sorted_partners(partners):
-            partner_groups = groups[partner.id]
-            partner_vals.append(
-                {
-                    "edition_id": self.id,
-                    "partner_id": partner.id,
-                    "sequence": len(partner_vals),
-                    "selected": any(group.selected for group in partner_groups),
-                    "new_level": max(group.level for group in partner_groups),
-                    "current_level": partner.relance_level,
-                    "current_date": partner.relance_date,
-                }
-            )
-        service = self.env["relance.service"]
-        partner_lines = service._insert("relance.edition.partner", partner_vals)
-        service._refresh_statistics(["relance.edition.partner"])  # before the lines point to them
-        line_vals = []
-        for pline, vals in zip(partner_lines, partner_vals):
-            for group in groups[vals["partner_id"]]:
-                line_vals.extend(self._document_line_vals(pline, group))
-        service._insert("relance.edition.line", line_vals)
-
-    def _document_line_vals(self, pline, group):
-        item_line = self.env["relance.service"]._item_line  # the run lines' values too
-
-        def vals(item, level, days, deduction):
-            return dict(
-                item_line(group.partner_id, item, level),
-                edition_id=self.id,
-                partner_line_id=pline.id,
-                days_late=days,
-                is_deduction=deduction,
-                selected=True,
-            )
-
-        rows = [vals(p.item, p.level, p.days_late, False) for p in group.proposed]
-        rows += [
-            vals(item, 0, engine.days_between(item.due_date, self.date), True)
-            for item in group.deductions
-        ]
-        return rows
-
-    def _sorted_partners(self, partners):
-        keys = {
-            "name": lambda p: sort_key(p.name),
-            "zip": lambda p: (p.zip or "", sort_key(p.name)),
-            "ref": lambda p: (p.ref or "", sort_key(p.name)),
-            "user": lambda p: (sort_key(p.user_id.name), sort_key(p.name)),
-        }
-        return partners.sorted(keys[self.sort_by])
+        self.write({"state": "review", "skipped_text": skipped})
+        return self._reopen()
 
     @api.depends("partner_line_ids.selected", "line_ids.selected")
     def _compute_summary(self):
@@ -317,7 +176,7 @@ class RelanceEdition(models.TransientModel):
                 "%(partners)s customer(s), %(docs)s document(s): %(totals)s",
                 partners=len(lines.partner_line_id),
                 docs=len(lines.filtered(lambda line: not line.is_deduction)),
-                totals=lines._totals_text(),
+                totals=totals_text(lines),
             )
 
     def _selected_lines(self):
@@ -363,7 +222,9 @@ class RelanceEdition(models.TransientModel):
         if not partner_lines:
             raise UserError(self.env._("No customer is ticked: nothing to send."))
         self._check_definitive_dates(partner_lines)
-        lines = [line._run_line_vals("email", "planned") for line in self._lines_of(partner_lines)]
+        lines = self.env["relance.service"]._line_values(
+            self._lines_of(partner_lines), "planned", "email"
+        )
         run = self.env["relance.mailer"]._send_run(self.company_id, self._run_options(), lines)
         return self._background_action(
             run, self.env._("Sending in the background: follow it in run %s.", run.name)
@@ -442,97 +303,11 @@ class RelanceEdition(models.TransientModel):
             return pending._reopen()
         return self.env["ir.actions.act_window"]._for_xml_id("relance_atys.action_relance_edition")
 
-    def _control_list_rows(self):
-        """Rows for the XLSX, in the review order, read in one query: of documents
-        and customers the ORM lets the user read."""
-        lines = self._selected_lines()
-        lines.move_id.check_access("read")  # their company and customer checked when written
-        lines.partner_id.check_access("read")
-        self.env.flush_all()
-        self.env.cr.execute(
-            """
-            SELECT p.ref, p.name, p.zip, COALESCE(up.name, ''), m.name,
-                   m.invoice_date, l.due_date, l.days_late,
-                   CASE WHEN m.move_type = 'out_refund' THEN -m.amount_total
-                        WHEN m.move_type = 'out_invoice' THEN m.amount_total
-                        ELSE l.residual END,
-                   l.residual, l.level_before, l.date_before, l.level_after,
-                   COALESCE(p.email, ''), c.name, l.is_deduction, pl.id
-              FROM relance_edition_line l
-              JOIN relance_edition_partner pl ON pl.id = l.partner_line_id
-              JOIN res_partner p ON p.id = l.partner_id
-              JOIN account_move m ON m.id = l.move_id
-              JOIN res_currency c ON c.id = l.currency_id
-              LEFT JOIN res_users u ON u.id = p.user_id
-              LEFT JOIN res_partner up ON up.id = u.partner_id
-             WHERE l.edition_id = %s AND l.selected AND pl.selected
-             ORDER BY pl.sequence, c.name, l.is_deduction, l.due_date, l.id
-            """,
-            [self.id],
-        )
-        return self.env.cr.fetchall()
-
-    def _file_name(self, kind, extension):
-        company = "".join(ch if ch.isalnum() else "_" for ch in self.company_id.name)
-        name = self.env._(
-            "%(kind)s_%(company)s_level_%(level)s_%(date)s",
-            kind=kind,
-            company=company,
-            level=self.level_id.number or self.env._("all"),
-            date=self.date,
-        )
-        return f"{name}.{extension}"
-
     def action_export_xlsx(self):
         self.ensure_one()
         check_company(self)
-        data = write_control_list(
-            self._control_list_rows(),
-            subtotal_due=self.subtotal_due,
-            labels=self._xlsx_labels(),
-            title=self._xlsx_title(),
-        )
-        attachment = self._attach(data, self._file_name(self.env._("control_list"), "xlsx"))
-        return download_action(attachment)
-
-    def _xlsx_title(self):
-        level = self.level_id.display_name or self.env._("all levels")
-        return self.env._(
-            "Dunning control list - %(company)s - %(level)s - %(date)s",
-            company=self.company_id.name,
-            level=level,
-            date=format_date(self.env, self.date),
-        )
-
-    def _xlsx_labels(self):
-        _ = self.env._
-        return {
-            "columns": [
-                _("Customer ref."),
-                _("Customer"),
-                _("Zip"),
-                _("Salesperson"),
-                _("Document"),
-                _("Date"),
-                _("Due date"),
-                _("Days late"),
-                _("Amount"),
-                _("Residual"),
-                _("Current level"),
-                _("Last dunning"),
-                _("Proposed level"),
-                _("Email"),
-                _("Currency"),
-            ],
-            "subtotal": _("Subtotal"),
-            "subtotal_due": _("Subtotal due"),
-            "total": _("Grand total"),
-            "type": _("Type"),
-            "document": _("Document"),
-            "deduction": _("Deduction"),
-            "shown": _("Shown"),
-            "sheet": _("Dunning"),
-        }
+        data, name = self.env["relance.control.list"]._xlsx(self)
+        return download_action(self._attach(data, name))
 
     # -- letters --------------------------------------------------------------
 
@@ -546,92 +321,17 @@ class RelanceEdition(models.TransientModel):
     def action_print_draft(self):
         """Draft letters: the same PDF marked BROUILLON / DRAFT; nothing recorded."""
         self.ensure_one()
-        pdf, failures = self._render_letters(self._letter_partner_lines(), definitive=False)
-        if failures:
-            raise UserError(self._failures_message(failures))
-        attachment = self._attach(pdf, self._file_name(self.env._("draft_letters"), "pdf"))
-        return download_action(attachment)
-
-    def _render_letters(self, partner_lines, definitive):
-        """One PDF of the letters of ``partner_lines``, in one wkhtmltopdf call.
-
-        Each letter is rendered on its own first, so that one that fails (a broken
-        custom template, say) is left out, with its error, instead of stopping the
-        others. Returns the PDF and {partner line: error}.
-        """
-        letters, failures = self._letters_html(partner_lines, definitive)
-        if not letters:
-            raise UserError(self._failures_message(failures))
-        report = self.env["ir.actions.report"].new(
-            {"paperformat_id": self.env.ref(LETTER_PAPERFORMAT).id}
+        lines = self._lines_of(self._letter_partner_lines())
+        pdf = self.env["relance.letter"]._print_draft(self.company_id, self._run_options(), lines)
+        options = {"date": self.date, "level": self.level_id.number}
+        name = self.env["relance.service"]._file_name(
+            self.company_id, options, self.env._("draft_letters"), "pdf"
         )
-        html = report._render_template(
-            "relance_atys.letters_standalone",
-            {"letters": Markup(PAGE_BREAK.join(letters)), "zoom": letter_zoom()},
-        )
-        pdf = report._run_wkhtmltopdf([html.decode()])
-        if not pdf or not pdf.startswith(b"%PDF") or b"/Type /Page" not in pdf:
-            raise UserError(
-                self.env._("The letters could not be produced (empty PDF): nothing recorded.")
-            )
-        self._check_letters_in_pdf(pdf, partner_lines.filtered(lambda pl: pl not in failures))
-        return pdf, failures
+        return download_action(self._attach(pdf, name))
 
-    def _check_letters_in_pdf(self, pdf, partner_lines):
-        """Refuse a PDF that lacks a customer's letter: each letter lists the
-        documents it duns, so their numbers must all be in the PDF's text."""
-        letters = {
-            pline: pline.line_ids.filtered(
-                lambda line: line.selected and not line.is_deduction
-            ).move_id.mapped("name")
-            for pline in partner_lines
-        }
-        missing = missing_from_pdf(pdf, letters)
-        if missing:
-            raise UserError(
-                self.env._(
-                    "The PDF does not show the letters of %(partners)s (their documents are "
-                    "not in it): nothing recorded. Check the letter template '%(template)s'.",
-                    partners=", ".join(pline.partner_id.display_name for pline in missing),
-                    template=dict(self._letter_templates()).get(
-                        self.template_key, self.template_key
-                    ),
-                )
-            )
-
-    def _letters_html(self, partner_lines, definitive):
-        self._check_template_key()
-        report = self.env["ir.actions.report"]
-        letters, failures = [], {}
-        for pline in partner_lines:
-            values = {
-                "pline": pline,
-                "sections": pline._letter_sections(self.subtotal_due),
-                "draft": not definitive,
-            }
-            try:
-                with self.env.cr.savepoint():
-                    html = report.with_context(lang=pline._letter_lang())._render_template(
-                        self.template_key, values
-                    )
-            except Exception as error:  # any template error: kept, per letter
-                failures[pline] = str(error).strip() or type(error).__name__
-                continue
-            letters.append(without_invisible(html.decode()))
-        return letters, failures
-
-    def _failures_message(self, failures):
-        lines = [f"{pline.partner_id.display_name}: {error}" for pline, error in failures.items()]
-        return self.env._("These letters could not be produced:\n%s", "\n".join(lines))
-
-    def _attach(self, data, name, res_model=None, res_id=None):
+    def _attach(self, data, name):
         return self.env["ir.attachment"].create(
-            {
-                "name": name,
-                "raw": data,
-                "res_model": res_model or self._name,
-                "res_id": res_id or self.id,
-            }
+            {"name": name, "raw": data, "res_model": self._name, "res_id": self.id}
         )
 
     def _check_definitive_dates(self, partner_lines):
@@ -655,57 +355,18 @@ class RelanceEdition(models.TransientModel):
         self._check_manager()
         partner_lines = self._letter_partner_lines()
         self._check_definitive_dates(partner_lines)
-        service = self.env["relance.service"]
-        if len(partner_lines) > service._background_letters_from():
-            lines = [
-                line._run_line_vals("letter", "planned") for line in self._lines_of(partner_lines)
-            ]
-            run = service._print_run(self.company_id, self._run_options(), lines)
+        run = self.env["relance.service"]._print_letters(
+            self.company_id, self._run_options(), self._lines_of(partner_lines)
+        )
+        if run.state == "queued":
             return self._background_action(
                 run, self.env._("Printing in the background: follow it in run %s.", run.name)
             )
-        pdf, failures = self._render_letters(partner_lines, definitive=True)
-        printed = partner_lines.filtered(lambda pl: pl not in failures)
-        run = self._record_letters(printed, failures)
-        name = self._file_name(self.env._("letters"), "pdf")
-        run.attachment_id = self._attach(pdf, name, "relance.run", run.id)
-        attachment = run.attachment_id
-        self._post_on_partners(run, printed, attachment)
         return run._get_form_action()
 
     def _check_manager(self):
-        if not self.env.user.has_group("relance_atys.group_relance_manager"):
-            raise UserError(self.env._("Only dunning managers can record a definitive dunning."))
-
-    def _record_letters(self, partner_lines, failures):
-        """Record the definitive letters of ``partner_lines`` through the service;
-        ``failures`` ({partner line: error}) are kept as failed lines, no level."""
-        lines = [line._run_line_vals("letter", "printed") for line in self._lines_of(partner_lines)]
-        for pline, error in failures.items():
-            lines += [
-                line._run_line_vals("letter", "failed")
-                | {"level_after": line.level_before, "reason": error[:500]}
-                for line in pline.line_ids.filtered("selected")
-            ]
-        return self.env["relance.service"]._record_run(
-            self.company_id, "letter", self._run_options(), lines
-        )
-
-    def _post_on_partners(self, run, partner_lines, attachment):
-        """A note with the letters on each customer's chatter, all logged at once.
-
-        A dunning manager may not edit customers: the notes are logged as sudo,
-        signed by the user.
-        """
-        body = self.env._("Dunning letter (level %(level)s) recorded by run %(run)s.")
-        bodies = {
-            pline.partner_id.id: body % {"level": pline.new_level, "run": run.name}
-            for pline in partner_lines
-        }
-        messages = partner_lines.partner_id._message_log_batch(
-            bodies, author_id=self.env.user.partner_id.id
-        )
-        messages.attachment_ids = [Command.link(attachment.id)]
+        message = self.env._("Only dunning managers can record a definitive dunning.")
+        check_manager(self.env, message)
 
 
 class RelanceEditionPartner(models.TransientModel):
@@ -753,7 +414,7 @@ class RelanceEditionPartner(models.TransientModel):
             docs = lines.filtered(lambda line: not line.is_deduction)
             pline.doc_count = len(docs)
             pline.doc_count_text = pline.env._("%s document(s)", len(lines))
-            pline.totals_text = lines._totals_text()
+            pline.totals_text = totals_text(lines)
 
     @api.depends("partner_id")
     def _compute_email(self):
@@ -775,97 +436,6 @@ class RelanceEditionPartner(models.TransientModel):
         return composer.with_context(default_edition_partner_id=self.id).action_open_for_partner(
             self.partner_id, moves
         )
-
-    def _letter_sections(self, subtotal_due):
-        """Per currency: documents (with optional subtotals per due date), deductions, total."""
-        by_currency = defaultdict(list)
-        # by due date, then document (the letters a job prints are in-memory records)
-        for line in self.line_ids.filtered("selected").sorted(
-            lambda ln: (ln.due_date, ln.move_id.id)
-        ):
-            by_currency[line.currency_id].append(line)
-        sections = []
-        for currency, lines in sorted(by_currency.items(), key=lambda kv: kv[0].name):
-            docs = [line for line in lines if not line.is_deduction]
-            sections.append(
-                {
-                    "currency": currency,
-                    "rows": self._rows_with_subtotals(docs, subtotal_due),
-                    "deductions": [line for line in lines if line.is_deduction],
-                    "total": currency.round(sum(line.residual for line in lines)),
-                }
-            )
-        return sections
-
-    @staticmethod
-    def _rows_with_subtotals(docs, subtotal_due):
-        rows = []
-        for index, line in enumerate(docs):
-            rows.append(("line", line))
-            last_of_date = index + 1 == len(docs) or docs[index + 1].due_date != line.due_date
-            if subtotal_due and last_of_date:
-                same = [d.residual for d in docs if d.due_date == line.due_date]
-                rows.append(("subtotal", (line.due_date, sum(same))))
-        return rows
-
-    # -- what a letter prints ---------------------------------------------------
-
-    def _letter_lang(self):
-        """The customer's language when it is installed, else the company's: the
-        words and the dates of a letter are always in one language."""
-        installed = {code for code, _name in self.env["res.lang"].get_installed()}
-        for lang in (
-            self.partner_id.lang,
-            self.edition_id.company_id.partner_id.lang,
-            self.env.user.lang,
-        ):
-            if lang in installed:
-                return lang
-        return next(iter(sorted(installed)), "en_US")
-
-    def _letter_level(self):
-        """The level whose texts the letter carries (the highest proposed), in its language."""
-        number = max(
-            (line.level_after for line in self.line_ids if line.selected and not line.is_deduction),
-            default=self.new_level,
-        )
-        level = self.env["relance.level"].search(
-            [("company_id", "=", self.edition_id.company_id.id), ("number", "=", number)],
-            limit=1,
-        )
-        return level.with_context(lang=self._letter_lang())
-
-    def _letter_history(self):
-        """The sentence saying which of the letter's documents were reminded before."""
-        lines = self.line_ids.filtered("selected")
-        return lines.with_context(lang=self._letter_lang())._reminded_text()
-
-    def _letter_address(self, partner):
-        """Postal lines of ``partner``; the country only when it is not the company's."""
-        company_country = self.edition_id.company_id.country_id
-        lines = [
-            partner.street,
-            partner.street2,
-            " ".join(filter(None, [partner.zip, partner.city])),
-            partner.country_id.name if partner.country_id != company_country else False,
-        ]
-        return [line for line in lines if line]
-
-    def _letter_subject(self):
-        documents = self.line_ids.filtered(lambda ln: ln.selected and not ln.is_deduction)
-        return self._letter_level()._subject(
-            self.partner_id, documents.move_id.mapped("name"), self.edition_id.date
-        )
-
-    def _letter_place_date(self):
-        """'Paris, le 31 mars 2026' in the customer's language."""
-        lang = self._letter_lang()
-        env = self.with_context(lang=lang).env
-        company = self.edition_id.company_id
-        day = format_date(env, self.edition_id.date, lang_code=lang, date_format="long")
-        if not company.city:
-            return day
-        return env._("%(city)s, %(date)s", city=company.city, date=day)
 
     def action_open(self):
         return {
@@ -916,11 +486,3 @@ class RelanceEditionLine(models.TransientModel):
             lines.with_env(self.env)._check_documents_of(
                 pline.edition_id.company_id, pline.partner_id
             )
-
-    def _run_line_vals(self, run_type, outcome):
-        return self._run_line_base() | {
-            "partner_id": self.partner_id.id,
-            "level_after": self.level_after if not self.is_deduction else self.level_before,
-            "channel": "letter" if run_type == "letter" else "email",
-            "outcome": outcome if not self.is_deduction else "skipped",
-        }

@@ -11,7 +11,7 @@ from odoo.exceptions import UserError
 
 from .. import engine
 from ..actions import reopen_action
-from ..guard import check_company
+from ..guard import check_company, check_manager
 
 
 class RelanceLevelManage(models.TransientModel):
@@ -92,8 +92,7 @@ class RelanceLevelManage(models.TransientModel):
 
     def _check_manager(self):
         """Raw SQL writes the levels: refuse anyone but a dunning manager first."""
-        if not self.env.user.has_group("relance_atys.group_relance_manager"):
-            raise UserError(self.env._("Only dunning managers can change levels by hand."))
+        check_manager(self.env, self.env._("Only dunning managers can change levels by hand."))
 
     def _check_input(self):
         self.ensure_one()
@@ -127,40 +126,15 @@ class RelanceLevelManage(models.TransientModel):
 
     # -- consultation -----------------------------------------------------------
 
-    def _get_documents_domain(self):
-        """Open customer invoices and credit notes of the customers matching the filters."""
-        domain = [
-            ("company_id", "=", self.company_id.id),
-            ("commercial_partner_id", "in", self.partner_ids.commercial_partner_id.ids),
-            ("move_type", "in", ("out_invoice", "out_refund")),
-            ("state", "=", "posted"),
-            ("payment_state", "in", ("not_paid", "partial", "blocked")),
-            ("amount_residual", ">", 0),
-        ]
-        if self.current_level >= 0:
-            domain.append(("relance_level", "=", self.current_level))
-        if self.date_from:
-            domain.append(("invoice_date", ">=", self.date_from))
-        if self.date_to:
-            domain.append(("invoice_date", "<=", self.date_to))
-        return domain
-
     def _load_lines(self):
         """Replace the lines by the matching documents, fetched in one query."""
-        moves = self.env["account.move"].search_fetch(
-            self._get_documents_domain(),
-            [
-                "commercial_partner_id",
-                "invoice_date",
-                "invoice_date_due",
-                "amount_residual",
-                "move_type",
-                "currency_id",
-                "relance_level",
-                "relance_date",
-            ],
-            order="commercial_partner_id, invoice_date, name, id",
-        )
+        options = {
+            "partner_ids": self.partner_ids.commercial_partner_id.ids,
+            "current_level": self.current_level,
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+        }
+        moves = self.env["relance.service"]._level_documents(self.company_id, options)
         self.line_ids.unlink()
         self.env["relance.level.manage.line"].create([self._line_vals(move) for move in moves])
 
@@ -212,22 +186,7 @@ class RelanceLevelManage(models.TransientModel):
         lines = self.line_ids.filtered("selected")
         if not lines:
             raise UserError(self.env._("Tick the documents whose level changes."))
-        service = self.env["relance.service"]
-        service._lock_documents(lines.move_id.ids)
-        run_lines = [line._run_line_vals(self.new_level, self.date) for line in lines]
-        service._write_levels(dict.fromkeys(lines.move_id.ids, self.new_level), self.date)
-        run = service._create_run(self._run_vals(), run_lines)
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "relance.run",
-            "res_id": run.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "current",
-        }
-
-    def _run_vals(self):
-        parameters = {
+        options = {
             "partners": self.partner_ids,
             "current_level": self.current_level,
             "new_level": self.new_level,
@@ -235,12 +194,14 @@ class RelanceLevelManage(models.TransientModel):
             "date_from": self.date_from,
             "date_to": self.date_to,
         }
+        run = self.env["relance.service"]._change_levels(self.company_id, options, lines)
         return {
-            "run_type": "manual",
-            "company_id": self.company_id.id,
-            "date": self.date,
-            "level": self.new_level,
-            "parameters": self.env["relance.service"]._parameters_text(parameters),
+            "type": "ir.actions.act_window",
+            "res_model": "relance.run",
+            "res_id": run.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "current",
         }
 
 
@@ -283,19 +244,3 @@ class RelanceLevelManageLine(models.TransientModel):
                         company=wizard.company_id.sudo().name,
                     )
                 )
-
-    def _run_line_vals(self, level, date):
-        """History line: the document's level before (read once locked) and after."""
-        move = self.move_id
-        return {
-            "partner_id": move.commercial_partner_id.id,
-            "move_id": move.id,
-            "level_before": move.relance_level,
-            "date_before": move.relance_date,
-            "level_after": level,
-            "date_after": date,
-            "residual": self.residual,
-            "currency_id": self.currency_id.id,
-            "channel": "none",
-            "outcome": "changed",
-        }

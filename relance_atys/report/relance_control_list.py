@@ -1,0 +1,96 @@
+"""The control list of a review (Atys' "liste de contrôle") as an XLSX file."""
+
+from odoo import api, models
+from odoo.tools import format_date
+
+from .relance_xlsx import write_control_list
+
+
+class RelanceControlList(models.AbstractModel):
+    _name = "relance.control.list"
+    _description = "Dunning control list"
+
+    def _xlsx(self, edition):
+        """Use case: the ticked lines of ``edition`` (a reviewed ``relance.edition``)
+        as an XLSX file, in the review's order. Returns (data, file name)."""
+        data = write_control_list(
+            self._rows(edition),
+            subtotal_due=edition.subtotal_due,
+            labels=self._labels(),
+            title=self._title(edition),
+        )
+        options = {"date": edition.date, "level": edition.level_id.number}
+        name = self.env["relance.service"]._file_name(
+            edition.company_id, options, self.env._("control_list"), "xlsx"
+        )
+        return data, name
+
+    def _rows(self, edition):
+        """Rows for the XLSX, in the review order, read in one query: of documents
+        and customers the ORM lets the user read."""
+        lines = edition._selected_lines()
+        lines.move_id.check_access("read")  # their company and customer checked when written
+        lines.partner_id.check_access("read")
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT p.ref, p.name, p.zip, COALESCE(up.name, ''), m.name,
+                   m.invoice_date, l.due_date, l.days_late,
+                   CASE WHEN m.move_type = 'out_refund' THEN -m.amount_total
+                        WHEN m.move_type = 'out_invoice' THEN m.amount_total
+                        ELSE l.residual END,
+                   l.residual, l.level_before, l.date_before, l.level_after,
+                   COALESCE(p.email, ''), c.name, l.is_deduction, pl.id
+              FROM relance_edition_line l
+              JOIN relance_edition_partner pl ON pl.id = l.partner_line_id
+              JOIN res_partner p ON p.id = l.partner_id
+              JOIN account_move m ON m.id = l.move_id
+              JOIN res_currency c ON c.id = l.currency_id
+              LEFT JOIN res_users u ON u.id = p.user_id
+              LEFT JOIN res_partner up ON up.id = u.partner_id
+             WHERE l.edition_id = %s AND l.selected AND pl.selected
+             ORDER BY pl.sequence, c.name, l.is_deduction, l.due_date, l.id
+            """,
+            [edition.id],
+        )
+        return self.env.cr.fetchall()
+
+    def _title(self, edition):
+        level = edition.level_id.display_name or self.env._("all levels")
+        return self.env._(
+            "Dunning control list - %(company)s - %(level)s - %(date)s",
+            company=edition.company_id.name,
+            level=level,
+            date=format_date(self.env, edition.date),
+        )
+
+    @api.model
+    def _labels(self):
+        _ = self.env._
+        return {
+            "columns": [
+                _("Customer ref."),
+                _("Customer"),
+                _("Zip"),
+                _("Salesperson"),
+                _("Document"),
+                _("Date"),
+                _("Due date"),
+                _("Days late"),
+                _("Amount"),
+                _("Residual"),
+                _("Current level"),
+                _("Last dunning"),
+                _("Proposed level"),
+                _("Email"),
+                _("Currency"),
+            ],
+            "subtotal": _("Subtotal"),
+            "subtotal_due": _("Subtotal due"),
+            "total": _("Grand total"),
+            "type": _("Type"),
+            "document": _("Document"),
+            "deduction": _("Deduction"),
+            "shown": _("Shown"),
+            "sheet": _("Dunning"),
+        }
