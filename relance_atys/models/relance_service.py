@@ -315,6 +315,35 @@ class RelanceService(models.AbstractModel):
             return False
         return item.residual < 0 or engine.days_between(item.due_date, today) > 0
 
+    def _check_documents_of(self, company, partner, moves):
+        """Refuse ``moves`` of another company than ``company``, or of another
+        customer than ``partner``, or that the user cannot read. Nothing of them
+        is named: they may be another company's."""
+        customer = partner.sudo().commercial_partner_id
+
+        def stranger(move):
+            if move.company_id != company:
+                return True
+            if move.commercial_partner_id == customer:
+                return False
+            # a payment or an entry: its receivable lines name the customer
+            return move.is_invoice(include_receipts=True) or customer not in (
+                move.line_ids.partner_id.commercial_partner_id
+            )
+
+        strangers = moves.sudo().filtered(stranger)
+        if strangers:
+            raise UserError(
+                self.env._(
+                    "%(count)s document(s) are not open items of this customer in %(company)s: "
+                    "only its own documents can be listed.",
+                    count=len(strangers),
+                    company=company.sudo().name,
+                )
+            )
+        if not self.env.su:
+            moves.check_access("read")
+
     def _check_as_shown(self, company, partner, lines):
         """Refuse document ``lines`` that no longer show an open item of ``partner``
         as it is now (paid, dunned or no longer open since they were listed)."""

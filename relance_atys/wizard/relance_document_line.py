@@ -1,5 +1,4 @@
 from odoo import fields, models
-from odoo.exceptions import UserError
 
 
 class RelanceDocumentLine(models.AbstractModel):
@@ -24,30 +23,4 @@ class RelanceDocumentLine(models.AbstractModel):
     is_deduction = fields.Boolean(string="Deduction", readonly=True)
 
     def _check_documents_of(self, company, partner):
-        """Refuse documents of another company than the wizard's, or of another
-        customer than ``partner``, or that the user cannot read. Nothing of them
-        is named: they may be another company's."""
-        customer = partner.sudo().commercial_partner_id
-
-        def stranger(move):
-            if move.company_id != company:
-                return True
-            if move.commercial_partner_id == customer:
-                return False
-            # a payment or an entry: its receivable lines name the customer
-            return move.is_invoice(include_receipts=True) or customer not in (
-                move.line_ids.partner_id.commercial_partner_id
-            )
-
-        strangers = self.sudo().move_id.filtered(stranger)
-        if strangers:
-            raise UserError(
-                self.env._(
-                    "%(count)s document(s) are not open items of this customer in %(company)s: "
-                    "only its own documents can be listed.",
-                    count=len(strangers),
-                    company=company.sudo().name,
-                )
-            )
-        if not self.env.su:
-            self.move_id.check_access("read")
+        self.env["relance.service"]._check_documents_of(company, partner, self.move_id)
