@@ -9,11 +9,11 @@ other. Both lists are made here without running a test: Odoo's loader, and
 ``pytest --collect-only``.
 """
 
-import importlib.machinery
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+
+from test_dev import load_dev  # pytest puts this folder on the path
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,14 +31,6 @@ for position in ("at_install", "post_install"):
             if selector.check(test) and tags.check(test):
                 print("TEST", test.id())
 """
-
-
-def load_dev():
-    loader = importlib.machinery.SourceFileLoader("bin_dev", str(REPO / "bin" / "dev"))
-    spec = importlib.util.spec_from_loader("bin_dev", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 def run(cmd, env):

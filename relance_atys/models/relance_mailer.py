@@ -246,6 +246,21 @@ class RelanceMailer(models.AbstractModel):
             for line in service._line_values(lines, "queued", "email")
         ]
 
+    def _check_reminder(self, partner, relance_type, count_as_step, lines):
+        """A reminder by hand goes to a customer that takes documents by email (and,
+        for a dunning, is not excluded from it); as a dunning step, about documents."""
+        if not partner.relance_send_doc:
+            raise UserError(
+                self.env._(
+                    "%s takes no documents by email ('Send documents by email' is off).",
+                    partner.name,
+                )
+            )
+        if relance_type == "dunning" and partner.relance_excluded:
+            raise UserError(self.env._("%s is excluded from dunning.", partner.name))
+        if count_as_step and not lines.filtered(lambda line: not line.is_deduction):
+            raise UserError(self.env._("Tick the documents this dunning step is about."))
+
     def _check_sender(self, company, sender):
         """A reminder is sent by its user, another internal user of ``company``, or
         ``company`` itself."""
@@ -517,12 +532,14 @@ class RelanceMailer(models.AbstractModel):
         something changed them since the run gave them theirs."""
         counted = self._counted(lines)
         current = self._current_levels(counted.move_id.ids)
-        by_date = defaultdict(dict)
-        for line in counted:
-            if current[line.move_id.id] == (line.level_after, line.date_after or None):
-                by_date[line.date_before or None][line.move_id.id] = line.level_before
-        for date, moves_levels in by_date.items():
-            self.env["relance.service"]._write_levels(moves_levels, date)
+        service = self.env["relance.service"]
+        rows = [
+            (line.move_id.id, line.level_before, line.date_before or None)
+            for line in counted
+            if current[line.move_id.id] == (line.level_after, line.date_after or None)
+        ]
+        for date, moves_levels in service._by_date(rows).items():
+            service._write_levels(moves_levels, date)
         for run, run_lines in counted.grouped("run_id").items():
             self._set_partner_levels(run, run_lines, restore=True)
 
@@ -541,12 +558,12 @@ class RelanceMailer(models.AbstractModel):
         service = self.env["relance.service"]
         self.env.flush_all()
         states = service._get_partner_states(run.company_id, list(given))
-        by_date = defaultdict(dict)
-        for partner_id, state in states.items():
-            if (state.level, state.last_date) == expected[partner_id]:
-                level, date = target[partner_id]
-                by_date[date][partner_id] = level
-        for date, partner_levels in by_date.items():
+        rows = [
+            (partner_id, *target[partner_id])
+            for partner_id, state in states.items()
+            if (state.level, state.last_date) == expected[partner_id]
+        ]
+        for date, partner_levels in service._by_date(rows).items():
             service._write_partner_levels(run.company_id, partner_levels, date)
 
     # -- sending again ---------------------------------------------------------------
@@ -611,10 +628,8 @@ class RelanceMailer(models.AbstractModel):
                 for line in counted
             ]
         )
-        by_date = defaultdict(dict)
-        for line in counted:
-            by_date[line.date_after][line.move_id.id] = line.level_after
-        for date, moves_levels in by_date.items():
+        rows = [(line.move_id.id, line.level_after, line.date_after) for line in counted]
+        for date, moves_levels in service._by_date(rows).items():
             service._write_levels(moves_levels, date)
         for run, run_lines in counted.grouped("run_id").items():
             self._set_partner_levels(run, run_lines, restore=False)

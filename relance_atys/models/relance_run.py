@@ -171,18 +171,6 @@ class RelanceRun(models.Model):
                 "Check that Odoo runs with queue_job loaded (see the README)."
             )
 
-    def _add_progress(self, count):
-        """Count ``count`` more items processed, atomically: several job workers
-        may finish batches of the same run at once."""
-        self.ensure_one()
-        self.env.cr.execute(
-            "UPDATE relance_run SET progress_done = COALESCE(progress_done, 0) + %s WHERE id = %s"
-            " RETURNING progress_done",
-            (count, self.id),
-        )
-        self.invalidate_recordset(["progress_done", "progress_text"])
-        return self.env.cr.fetchone()[0]
-
     @api.depends("parameters", "run_type")
     def _compute_parameters_display(self):
         for run in self:

@@ -773,6 +773,15 @@ class RelanceService(models.AbstractModel):
         }
 
     @staticmethod
+    def _by_date(rows):
+        """{date: {record id: level}} of (record id, level, date) ``rows``: levels are
+        written one date at a time (``_write_levels``, ``_write_partner_levels``)."""
+        by_date = defaultdict(dict)
+        for record_id, level, date in rows:
+            by_date[date][record_id] = level
+        return by_date
+
+    @staticmethod
     def _partner_levels(lines):
         """Highest level per customer among the documents of ``lines`` (deductions
         give none)."""
@@ -861,6 +870,34 @@ class RelanceService(models.AbstractModel):
             date=options["date"],
         )
         return f"{name}.{extension}"
+
+    def _check_level_change(self, company, partners, options):
+        """Refuse a change of levels by hand that cannot be made: no customer, one
+        of another company, a level out of range, an inverted date range."""
+        _ = self.env._
+        if not partners:
+            raise UserError(_("Choose at least one customer."))
+        for partner in partners.filtered(lambda p: p.company_id and p.company_id != company):
+            raise UserError(
+                _(
+                    "%(partner)s belongs to the company %(company)s, not to %(current)s.",
+                    partner=partner.display_name,
+                    company=partner.company_id.name,
+                    current=company.name,
+                )
+            )
+        top = engine.MAX_LEVEL
+        if not -1 <= options["current_level"] <= top:
+            raise UserError(
+                _("The current level must be between 0 and %s, or -1 for any level.", top)
+            )
+        if not 0 <= options["new_level"] <= top:
+            raise UserError(_("The new level must be between 0 and %s.", top))
+        date_from, date_to = options["date_from"], options["date_to"]
+        if date_from and date_to and date_from > date_to:
+            raise UserError(
+                _("The date range is inverted: 'Documents from' is after 'Documents to'.")
+            )
 
     def _level_documents(self, company, options):
         """Open customer invoices and credit notes of ``options['partner_ids']`` whose
@@ -1530,18 +1567,20 @@ class RelanceService(models.AbstractModel):
 
     def _restore_documents(self, lines):
         """Documents' previous level and date: one UPDATE per previous date."""
-        by_date = defaultdict(dict)
-        for line in lines.filtered("move_id"):
-            by_date[line.date_before or None][line.move_id.id] = line.level_before
-        for date, moves_levels in by_date.items():
+        rows = [
+            (line.move_id.id, line.level_before, line.date_before or None)
+            for line in lines.filtered("move_id")
+        ]
+        for date, moves_levels in self._by_date(rows).items():
             self._write_levels(moves_levels, date)
 
     def _restore_partners(self, company, lines):
         """Customers' previous level and date: one write per previous level and date."""
-        by_date = defaultdict(dict)
-        for line in lines.filtered("partner_id"):
-            by_date[line.partner_date_before][line.partner_id.id] = line.partner_level_before
-        for date, partner_levels in by_date.items():
+        rows = [
+            (line.partner_id.id, line.partner_level_before, line.partner_date_before)
+            for line in lines.filtered("partner_id")
+        ]
+        for date, partner_levels in self._by_date(rows).items():
             self._write_partner_levels(company, partner_levels, date)
 
     def _resend_failed(self, runs):

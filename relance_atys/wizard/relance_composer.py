@@ -169,23 +169,14 @@ class RelanceComposer(models.TransientModel):
         self._check_template()
         self._check_documents()
         mailer = self.env["relance.mailer"]
-        if not self.partner_id.relance_send_doc:
-            raise UserError(
-                self.env._(
-                    "%s takes no documents by email ('Send documents by email' is off).",
-                    self.partner_id.name,
-                )
-            )
-        if self.relance_type == "dunning" and self.partner_id.relance_excluded:
-            raise UserError(self.env._("%s is excluded from dunning.", self.partner_id.name))
+        mailer._check_reminder(
+            self.partner_id, self.relance_type, self.count_as_step, self._selected_lines()
+        )
         if not mailer._split_addresses(self.email_to):
             raise UserError(self.env._("Give at least one recipient address."))
         mailer._split_addresses(self.email_cc)
         if not (self.subject or "").strip():
             raise UserError(self.env._("The mail has no subject."))
-        documents = self._selected_lines().filtered(lambda line: not line.is_deduction)
-        if self.count_as_step and not documents:
-            raise UserError(self.env._("Tick the documents this dunning step is about."))
 
     def _check_customer(self):
         """A customer (commercial entity) the user reads, of the composer's company."""

@@ -97,31 +97,13 @@ class RelanceLevelManage(models.TransientModel):
     def _check_input(self):
         self.ensure_one()
         check_company(self)
-        if not self.partner_ids:
-            raise UserError(self.env._("Choose at least one customer."))
-        for partner in self.partner_ids:
-            if partner.company_id and partner.company_id != self.company_id:
-                raise UserError(
-                    self.env._(
-                        "%(partner)s belongs to the company %(company)s, not to %(current)s.",
-                        partner=partner.display_name,
-                        company=partner.company_id.name,
-                        current=self.company_id.name,
-                    )
-                )
-        if not -1 <= self.current_level <= engine.MAX_LEVEL:
-            raise UserError(
-                self.env._(
-                    "The current level must be between 0 and %s, or -1 for any level.",
-                    engine.MAX_LEVEL,
-                )
-            )
-        if not 0 <= self.new_level <= engine.MAX_LEVEL:
-            raise UserError(self.env._("The new level must be between 0 and %s.", engine.MAX_LEVEL))
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise UserError(
-                self.env._("The date range is inverted: 'Documents from' is after 'Documents to'.")
-            )
+        options = {
+            "current_level": self.current_level,
+            "new_level": self.new_level,
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+        }
+        self.env["relance.service"]._check_level_change(self.company_id, self.partner_ids, options)
         self.company_id._relance_check_date(self.date)
 
     # -- consultation -----------------------------------------------------------
