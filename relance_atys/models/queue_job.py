@@ -9,4 +9,5 @@ class QueueJob(models.Model):
         if vals.get("state") == "failed":
             # a batch of a dunning run that queue_job gave up: its customers failed
             self.env["relance.service"].sudo()._jobs_failed(self)
+            self.env["relance.signature.service"].sudo()._jobs_failed(self)
         return result

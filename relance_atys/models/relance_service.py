@@ -45,6 +45,7 @@ FINISH_RETRY_SECONDS = 3
 RUN_JOB_METHODS = {
     "relance.mailer": ("_send_batch",),
     "relance.service": ("_print_batch", "_finish_run"),
+    "relance.signature.service": ("_gather", "_send_batch"),
 }
 # a started job that holds nothing after this long was left by a dead worker
 DEAD_JOB_SECONDS = 10

@@ -6,11 +6,15 @@ The use case "remind signatures", called with plain arguments by the wizard
     _propose(company, options)  -> [(candidate, decision)]   what a run would do
     _remind(company, options)   -> relance.run                the run, its jobs queued
 
-The click (or the cron) gathers a company's quotations waiting for a signature
-in one query, `relance_atys.signature` decides, and the run is recorded at once:
-skipped quotations with their reason, due ones "planned", and one queue_job job
-per batch of BATCH_SIZE quotations on the channel ``root.relance.signature``.
-Each job locks its planned lines, decides again on each quotation's current
+The click (or the cron) checks that no other signature run at work holds the
+quotations, records the run "queued" and enqueues the job that gathers it, on
+the channel ``root.relance.signature``: nothing that grows with the quotations
+is done in the click. That job (``_gather``) reads the company's quotations
+waiting for a signature in one query, `relance_atys.signature` decides, and
+records the run's lines: skipped quotations with their reason, due ones
+"planned", and one job per batch of BATCH_SIZE due quotations, in its one
+transaction (run again, it finds the lines written and does nothing).
+Each batch's job locks its planned lines, decides again on each quotation's current
 level, and writes, per quotation and in one savepoint, the new level and date
 with the queued mail and the line's outcome: a job run again (its worker
 killed, queue_job retrying) finds its lines done and sends nobody a second
@@ -235,14 +239,71 @@ class RelanceSignatureService(models.AbstractModel):
     def _remind(self, company, options):
         """Remind ``company``'s quotations due under ``options``; return the run.
 
-        The run is recorded now with a line per quotation (skipped ones with
-        their reason, due ones planned) and one job per batch of BATCH_SIZE
-        due quotations; with none due, it is done at once.
+        The click's part: refused at once if another signature run at work
+        holds these quotations; else the run recorded "queued" and the job that
+        gathers it (``_gather``) enqueued, in the click's transaction.
         """
+        service = self.with_company(company)
+        service._check_not_held(company, options)
+        run = service._create_run(company, options, 0)
+        service.with_delay(
+            channel=CHANNEL,
+            priority=5,  # before the batches of runs already at work
+            description=self.env._("Signature reminders %(run)s: gathering", run=run.name),
+            identity_key=f"relance.signature:{run.id}:gather",
+        )._gather(run, options)
+        return run
+
+    @api.model
+    def _check_not_held(self, company, options):
+        """Refuse a run on quotations another signature run of ``company`` still
+        holds: one queued or running with a line of them still planned, or not
+        gathered yet (its quotations unknown until its job reads them)."""
+        order_ids = options.get("order_ids")
+        only = SQL(" AND l.order_id IN %s", tuple(order_ids.ids)) if order_ids else SQL()
+        self.env.flush_all()
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT r.name FROM relance_run r
+                 WHERE r.run_type = 'signature' AND r.company_id = %s
+                   AND r.state IN ('queued', 'running')
+                   AND (NOT EXISTS (SELECT 1 FROM relance_run_line l WHERE l.run_id = r.id)
+                        OR EXISTS (SELECT 1 FROM relance_run_line l
+                                    WHERE l.run_id = r.id AND l.outcome = 'planned'%s))
+                 ORDER BY r.id
+                """,
+                company.id,
+                only,
+            )
+        )
+        if rows:
+            raise UserError(
+                self.env._(
+                    "Run %s is sending signature reminders for these quotations in the "
+                    "background: wait until it has finished, then send again.",
+                    ", ".join(name for (name,) in rows),
+                )
+            )
+
+    @api.model
+    def _gather(self, run, options):
+        """The job that gathers ``run``: a line per quotation (skipped ones with
+        their reason, due ones planned) and one job per batch of BATCH_SIZE due
+        quotations, in this job's transaction; with none due, the run is done.
+        Run again (its worker killed after its commit), it finds the run's lines
+        and does nothing."""
+        self.env["relance.service"]._hold_job()  # a dead worker's job is queued again
+        run = run.sudo()
+        self.env.cr.execute("SELECT id FROM relance_run WHERE id = %s FOR UPDATE", [run.id])
+        self.env.cr.execute("SELECT 1 FROM relance_run_line WHERE run_id = %s LIMIT 1", [run.id])
+        if self.env.cr.fetchone() or run.state not in ("queued", "running"):
+            return
+        company = run.company_id
         service = self.with_company(company)
         proposal = service._propose(company, options)
         due = sum(1 for _candidate, decision in proposal if decision.due)
-        run = service._create_run(company, options, due)
+        run.write({"progress_total": due, "state": "running" if due else "done"})
         reasons = service._reasons()
         vals_list = [
             service._line_vals(candidate, decision, options["date"], reasons)
@@ -264,8 +325,7 @@ class RelanceSignatureService(models.AbstractModel):
                 identity_key=f"relance.signature:{run.id}:{batch[0].id}",
             )._send_batch(run, batch, report)
         if not due:
-            run.state = "done"
-        return run
+            self._notify_end(run)
 
     @staticmethod
     def _batches(planned):
@@ -325,6 +385,7 @@ class RelanceSignatureService(models.AbstractModel):
         quotations fail, it is sent again one quotation at a time, so that the
         failing one is recorded as failed and the others go.
         """
+        self.env["relance.service"]._hold_job()  # a dead worker's job is queued again
         lines = self._lock_planned(lines)
         if not lines:  # done already: counted again, in case its count was lost
             self._on_run_row(run, self._count_progress)
@@ -475,10 +536,22 @@ class RelanceSignatureService(models.AbstractModel):
                     "%(run)s: %(state)s, %(progress)s.",
                     run=run.name,
                     state=labels[run.state],
-                    progress=run.progress_text,
+                    progress=run.progress_text or self.env._("nothing due"),
                 ),
             },
         )
+
+    @api.model
+    def _jobs_failed(self, jobs):
+        """queue_job gave up gathering a run: the run failed (it holds no
+        quotation any more); its user is told."""
+        for job in jobs:
+            if (job.model_name, job.method_name) != (self._name, "_gather") or not job.args:
+                continue
+            run = job.args[0].sudo()
+            if run.state in ("queued", "running") and not run.line_ids:
+                run.state = "failed"
+                self._notify_end(run)
 
     @api.model
     def _small_tables(self):
@@ -893,8 +966,13 @@ class RelanceSignatureService(models.AbstractModel):
     @api.model
     def _cron(self, as_of=None):
         """Every company's reminders with the default options, in jobs; each
-        company's run written in its language."""
+        company's run written in its language. A company whose previous run is
+        still at work is left for the next time (a warning in the log)."""
         as_of = as_of or fields.Date.context_today(self)
         for company in self.env["res.company"].search([]):  # pylint: disable=no-search-all
             service = as_company(self, company)
-            service._remind(company, service._default_options(as_of))
+            try:
+                with self.env.cr.savepoint():
+                    service._remind(company, service._default_options(as_of))
+            except UserError as error:
+                _logger.warning("Signature reminders of %s not started: %s", company.name, error)

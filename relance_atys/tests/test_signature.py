@@ -115,7 +115,17 @@ class SignatureCase(TransactionCase):
         """The jobs queued inside run once it ends, as queue_job's runner would."""
         with trap_jobs() as trap:
             yield trap
-            trap.perform_enqueued_jobs()
+            while trap.enqueued_jobs:  # the gathering, then the batches it queues
+                trap.perform_enqueued_jobs()
+
+    def _gather_all(self, trap):
+        """Perform the gathering jobs ``trap`` holds (one per company for the
+        scheduled action): the batches they queue are left in it. Return them."""
+        gathering = [job for job in trap.enqueued_jobs if job.method_name == "_gather"]
+        trap.enqueued_jobs = [job for job in trap.enqueued_jobs if job not in gathering]
+        for job in gathering:
+            job.perform()
+        return gathering
 
     def _run_of(self, action):
         """The run a click on "Send" opens (next to its notification)."""
@@ -621,9 +631,16 @@ class TestScheduledAction(SignatureCase):
             self.env["sale.order"]._cron_relance_signature(as_of=AS_OF)
             run = self._runs()
             self.assertEqual(
+                (run.state, run.progress_total, run.line_ids),
+                ("queued", 0, run.line_ids.browse()),
+                "recorded at once, no quotation read in the click",
+            )
+            gathering = self._gather_all(trap)
+            self.assertEqual([job.args[0] for job in gathering].count(run), 1)
+            self.assertEqual(
                 (run.state, run.progress_total, run.progress_done, run.skipped_count),
-                ("queued", 5, 0, 1),
-                "recorded at once, nothing sent in the click",
+                ("running", 5, 0, 1),
+                "gathered by its job, nothing sent yet",
             )
             self.assertFalse(self._mails(self.env["sale.order"].concat(*orders)))
             trap.assert_jobs_count(3, only=Service._send_batch)
@@ -693,6 +710,8 @@ class TestScheduledAction(SignatureCase):
 
         with patch.object(service_module, "BATCH_SIZE", 2), trap_jobs() as trap:
             self.env["sale.order"]._cron_relance_signature(as_of=AS_OF)
+            for gather in self._gather_all(trap):
+                gather.perform()  # run again (its worker killed after its commit): nothing
             first, second, third = trap.enqueued_jobs
             first.perform()
             with (
@@ -789,6 +808,79 @@ class TestReport(SignatureCase):
         self.assertEqual(self._mails(order).mail_message_id.create_uid, user)
 
 
+@tagged("post_install", "-at_install")
+class TestClick(SignatureCase):
+    """The click records the run and queues its gathering: nothing that grows
+    with the quotations, and no second run on quotations one still holds."""
+
+    def test_the_click_reads_no_quotation(self):
+        Service = self.env["relance.signature.service"]
+        queries, created = [], 0
+        for count in (1, 2, 40):  # the first click warms what a user's first click reads
+            for age in range(created, count):
+                self._quotation(self.azure if age % 2 else self.deco, 40 + age)
+            created = count
+            wizard = self._wizard()
+            self.env.flush_all()
+            with trap_jobs() as trap:
+                before = self.env.cr.sql_log_count
+                run = self._run_of(wizard.action_send())
+                self.env.flush_all()
+                queries.append(self.env.cr.sql_log_count - before)
+                self.assertEqual((run.state, run.line_ids), ("queued", run.line_ids.browse()))
+                trap.assert_jobs_count(1, only=Service._gather)
+                while trap.enqueued_jobs:
+                    trap.perform_enqueued_jobs()
+            self.assertEqual(run.state, "done")
+            self.assertEqual(len(run.line_ids), count)
+        self.assertEqual(queries[1], queries[2], "the same queries at 2 and 40 quotations")
+
+    def test_refused_while_another_run_holds_the_quotations(self):
+        held = self._quotation(self.deco, 40)
+        other = self._quotation(self.azure, 40, level=1, last=days_ago(5))  # too recent
+        with trap_jobs() as trap:
+            run = self._run_of(self._wizard().action_send())
+            for step in ("queued, not gathered yet", "gathered, its batch not sent"):
+                with self.subTest(step), self.assertRaisesRegex(UserError, re.escape(run.name)):
+                    self._wizard().action_send()
+                if trap.enqueued_jobs[0].method_name == "_gather":
+                    trap.enqueued_jobs.pop(0).perform()
+            self.assertEqual(self._line(run, held).outcome, "planned")
+            # a run on quotations the other does not hold goes
+            alone = self._run_of(self._wizard(order_ids=other.ids).action_send())
+            self.assertEqual(alone.state, "queued")
+            while trap.enqueued_jobs:
+                trap.perform_enqueued_jobs()
+        self.assertEqual(self._outcomes(run, held), {held: ("queued", 1, "")})
+        self.assertEqual(self._runs()[-1:].state, "done")
+        self._send()  # once both are through, a new run goes (nothing due: done)
+        self.assertEqual(self._runs()[-1:].state, "done")
+
+    def test_the_scheduled_run_waits_for_the_previous_one(self):
+        """The weekly run while the last one still works: left for next time, with
+        a warning, instead of failing the scheduled action."""
+        order = self._quotation(self.deco, 40)
+        with trap_jobs():
+            run = self._run_of(self._wizard().action_send())
+            with self.assertLogs(service_module.__name__, "WARNING") as logs:
+                self.env["sale.order"]._cron_relance_signature(as_of=AS_OF)
+        self.assertIn(run.name, logs.output[0])
+        self.assertEqual(self._runs(), run, "no second run of this company")
+        self.assertFalse(self._mails(order))
+
+    def test_a_gathering_given_up_fails_the_run(self):
+        """queue_job gives up the gathering: the run failed, its user told, and
+        it no longer holds the quotations."""
+        self._quotation(self.deco, 40)
+        run = self._run_of(self._wizard().action_send())  # its job stored in queue_job
+        job = self.env["queue.job"].search([("method_name", "=", "_gather")])
+        self.assertEqual(job.args[0], run)
+        job.write({"state": "failed", "exc_info": "boom"})
+        self.assertEqual(run.state, "failed")
+        self.assertEqual(self._send().state, "done", "a new run goes")
+
+
+@tagged("post_install", "-at_install")
 class TestQueryCount(SignatureCase):
     def _assert_gathering_queries(self, expected, count, **filters):
         options = self._wizard(**filters)._options()
@@ -821,6 +913,7 @@ class TestQueryCount(SignatureCase):
         wizard = self._wizard()
         with trap_jobs() as trap:
             run = self._run_of(wizard.action_send())
+            trap.enqueued_jobs.pop().perform()  # the gathering
             self.assertEqual(run.progress_total, len(orders))
             trap.assert_jobs_count(1)
             self.env.invalidate_all()  # as in the job's transaction: nothing cached

@@ -20,6 +20,12 @@ class TestTours(HttpCase):
         url = f"/odoo/action-relance_atys.{action}"
         self.start_tour(url, f"relance_atys_{tour}_tour", login="admin")
 
+    def _in_test_env(self, value):
+        """A job's argument (a recordset, or a dict of them) in the test's env."""
+        if isinstance(value, dict):
+            return {key: self._in_test_env(item) for key, item in value.items()}
+        return value.with_env(self.env) if hasattr(value, "with_env") else value
+
     def _last_run(self):
         return self.Run.search([], order="id desc", limit=1)
 
@@ -66,9 +72,15 @@ class TestTours(HttpCase):
     def test_signature_tour(self):
         with trap_jobs() as trap:  # the click queues the reminders: run them after it
             self._tour("action_relance_signature", "signature")
-        for job in trap.enqueued_jobs:  # in the test's cursor, the request's is closed
-            method = getattr(job.recordset.with_env(self.env), job.method_name)
-            method(*(arg.with_env(self.env) for arg in job.args))
-        run = self._last_run()
-        self.assertEqual(run.run_type, "signature")
+            run = self._last_run()
+            self.assertEqual((run.run_type, run.state), ("signature", "queued"))
+            self.assertFalse(run.line_ids, "the click reads no quotation: its job does")
+            while trap.enqueued_jobs:  # the gathering, then the batches it queues
+                job = trap.enqueued_jobs.pop(0)
+                # in the test's cursor, the request's is closed
+                method = getattr(job.recordset.with_env(self.env), job.method_name)
+                method(*(self._in_test_env(arg) for arg in job.args))
         self.assertTrue(run.line_ids.filtered(lambda line: line.outcome == "queued"))
+        self.start_tour(
+            f"/odoo/relance.run/{run.id}", "relance_atys_signature_run_tour", login="admin"
+        )

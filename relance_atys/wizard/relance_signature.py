@@ -168,8 +168,6 @@ class RelanceSignature(models.TransientModel):
         """Record the run and queue its reminders; say where to follow them."""
         self._check_input()
         run = self.env["relance.signature.service"]._remind(self.company_id, self._options())
-        if run.state == "done":  # nothing due: nothing to wait for
-            return run._get_form_action()
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

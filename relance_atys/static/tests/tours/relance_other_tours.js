@@ -172,9 +172,14 @@ tours.add("relance_atys_signature_tour", {
             run: "click",
         },
         {
-            content: "The run report opens",
+            content: "The run report opens, queued: its job gathers the quotations",
             trigger: ".o_form_view .o_field_widget[name=run_type]:contains(signature)",
         },
+    ],
+});
+
+tours.add("relance_atys_signature_run_tour", {
+    steps: () => [
         {
             content: "Its lines name the quotations, none says sent, no balance",
             trigger: ".o_form_view .o_field_widget[name=line_ids] .o_data_row",
