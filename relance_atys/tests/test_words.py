@@ -6,8 +6,10 @@ the real PDF (that each customer's letter is in it); mails from what they queue.
 
 import subprocess
 from datetime import timedelta
+from pathlib import Path
 from unittest import mock
 
+import polib
 from lxml import etree
 
 from odoo import fields
@@ -16,6 +18,7 @@ from odoo.tests import tagged
 from odoo.tools import html2plaintext, mute_logger
 from odoo.tools.safe_eval import datetime as safe_datetime
 from odoo.tools.safe_eval import dateutil, safe_eval
+from odoo.tools.translate import PoFileReader
 
 from ..text import format_money, sort_key
 from .common import TODAY, RelanceCommon, jobs_performed, load_french
@@ -341,4 +344,23 @@ class TestWords(RelanceCommon):
         self.assertEqual(
             self.env["relance.edition"].with_context(lang="fr_FR").env._("Standard letter"),
             "Courrier standard",
+        )
+
+    def test_every_french_entry_reaches_odoo(self):
+        """Odoo reads fr.po merged with the .pot (polib's merge): an entry the .pot
+        lacks becomes obsolete and is dropped, and a user reads English. It happened
+        to the run's state "Queued", its progress and the background run's banner."""
+        i18n = Path(__file__).resolve().parent.parent / "i18n"
+        french = {
+            entry.msgid
+            for entry in polib.pofile(str(i18n / "fr.po"))
+            if entry.msgstr and not entry.obsolete
+        }
+        read = {row["src"] for row in PoFileReader(str(i18n / "fr.po")) if row["value"]}
+        self.assertEqual(sorted(french - read), [], "in fr.po, not in relance_atys.pot")
+        run = self.env["relance.run"].with_context(lang="fr_FR")
+        states = dict(run._fields["state"]._description_selection(run.env))
+        self.assertEqual(states["queued"], "En file d'attente")
+        self.assertEqual(
+            run._fields["progress_text"].get_description(run.env)["string"], "Avancement"
         )
