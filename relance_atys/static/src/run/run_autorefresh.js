@@ -20,7 +20,9 @@ export class RunAutoRefresh extends Component {
 
     async refresh() {
         const record = this.props.record;
-        if (!WORKING.includes(record.data.state) || record.isDirty) {
+        // record.dirty, not record.isDirty: that one is a method (always truthy),
+        // which kept the form from ever reloading
+        if (!WORKING.includes(record.data.state) || record.dirty) {
             return;
         }
         await record.model.load();
