@@ -1,0 +1,238 @@
+"""Upgrading a database made with the first published version (18.0.1.0.0).
+
+Users have data: every later version must upgrade it without losing what they
+recorded. The first version's code is taken from the git history (the last
+commit before the manifest's version moved on), installed with its demo data
+(customers, invoices at levels 1 to 3, two past definitive editions) in a
+database of the test cluster; the state a user sees is read, the checkout's code
+upgrades the database (``-u relance_atys``), and the same state is read again.
+Then a run recorded by the old version is cancelled with the new code: the
+levels and dates it recorded must come back exactly as they were before it.
+
+A test of the deployment, beside bin/dev's own tests: it runs Odoo in
+subprocesses on the configuration ``bin/dev test`` wrote (pytest-odoo's
+``--odoo-config``), in a database of its own, dropped at the end.
+"""
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import psycopg2
+
+from odoo.tools import config
+
+BASE_VERSION = "18.0.1.0.0"
+REPO = Path(__file__).resolve().parent.parent
+MANIFEST = "relance_atys/__manifest__.py"
+MARK = "UPGRADE-STATE "
+
+# Read through the ORM as the superuser, in the old code and the new alike.
+READ_STATE = """
+import json
+moves = env["account.move"].search([("move_type", "in", ("out_invoice", "out_refund"))])
+partners = env["res.partner"].with_context(active_test=False).search([])
+state = {
+    "moves": {m.id: [m.relance_level, str(m.relance_date), m.relance_excluded] for m in moves},
+    "partners": {
+        f"{c.id}-{p.id}": [p.with_company(c).relance_level, str(p.with_company(c).relance_date),
+                           p.relance_excluded]
+        for c in env["res.company"].search([]) for p in partners
+    },
+    "runs": {r.id: [r.name, r.run_type, r.state, str(r.date), len(r.line_ids)]
+             for r in env["relance.run"].search([])},
+    "lines": {l.id: [l.run_id.id, l.partner_id.id, l.move_id.id, l.level_before, l.level_after,
+                     str(l.date_before), str(l.date_after), l.outcome]
+              for l in env["relance.run.line"].search([])},
+}
+print(MARK + json.dumps(state), flush=True)
+"""
+
+# With the new code: cancel the latest definitive letter run the old version
+# recorded, as a dunning manager, and read what came back (nothing committed).
+CANCEL_OLD_RUN = """
+import json
+run = env["relance.run"].search([("run_type", "=", "letter"), ("state", "=", "done")],
+                                order="id desc", limit=1)
+manager = env.ref("base.user_admin")
+assert manager.has_group("relance_atys.group_relance_manager")
+lines = run.line_ids.filtered("move_id")
+expected = {l.move_id.id: [l.level_before, str(l.date_before)] for l in lines}
+partners = {(l.partner_id.id, run.company_id.id): [l.partner_level_before,
+            str(l.partner_date_before)] for l in run.line_ids if l.partner_id}
+run.with_user(manager).with_company(run.company_id).action_cancel()
+env.invalidate_all()
+got = {m.id: [m.relance_level, str(m.relance_date)] for m in lines.move_id}
+got_partners = {
+    key: [env["res.partner"].browse(key[0]).with_company(key[1]).relance_level,
+          str(env["res.partner"].browse(key[0]).with_company(key[1]).relance_date)]
+    for key in partners
+}
+print(MARK + json.dumps({
+    "run": run.name, "state": run.state, "lines": len(lines),
+    "expected": expected, "got": got,
+    "partners_expected": [[list(k), v] for k, v in partners.items()],
+    "partners_got": [[list(k), v] for k, v in got_partners.items()],
+}), flush=True)
+env.cr.rollback()
+"""
+
+
+def git(*args):
+    return subprocess.run(
+        ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def version_at(commit):
+    return ast.literal_eval(git("show", f"{commit}:{MANIFEST}"))["version"]
+
+
+def base_commit():
+    """The last commit of BASE_VERSION: the parent of the first commit past it."""
+    for commit in git("rev-list", "--reverse", "HEAD", "--", MANIFEST).split():
+        if version_at(commit) != BASE_VERSION:
+            return f"{commit}^"
+    raise AssertionError(f"the manifest never left {BASE_VERSION}")
+
+
+@unittest.skipUnless(config.rcfile and config.get("db_host"), "needs bin/dev test's config")
+class TestUpgradeFromFirstVersion(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.db = f"relance_upgrade_{os.getpid()}"
+        cls.tmp = Path(tempfile.mkdtemp(prefix="relance-upgrade-"))
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        cls.addClassCleanup(cls._drop)  # run even when setUpClass fails
+        cls.old_addons = cls.tmp / "old"
+        cls.old_addons.mkdir()
+        archive = subprocess.run(
+            ["git", "archive", base_commit(), "relance_atys"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(cls.old_addons)], input=archive, check=True)
+        assert ast.literal_eval((cls.old_addons / MANIFEST).read_text())["version"] == (
+            BASE_VERSION
+        )
+        cls._drop()
+
+    @classmethod
+    def _connect(cls, db="postgres"):
+        conn = psycopg2.connect(
+            dbname=db, host=config["db_host"], port=config["db_port"], user=config["db_user"]
+        )
+        conn.autocommit = True
+        return conn
+
+    @classmethod
+    def _drop(cls):
+        conn = cls._connect()
+        try:  # not ``with conn``: psycopg2 opens a transaction there, even in autocommit
+            conn.cursor().execute(f'DROP DATABASE IF EXISTS "{cls.db}" WITH (FORCE)')
+        finally:
+            conn.close()
+
+    def odoo(self, *args, addons=None, stdin=None, log_name="odoo"):
+        """Run Odoo (bin/odoo-run) on the test configuration; fail with its log."""
+        odoo_root = Path(sys.modules["odoo"].__file__).resolve().parent.parent
+        paths = [odoo_root / "addons", odoo_root / "odoo" / "addons", addons or REPO]
+        command = list(args[:1]) if args and not args[0].startswith("-") else []
+        log = self.tmp / f"{log_name}.log"
+        cmd = [
+            sys.executable,
+            str(REPO / "bin" / "odoo-run"),
+            *command,
+            "-c",
+            config.rcfile,
+            "--addons-path",
+            ",".join(str(p) for p in paths if p.exists()),
+            "-d",
+            self.db,
+            "--no-http",
+            f"--logfile={log}",
+            "--log-level=warn",
+            *args[len(command) :],
+        ]
+        proc = subprocess.run(
+            cmd, input=stdin, capture_output=True, text=True, check=False, timeout=1200
+        )
+        problems = (
+            [
+                line
+                for line in log.read_text(errors="replace").splitlines()
+                if " ERROR " in line or " CRITICAL " in line
+            ]
+            if log.exists()
+            else []
+        )
+        self.assertEqual(
+            (proc.returncode, problems),
+            (0, []),
+            f"{' '.join(cmd)}\n{proc.stderr[-3000:]}\n" + "\n".join(problems[:40]),
+        )
+        return proc.stdout
+
+    def shell(self, script, name, addons=None):
+        script = f"MARK = {MARK!r}\n{script}"
+        out = self.odoo(
+            "shell", "--shell-interface=python", stdin=script, log_name=name, addons=addons
+        )
+        lines = [line for line in out.splitlines() if line.startswith(MARK)]
+        self.assertEqual(len(lines), 1, out[-3000:])
+        return json.loads(lines[0][len(MARK) :])
+
+    def module_versions(self):
+        conn = self._connect(self.db)
+        try:
+            cr = conn.cursor()
+            cr.execute(
+                "SELECT name, state, latest_version FROM ir_module_module"
+                " WHERE name IN ('relance_atys', 'queue_job') ORDER BY name"
+            )
+            return cr.fetchall()
+        finally:
+            conn.close()
+
+    def test_upgrade_keeps_what_users_recorded_and_cancel_still_restores(self):
+        # the first version, with its demo data (two definitive editions recorded)
+        self.odoo(
+            "-i",
+            "relance_atys",
+            "--stop-after-init",
+            "--load-language=fr_FR",
+            addons=self.old_addons,
+            log_name="install-old",
+        )
+        self.assertIn(("relance_atys", "installed", BASE_VERSION), self.module_versions())
+        before = self.shell(READ_STATE, "read-old", addons=self.old_addons)
+        self.assertTrue(before["runs"], "the old demo recorded no run: nothing to check")
+        self.assertTrue(any(v[0] for v in before["moves"].values()), "no level to keep")
+
+        # the checkout's code upgrades it (queue_job, a new dependency, comes with it)
+        self.odoo("-u", "relance_atys", "--stop-after-init", log_name="upgrade")
+        current = ast.literal_eval((REPO / MANIFEST).read_text())["version"]
+        modules = {name: (state, version) for name, state, version in self.module_versions()}
+        self.assertEqual(modules["relance_atys"], ("installed", current))
+        self.assertEqual(modules["queue_job"][0], "installed")
+        after = self.shell(READ_STATE, "read-new")
+        for part in ("moves", "partners", "runs", "lines"):
+            self.assertEqual(after[part], before[part], f"{part} changed by the upgrade")
+
+        # a second upgrade changes nothing
+        self.odoo("-u", "relance_atys", "--stop-after-init", log_name="upgrade-again")
+        self.assertEqual(self.shell(READ_STATE, "read-again"), after)
+
+        # a run the old version recorded is cancelled by the new code: levels back
+        cancel = self.shell(CANCEL_OLD_RUN, "cancel")
+        self.assertEqual(cancel["state"], "cancelled", cancel)
+        self.assertGreater(cancel["lines"], 0, cancel)
+        self.assertEqual(cancel["got"], cancel["expected"], cancel)
+        self.assertEqual(cancel["partners_got"], cancel["partners_expected"], cancel)
