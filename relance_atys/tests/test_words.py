@@ -364,3 +364,6 @@ class TestWords(RelanceCommon):
         self.assertEqual(
             run._fields["progress_text"].get_description(run.env)["string"], "Avancement"
         )
+        form = self.env.ref("relance_atys.relance_run_view_form").with_context(lang="fr_FR")
+        # a view's term is what Odoo cuts out of its arch (with inline markup)
+        self.assertIn("Envoi en arrière-plan, cette page le suit :", form.arch_db)
