@@ -1,7 +1,7 @@
 """Background runs measured as production runs them: queue_job's jobs on a real server.
 
 A measure here starts Odoo in workers mode on a copy of the ledger
-(``--workers=2``, queue_job loaded server-wide, its job runner with the
+(``--workers=4``, queue_job loaded server-wide, its job runner with the
 bench config's channels, ``root:2``: two jobs at once), clicks as the user in
 a process of its own (the click's call, committed, is timed), then watches the
 run until its end state. Kept: the click's time, the whole time from the click
@@ -22,7 +22,11 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-WORKERS = 2
+WORKERS = 2  # jobs at once: the bench config's channels, root:2
+# Odoo's HTTP workers: more than the job slots, since a job that prints has
+# wkhtmltopdf fetch the report's CSS from this server (with as many workers as
+# jobs, two printing jobs wait for a free worker until both are killed)
+HTTP_WORKERS = WORKERS + 2
 TIMEOUT = 1800  # seconds a run may take before the bench gives up on it
 POLL = 0.25
 
@@ -58,7 +62,7 @@ class Server:
         cmd = [
             sys.executable, launcher, "-c", self.odoo.config, "-d", self.db,
             "--db-filter", f"^{self.db}$", f"--addons-path={self.odoo.addons_path}",
-            f"--workers={WORKERS}", "--max-cron-threads=0", "--load=base,web,queue_job",
+            f"--workers={HTTP_WORKERS}", "--max-cron-threads=0", "--load=base,web,queue_job",
             f"--http-port={self.port}", f"--gevent-port={free_port()}",
             "--limit-time-real=120", "--limit-time-cpu=60", "--log-level=warn",
             f"--logfile={self.log}",
@@ -72,7 +76,7 @@ class Server:
         url = f"http://127.0.0.1:{self.port}/web/login?db={self.db}"
         deadline = time.time() + 300
         ready = 0
-        while ready < 4 * WORKERS:
+        while ready < 4 * HTTP_WORKERS:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the Odoo server stopped, see {self.log}")
             if time.time() > deadline:
@@ -188,5 +192,6 @@ def measure(pg, odoo, db, name):
         "customers": customers,
         "documents": documents,
         "workers": WORKERS,
+        "http_workers": HTTP_WORKERS,
         "load": [load_before, os.getloadavg()[0]],
     }
