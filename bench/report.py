@@ -234,9 +234,19 @@ def _job_cell(measured):
         outcomes = f"{who}: {outcomes}"
     else:
         outcomes += f" of {measured['total']:,} due"
+    if "sampled_jobs" in measured:
+        whole = (
+            f"first {measured['sampled_jobs']} of {measured['batch_jobs']} batch jobs done in "
+            f"{_seconds(measured['seconds'])}, whole projected "
+            f"{_seconds(measured['projected_seconds'])}"
+        )
+        jobs = f"{measured['sampled_jobs']} jobs"
+    else:
+        whole = f"whole {_seconds(measured['seconds'])}"
+        jobs = f"{measured['jobs']} jobs"
     return (
-        f"whole {_seconds(measured['seconds'])} · click {measured['click_seconds']:.2f} s · "
-        f"{measured['jobs']} jobs, longest {measured['job_max_seconds']:.0f} s · "
+        f"{whole} · click {measured['click_seconds']:.2f} s · "
+        f"{jobs}, longest {measured['job_max_seconds']:.0f} s · "
         f"worker peak {measured['worker_rss_peak_mb']:.0f} MB ({outcomes}; {measured['state']}; "
         f"load {min(measured['load']):.1f} to {max(measured['load']):.1f})"
     )

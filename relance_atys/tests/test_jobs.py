@@ -88,6 +88,16 @@ class TestBackgroundRuns(RelanceCommon):
             [job.method_name for job in trap.enqueued_jobs], ["_send_batch"] * 2 + ["_finish_run"]
         )
 
+    def test_an_email_batch_stops_at_its_documents_cap(self):
+        """Invoice PDFs are an email job's time: a batch closes before it would pass
+        EMAIL_BATCH_DOCUMENTS documents (here 2: two customers of one invoice each)."""
+        with mock.patch(f"{SERVICE}.EMAIL_BATCH_DOCUMENTS", 2):
+            run, trap = self._start(batch_size=50)
+        batches = run.line_ids.grouped("batch")
+        self.assertEqual(sorted(batches), [1, 2, 3])
+        self.assertEqual([len(batches[n].partner_id) for n in (1, 2, 3)], [2, 2, 1])
+        self.assertEqual(len(trap.enqueued_jobs), 4, "three batches and the end")
+
     def test_batches_send_write_levels_and_close_the_run(self):
         run, trap = self._start()
         trap.enqueued_jobs[0].perform()
@@ -205,6 +215,13 @@ class TestBackgroundRuns(RelanceCommon):
 
     def test_waiting_for_the_job_runner(self):
         run, _trap = self._start()
+        # recorded now: PostgreSQL's now() is the start of the test class's
+        # transaction, over a minute ago on a busy machine
+        self.env.cr.execute(
+            "UPDATE relance_run SET create_date = %s WHERE id = %s",
+            [fields.Datetime.now(), run.id],
+        )
+        run.invalidate_recordset()
         self.assertFalse(run.waiting_text)
         self.env.cr.execute(
             "UPDATE relance_run SET create_date = %s WHERE id = %s",
@@ -220,9 +237,10 @@ class TestBackgroundRuns(RelanceCommon):
             run, self.env["relance.mailer"], "_send_batch", "root.relance.email", "x"
         )
         job = self.env["queue.job"].sudo().search([("method_name", "=", "_send_batch")], limit=1)
-        self.env.cr.execute(
-            "UPDATE queue_job SET state = 'started', date_started = %s WHERE id = %s",
-            [fields.Datetime.now() - timedelta(minutes=1), job.id],
+        self.env.cr.execute(  # a minute before PostgreSQL's now(), which the check reads
+            "UPDATE queue_job SET state = 'started',"
+            " date_started = (now() at time zone 'UTC') - interval '1 minute' WHERE id = %s",
+            [job.id],
         )
         with mute_logger(SERVICE):
             self.assertEqual(service._requeue_dead_jobs(), 1)
