@@ -195,12 +195,15 @@ def measure(pg, odoo, db, name):
     sample = {}
     if name in SAMPLED:
         first = min(float(job[2]) - float(job[1]) for job in done_batches)  # first start
-        elapsed = max(float(job[2]) for job in done_batches) - clicked["started"]
+        working = max(float(job[2]) for job in done_batches) - first
         sample = {
             "sampled_jobs": len(done_batches),
             "batch_jobs": len(batches),
             "first_job_start_seconds": round(first - clicked["started"], 2),
-            "projected_seconds": round(elapsed * len(batches) / len(done_batches), 1),
+            # until the first job started, then the sample's pace for every batch
+            "projected_seconds": round(
+                first - clicked["started"] + working * len(batches) / len(done_batches), 1
+            ),
         }
     return {
         "label": label,

@@ -18,7 +18,7 @@ TARGETS = {
     "definitive": (60, "≤ 60 s at 100k, queries constant"),
     "signature": (30, "≤ 30 s for 50,000 quotations at 100k, queries constant"),
     "email_few": (10, "≤ 10 s end to end, click ≤ 2 s (20 customers, ~160 invoices)"),
-    "email_many": (120, "≤ 120 s end to end on 2 job workers, click ≤ 2 s (1,000 customers)"),
+    "email_many": (None, "(in one process; 1,000 customers on 2 job workers: below)"),
     "peer_run": (None, "(peer)"),
     "peer_letters": (None, "(peer)"),
     "peer_email": (None, "(peer)"),
@@ -73,6 +73,8 @@ def markdown(results):
     yield "| Operation | " + " | ".join(f"N = {size:,}" for size in sizes) + " | Target | Met |"
     yield "|---" * (len(sizes) + 3) + "|"
     for name, (_limit, wording) in TARGETS.items():
+        if not any(name in by_size[size]["measures"] for size in sizes):
+            continue  # not measured on the current code (see the README)
         cells = [_cell(by_size[size]["measures"].get(name)) for size in sizes]
         label = _label(results, name)
         yield f"| {label} | " + " | ".join(cells) + f" | {wording} | {_met(by_size, name)} |"
