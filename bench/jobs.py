@@ -217,10 +217,12 @@ def measure(pg, odoo, db, name):
         "job_max_seconds": round(max(durations, default=0.0), 2),
         "job_mean_seconds": round(sum(durations) / len(durations), 2) if durations else 0.0,
         "job_retries": sum(job[3] or 0 for job in jobs),
-        # each job: method, seconds it ran, seconds it waited from its creation, retries
+        # each job that ran: method, seconds it ran, seconds from its creation to its
+        # start, times queue_job started it
         "job_list": [
-            [job[4], round(float(job[1] or 0), 1), round(float(job[5] or 0), 1), job[3]]
+            [job[4], round(float(job[1]), 1), round(float(job[5]), 1), job[3]]
             for job in jobs
+            if job[1] is not None
         ],
         "worker_rss_peak_mb": round(max(workers, default=0.0), 1),
         "master_rss_peak_mb": round(peaks.get(master, 0.0), 1),
