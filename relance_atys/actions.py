@@ -21,3 +21,18 @@ def download_action(attachment):
         "url": f"/web/content/{attachment.id}?download=true",
         "target": "download",
     }
+
+
+def background_action(run, message):
+    """Tell the user ``run`` goes on in the background (``message``), and open it."""
+    return {
+        "type": "ir.actions.client",
+        "tag": "display_notification",
+        "params": {
+            "type": "info",
+            "title": run.name,
+            "message": message,
+            # an action the client runs as is: its views given
+            "next": dict(run._get_form_action(), views=[(False, "form")]),
+        },
+    }

@@ -5,7 +5,7 @@ from odoo.exceptions import UserError
 from odoo.tools import format_date
 
 from .. import engine
-from ..actions import download_action, reopen_action
+from ..actions import background_action, download_action, reopen_action
 from ..guard import check_company, check_manager, check_readable
 from ..report.relance_letter import DEFAULT_TEMPLATE
 from ..text import totals_text
@@ -208,9 +208,10 @@ class RelanceEdition(models.TransientModel):
         if self.mode == "letter":
             self._check_manager()  # only a manager can send the emails: no dead end
         self.mode = "email" if self.mode == "letter" else "letter"
-        if self.mode == "email":
+        if self.mode == "email":  # customers that take no mail unticked
+            mailer = self.env["relance.mailer"]
             for pline in self.partner_line_ids:
-                pline.selected = pline.selected and pline._can_email()
+                pline.selected = pline.selected and not mailer._no_mail_reason(pline.partner_id)
         return self._reopen()
 
     def action_send_emails(self):
@@ -226,23 +227,9 @@ class RelanceEdition(models.TransientModel):
             self._lines_of(partner_lines), "planned", "email"
         )
         run = self.env["relance.mailer"]._send_run(self.company_id, self._run_options(), lines)
-        return self._background_action(
+        return background_action(
             run, self.env._("Sending in the background: follow it in run %s.", run.name)
         )
-
-    def _background_action(self, run, message):
-        """Tell the user the run goes on in the background, and open it."""
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "type": "info",
-                "title": run.name,
-                "message": message,
-                # an action the client runs as is: its views given
-                "next": dict(run._get_form_action(), views=[(False, "form")]),
-            },
-        }
 
     def _lines_of(self, partner_lines):
         """The ticked documents of ``partner_lines``."""
@@ -359,7 +346,7 @@ class RelanceEdition(models.TransientModel):
             self.company_id, self._run_options(), self._lines_of(partner_lines)
         )
         if run.state == "queued":
-            return self._background_action(
+            return background_action(
                 run, self.env._("Printing in the background: follow it in run %s.", run.name)
             )
         return run._get_form_action()
@@ -418,15 +405,9 @@ class RelanceEditionPartner(models.TransientModel):
 
     @api.depends("partner_id")
     def _compute_email(self):
+        mailer = self.env["relance.mailer"]
         for pline in self:
-            pline.email = pline._mail_partner().email or False
-
-    def _mail_partner(self):
-        """The invoicing contact of the customer, else the customer itself."""
-        return self.env["relance.mailer"]._mail_partner(self.partner_id)
-
-    def _can_email(self):
-        return bool(self.email) and self.send_doc
+            pline.email = mailer._mail_partner(pline.partner_id).email or False
 
     def action_compose(self):
         """Write this customer's reminder by hand, its ticked documents ticked."""
