@@ -223,6 +223,37 @@ class RelanceSignatureService(models.AbstractModel):
         ]
 
     @api.model
+    def _preview(self, company, options):
+        """Use case: the preview of a run with ``options``: a line per quotation, what
+        would be sent and what skipped, and why (the wizard's preview lines' values)."""
+        reasons = self._reasons()
+        return [
+            {
+                "order_id": candidate.order_id,
+                "partner_id": candidate.partner_id,
+                "recipient_id": candidate.recipient_id,
+                "age": signature.age_in_days(candidate.created, options["date"]),
+                "level": candidate.level,
+                "new_level": decision.level or candidate.level,
+                "will_send": decision.due,
+                "reason": reasons.get(decision.reason, False),
+            }
+            for candidate, decision in self._propose(company, options)
+        ]
+
+    def _check_waiting(self, company, orders):
+        """Quotations chosen by hand must all be waiting for a signature."""
+        not_waiting = orders - orders.filtered_domain(self._domain(company))
+        if not_waiting:
+            raise UserError(
+                self.env._(
+                    "These quotations do not wait for a signature (signed, not asking "
+                    "for one, no longer a quotation, or of another company): %s",
+                    ", ".join(not_waiting.mapped("name")),
+                )
+            )
+
+    @api.model
     def _reasons(self):
         return {
             signature.R_FILTERED: self.env._("outside the filters"),
@@ -857,6 +888,12 @@ class RelanceSignatureService(models.AbstractModel):
                 )
         mails = self.env["mail.mail"].sudo().with_context(clean_context(self.env.context))
         mails = mails.create(mail_vals)
+        self._notify_queued(mails)
+        return mails
+
+    def _notify_queued(self, mails):
+        """The notifications of the queued ``mails``, read, ready to leave, as
+        ``message_post`` leaves them."""
         self.env["mail.notification"].sudo().create(
             [
                 {
@@ -872,7 +909,6 @@ class RelanceSignatureService(models.AbstractModel):
                 for partner in mail.recipient_ids
             ]
         )
-        return mails
 
     # -- sending one by one --------------------------------------------------------
 

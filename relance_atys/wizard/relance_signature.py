@@ -3,7 +3,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from .. import signature
 from ..actions import reopen_action
 from ..guard import check_company, check_readable
 
@@ -96,25 +95,11 @@ class RelanceSignature(models.TransientModel):
                 self.env._("The report %s does not print quotations.", self.report_id.name)
             )
         self._check_partners()
-        self._check_orders()
+        self.env["relance.signature.service"]._check_waiting(self.company_id, self.order_ids)
 
     def _check_partners(self):
         check_readable(self, ("partner_ids", "category_ids", "template_ids", "order_ids"))
         self.env["relance.service"]._check_partners_company(self.company_id, self.partner_ids)
-
-    def _check_orders(self):
-        """Quotations chosen in the list must all be waiting for a signature."""
-        not_waiting = self.order_ids - self.order_ids.filtered_domain(
-            self.env["relance.signature.service"]._domain(self.company_id)
-        )
-        if not_waiting:
-            raise UserError(
-                self.env._(
-                    "These quotations do not wait for a signature (signed, not asking "
-                    "for one, no longer a quotation, or of another company): %s",
-                    ", ".join(not_waiting.mapped("name")),
-                )
-            )
 
     def _options(self):
         self.ensure_one()
@@ -136,28 +121,11 @@ class RelanceSignature(models.TransientModel):
     def action_preview(self):
         """List what would be sent and what would be skipped, and why."""
         self._check_input()
-        proposal = self.env["relance.signature.service"]._propose(self.company_id, self._options())
+        lines = self.env["relance.signature.service"]._preview(self.company_id, self._options())
         self.line_ids.unlink()
-        self.env["relance.signature.line"].create(self._preview_line_vals(proposal))
+        self.env["relance.signature.line"].create([dict(vals, wizard_id=self.id) for vals in lines])
         self.state = "preview"
         return self._reopen()
-
-    def _preview_line_vals(self, proposal):
-        reasons = self.env["relance.signature.service"]._reasons()
-        return [
-            {
-                "wizard_id": self.id,
-                "order_id": candidate.order_id,
-                "partner_id": candidate.partner_id,
-                "recipient_id": candidate.recipient_id,
-                "age": signature.age_in_days(candidate.created, self.date),
-                "level": candidate.level,
-                "new_level": decision.level or candidate.level,
-                "will_send": decision.due,
-                "reason": reasons.get(decision.reason, False),
-            }
-            for candidate, decision in proposal
-        ]
 
     def action_back(self):
         self.line_ids.unlink()
