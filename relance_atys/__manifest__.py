@@ -2,7 +2,7 @@
     "name": "Relances clients (Atys)",
     "summary": "French customer dunning: levels, control list, letters, "
     "definitive edition, email dunning, manual levels, signature reminders",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Accounting/Accounting",
     "license": "LGPL-3",
     "author": "relance_atys developers",
@@ -18,6 +18,7 @@
         "data/relance_level_data.xml",
         "data/mail_template_data.xml",
         "views/relance_level_views.xml",
+        "views/relance_penalty_rate_views.xml",
         "views/res_config_settings_views.xml",
         "views/res_partner_views.xml",
         "views/mail_template_views.xml",

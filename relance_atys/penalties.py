@@ -35,6 +35,13 @@ class Rate:
     rate: float  # percent per year
 
 
+# The default rate of art. L441-10 when a company set none: the ECB's main
+# refinancing rate in force on 1 July 2025 (2.15 %, since 11 June 2025) plus
+# 10 points. The law takes the rate in force on 1 January for the first half
+# of a year and on 1 July for the second: companies enter each new rate.
+DEFAULT_RATE = Rate(date(2025, 7, 1), 12.15)
+
+
 @dataclass(frozen=True, slots=True)
 class Due:
     """One échéance: its original amount and what was paid on it, and when."""
@@ -64,6 +71,7 @@ class Penalty:
     due_id: int
     move_id: int
     currency_id: int
+    due_date: date
     days_late: int
     residual: float
     amount: float
@@ -175,6 +183,7 @@ def compute(dues: Iterable[Due], terms: Terms) -> Result:
                         due.id,
                         due.move_id,
                         due.currency_id,
+                        due.due_date,
                         days_late(due, terms.as_of),
                         round_to(outstanding(due, terms.as_of), _rounding(terms, due.currency_id)),
                         amount,

@@ -50,6 +50,12 @@ class RelanceLevel(models.Model):
         string="Mail template",
         domain="[('model', '=', 'res.partner')]",
     )
+    formal_notice = fields.Boolean(
+        string="Formal notice",
+        help="A formal notice to pay (mise en demeure), sent by registered letter with "
+        "acknowledgement of receipt: its letters compute and claim the late-payment "
+        "penalties and the recovery indemnity the company's settings turn on.",
+    )
     active = fields.Boolean(default=True)
 
     _sql_constraints = [

@@ -4,7 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_date
 
-from .. import engine
+from .. import engine, penalties
 
 RULES = [
     (engine.RULE_SEQUENTIAL, "Sequential: level N to the customers at level N-1"),
@@ -44,6 +44,57 @@ class ResCompany(models.Model):
     relance_sign_min_interval = fields.Integer(
         string="Minimum days between two signature reminders", default=7
     )
+
+    relance_penalties = fields.Boolean(
+        string="Late-payment penalties",
+        default=True,
+        help="Formal notices compute and claim the late-payment penalties of "
+        "article L441-10 of the French Commercial Code.",
+    )
+    relance_indemnity = fields.Boolean(
+        string="Fixed recovery indemnity (40 €)",
+        default=True,
+        help="Formal notices claim the fixed indemnity of 40 € per invoice paid late "
+        "(articles L441-10 and D441-5 of the French Commercial Code), from business "
+        "customers only.",
+    )
+    relance_penalty_rate_ids = fields.One2many(
+        "relance.penalty.rate", "company_id", string="Penalty rates"
+    )
+
+    def _relance_penalty_rates(self):
+        """The company's penalty rates for ``penalties``; the default one if none."""
+        self.ensure_one()
+        rates = tuple(
+            penalties.Rate(rate.date_from, rate.rate) for rate in self.relance_penalty_rate_ids
+        )
+        return rates or (penalties.DEFAULT_RATE,)
+
+    def _relance_penalty_rate_on(self, day):
+        """The rate in force on ``day`` (a penalties.Rate)."""
+        rates = sorted(self._relance_penalty_rates(), key=lambda rate: rate.date_from)
+        return ([rate for rate in rates if rate.date_from <= day] or rates)[-1]
+
+    def _relance_set_penalty_rate(self, rate, date_from):
+        """Record ``rate`` from ``date_from`` (replacing the rate of that date)."""
+        self.ensure_one()
+        if not penalties.check_rate(rate):
+            raise UserError(
+                self.env._(
+                    "The late-payment penalty rate must be between 0 and 100 %% a year "
+                    "(%(rate)s %% given).",
+                    rate=rate,
+                )
+            )
+        if not date_from:
+            raise UserError(self.env._("Give the date the penalty rate applies from."))
+        current = self.relance_penalty_rate_ids.filtered(lambda r: r.date_from == date_from)
+        if current:
+            current.rate = rate
+        else:
+            self.env["relance.penalty.rate"].create(
+                {"company_id": self.id, "date_from": date_from, "rate": rate}
+            )
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class ResConfigSettings(models.TransientModel):
@@ -20,3 +20,42 @@ class ResConfigSettings(models.TransientModel):
     relance_sign_min_interval = fields.Integer(
         related="company_id.relance_sign_min_interval", readonly=False
     )
+    relance_penalties = fields.Boolean(related="company_id.relance_penalties", readonly=False)
+    relance_indemnity = fields.Boolean(related="company_id.relance_indemnity", readonly=False)
+    relance_penalty_rate = fields.Float(
+        string="Penalty rate (% a year)",
+        digits=(5, 2),
+        compute="_compute_relance_penalty_rate",
+        readonly=False,
+    )
+    relance_penalty_rate_date = fields.Date(
+        string="Rate applies from", compute="_compute_relance_penalty_rate", readonly=False
+    )
+
+    @api.depends("company_id")
+    def _compute_relance_penalty_rate(self):
+        today = fields.Date.context_today(self)
+        for settings in self:
+            rate = settings.company_id._relance_penalty_rate_on(today)
+            settings.relance_penalty_rate = rate.rate
+            settings.relance_penalty_rate_date = rate.date_from
+
+    def set_values(self):
+        super().set_values()
+        company = self.company_id
+        date_from, rate = self.relance_penalty_rate_date, self.relance_penalty_rate
+        if not company.relance_penalty_rate_ids.filtered(
+            lambda r: r.date_from == date_from and r.rate == rate
+        ):
+            company._relance_set_penalty_rate(rate, date_from)
+
+    def action_relance_penalty_rates(self):
+        """The company's penalty rates, by date, to correct or complete."""
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Late-payment penalty rates"),
+            "res_model": "relance.penalty.rate",
+            "view_mode": "list",
+            "domain": [("company_id", "=", self.company_id.id)],
+            "context": {"default_company_id": self.company_id.id},
+        }

@@ -18,6 +18,9 @@ class RelanceControlList(models.AbstractModel):
             subtotal_due=edition.subtotal_due,
             labels=self._labels(),
             title=self._title(edition),
+            penalties=self.env["relance.penalty"]._control_list_sheet(
+                edition.company_id, edition._selected_lines(), edition.date
+            ),
         )
         options = {"date": edition.date, "level": edition.level_id.number}
         name = self.env["relance.service"]._file_name(

@@ -176,8 +176,13 @@ def _sums(records):
     )
 
 
-def write_control_list(rows, subtotal_due=False, labels=None, title=""):
-    """Return the XLSX bytes of the control list for ``rows`` (in print order)."""
+def write_control_list(rows, subtotal_due=False, labels=None, title="", penalties=None):
+    """Return the XLSX bytes of the control list for ``rows`` (in print order).
+
+    ``penalties``, when given, is a second sheet: a dict with its ``rows``, its
+    ``columns`` ((label, kind) as write_run_lines takes them), its ``title``,
+    ``sheet`` name, ``total_label`` and ``currency_col``.
+    """
     labels = {
         "columns": [
             "Ref",
@@ -241,6 +246,16 @@ def write_control_list(rows, subtotal_due=False, labels=None, title=""):
     sheet.row += 1
     for currency in sorted(totals):
         sheet.grand_total(currency, data_first, data_last, totals[currency])
+    if penalties:
+        _write_table(
+            book,
+            penalties["rows"],
+            penalties["columns"],
+            penalties["title"],
+            sheet_name(penalties["sheet"]),
+            penalties["total_label"],
+            penalties["currency_col"],
+        )
     book.close()
     return buffer.getvalue()
 
@@ -254,7 +269,14 @@ def write_run_lines(rows, columns, title="", sheet="", total_label="Total", curr
     """
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False})
-    out = _Sheet(book, {"sheet": sheet or title or "Run"}, title)
+    _write_table(book, rows, columns, title, sheet or title or "Run", total_label, currency_col)
+    book.close()
+    return buffer.getvalue()
+
+
+def _write_table(book, rows, columns, title, sheet, total_label, currency_col):
+    """A sheet of ``rows`` under ``columns``, with totals per currency (see write_run_lines)."""
+    out = _Sheet(book, {"sheet": sheet}, title)
     ws, fmt, shown_col = out.sheet, out.fmt, len(columns)
     ws.write(0, 0, title, fmt["title"])
     for col, (label, _kind) in enumerate(columns):
@@ -298,5 +320,3 @@ def write_run_lines(rows, columns, title="", sheet="", total_label="Total", curr
             )
         ws.write(row_index, currency_col, currency, fmt["total"])
         row_index += 1
-    book.close()
-    return buffer.getvalue()

@@ -11,6 +11,7 @@ from . import test_jobs
 from . import test_invoice_pdf
 from . import test_level
 from . import test_penalties
+from . import test_penalty_letters
 from . import test_level_manage
 from . import test_scheduled
 from . import test_screens

@@ -174,8 +174,7 @@ class TestPenaltyCases(BaseCase):
             {EUR: (0.0, 40.0)},
         ),
         (
-            "36.5 % a year is 0.1 % a day: 1000 -> 1.00; 27.4 -> 0.0274, "
-            "rounded to 0.03",
+            "36.5 % a year is 0.1 % a day: 1000 -> 1.00; 27.4 -> 0.0274, rounded to 0.03",
             [
                 Due(1, 10, EUR, date(2025, 9, 30), 1000.0),
                 Due(2, 11, EUR, date(2025, 9, 30), 27.4),
@@ -244,9 +243,9 @@ class TestPenaltyProperties(BaseCase):
     @given(amounts, days, rates)
     def test_one_rate_no_payment_is_the_formula(self, amount, late, rate):
         due = Due(1, 1, EUR, date(2025, 1, 1), amount)
-        result = pen.compute([due], terms(date(2025, 1, 1) + timedelta(days=late), (
-            Rate(date(2024, 1, 1), rate),
-        )))
+        result = pen.compute(
+            [due], terms(date(2025, 1, 1) + timedelta(days=late), (Rate(date(2024, 1, 1), rate),))
+        )
         expected = pen.round_to(amount * rate / 100 * late / 365, 0.01)
         self.assertEqual(sum(p.amount for p in result.penalties), expected)
 
@@ -255,8 +254,9 @@ class TestPenaltyProperties(BaseCase):
         due_date = date(2025, 1, 1)
         as_of = due_date + timedelta(days=late)
         unpaid = Due(1, 1, EUR, due_date, amount)
-        paid = Due(1, 1, EUR, due_date, amount, ((due_date + timedelta(days=paid_after),
-                                                   amount * share),))
+        paid = Due(
+            1, 1, EUR, due_date, amount, ((due_date + timedelta(days=paid_after), amount * share),)
+        )
         self.assertLessEqual(
             pen.penalty_amount(paid, terms(as_of)), pen.penalty_amount(unpaid, terms(as_of)) + 1e-9
         )

@@ -1,0 +1,264 @@
+"""The penalties and indemnities of open invoices, read from the ledger for
+``penalties.compute``: what the formal-notice letters and the control list show."""
+
+from collections import defaultdict
+
+from odoo import models
+from odoo.tools import format_date, formatLang
+
+from .. import penalties
+
+# The open échéances of customer invoices: one row per receivable line.
+DUES_SQL = """
+    SELECT l.id, l.move_id, l.currency_id,
+           COALESCE(l.date_maturity, m.invoice_date_due, l.date), l.amount_currency,
+           m.commercial_partner_id
+      FROM account_move_line l
+      JOIN account_move m ON m.id = l.move_id
+      JOIN account_account a ON a.id = l.account_id
+     WHERE l.move_id = ANY(%s)
+       AND m.move_type = 'out_invoice'
+       AND a.account_type = 'asset_receivable'
+       AND l.amount_currency > 0
+       AND NOT l.reconciled
+"""
+# What was paid on them (payments, credit notes), in the échéance's currency, and when.
+PAYMENTS_SQL = """
+    SELECT debit_move_id, max_date, debit_amount_currency
+      FROM account_partial_reconcile
+     WHERE debit_move_id = ANY(%s)
+"""
+
+
+class RelancePenalty(models.AbstractModel):
+    _name = "relance.penalty"
+    _description = "Dunning: late-payment penalties and recovery indemnity"
+
+    def _compute(self, company, moves, as_of):
+        """{customer id: penalties.Result} for the open échéances of ``moves``
+        (customer invoices of ``company``) at ``as_of``; empty when the company
+        claims neither penalties nor the indemnity."""
+        if not (company.relance_penalties or company.relance_indemnity) or not moves:
+            return {}
+        dues_by_partner = self._read_dues(moves.ids)
+        if not dues_by_partner:
+            return {}
+        currencies = self.env["res.currency"].browse(
+            {due.currency_id for dues in dues_by_partner.values() for due in dues}
+        )
+        partners = self.env["res.partner"].browse(list(dues_by_partner))
+        rates = company._relance_penalty_rates()
+        roundings = {currency.id: currency.rounding for currency in currencies}
+        indemnities = self._indemnity_amounts(company, currencies, as_of)
+        return {
+            partner.id: penalties.compute(
+                dues_by_partner[partner.id],
+                penalties.Terms(
+                    as_of,
+                    rates,
+                    penalties=company.relance_penalties,
+                    indemnity=company.relance_indemnity,
+                    business=self._is_business(partner),
+                    indemnity_amounts=indemnities,
+                    roundings=roundings,
+                ),
+            )
+            for partner in partners
+        }
+
+    def _read_dues(self, move_ids):
+        self.env.flush_all()
+        self.env.cr.execute(DUES_SQL, [move_ids])
+        rows = self.env.cr.fetchall()
+        payments = defaultdict(list)
+        if rows:
+            self.env.cr.execute(PAYMENTS_SQL, [[row[0] for row in rows]])
+            for line_id, paid_on, amount in self.env.cr.fetchall():
+                payments[line_id].append((paid_on, amount))
+        dues = defaultdict(list)
+        for line_id, move_id, currency_id, due_date, amount, partner_id in rows:
+            dues[partner_id].append(
+                penalties.Due(
+                    line_id, move_id, currency_id, due_date, amount, tuple(payments[line_id])
+                )
+            )
+        return dues
+
+    @staticmethod
+    def _is_business(partner):
+        """A company, or a contact of one: an individual is a consumer (no 40 €)."""
+        return bool(partner.commercial_partner_id.is_company)
+
+    def _indemnity_amounts(self, company, currencies, as_of):
+        """The 40 € of art. D441-5 in each of ``currencies``, at ``as_of``'s rate."""
+        euro = self.env.ref("base.EUR")
+        return {
+            currency.id: euro._convert(penalties.INDEMNITY_EUR, currency, company, as_of)
+            if currency != euro
+            else penalties.INDEMNITY_EUR
+            for currency in currencies
+        }
+
+    def _letter_values(self, level, partner, lines, as_of, sections):
+        """What a formal-notice letter shows of the penalties of ``partner`` on the
+        documents of ``lines`` (the letter's document lines), per currency, or None
+        (not a formal notice, or nothing claimed). ``sections`` are the letter's
+        sections: their totals due per currency."""
+        company = level.company_id
+        if not level.formal_notice:
+            return None
+        moves = lines.filtered(lambda line: not line.is_deduction).move_id
+        totals = {section["currency"]: section["total"] for section in sections}
+        result = self._compute(company, moves, as_of).get(partner.commercial_partner_id.id)
+        if not result or not result.totals:
+            return None
+        move_names = {move.id: move.name for move in moves}
+        currencies = {
+            currency.id: currency
+            for currency in self.env["res.currency"].browse([t.currency_id for t in result.totals])
+        }
+        sections = []
+        for total in result.totals:
+            currency = currencies[total.currency_id]
+            rows = [
+                (move_names.get(p.move_id, ""), p)
+                for p in result.penalties
+                if p.currency_id == total.currency_id
+            ]
+            indemnities = [i for i in result.indemnities if i.currency_id == total.currency_id]
+            due = totals.get(currency, 0.0)
+            sections.append(
+                {
+                    "currency": currency,
+                    "rows": rows,
+                    "indemnity_count": len(indemnities),
+                    "indemnity_unit": indemnities[0].amount if indemnities else 0.0,
+                    "penalties": total.penalties,
+                    "indemnities": total.indemnities,
+                    "claimed": currency.round(due + total.penalties + total.indemnities),
+                }
+            )
+        business = self._is_business(partner)
+        for section in sections:
+            section["indemnity_label"] = self._indemnity_label(section)
+        return {
+            "sections": sections,
+            "penalty_text": company.relance_penalties
+            and self._penalty_text(company, as_of, business),
+            "indemnity_text": company.relance_indemnity
+            and business
+            and self.env._(
+                "A fixed indemnity for recovery costs of 40 euros is also due for each "
+                "invoice paid late (articles L441-10 and D441-5 of the French Commercial Code)."
+            ),
+        }
+
+    def _penalty_text(self, company, as_of, business):
+        """The sentence saying on what the penalties run, at which rate, up to when."""
+        rate = company._relance_penalty_rate_on(as_of)
+        values = {
+            "rate": formatLang(self.env, rate.rate, digits=2),
+            "since": format_date(self.env, rate.date_from),
+            "date": format_date(self.env, as_of),
+        }
+        if business:
+            return self.env._(
+                "Under article L441-10 of the French Commercial Code, late-payment penalties "
+                "run from the day after the due date, without any reminder being needed, on "
+                "the amount unpaid each day, at the yearly rate of %(rate)s %% (in force since "
+                "%(since)s). Computed up to %(date)s:",
+                **values,
+            )
+        return self.env._(
+            "Under our terms of sale, late-payment penalties run from the day after the due "
+            "date on the amount unpaid each day, at the yearly rate of %(rate)s %% (in force "
+            "since %(since)s). Computed up to %(date)s:",
+            **values,
+        )
+
+    def _indemnity_label(self, section):
+        if not section["indemnity_count"]:
+            return ""
+        return self.env._(
+            "Recovery indemnity: %(count)s invoice(s) x %(amount)s",
+            count=section["indemnity_count"],
+            amount=formatLang(
+                self.env, section["indemnity_unit"], currency_obj=section["currency"]
+            ),
+        )
+
+    def _control_list_sheet(self, company, lines, as_of):
+        """The control list's sheet of penalties for the documents of ``lines``
+        (dunning document lines with their customer), as write_control_list takes
+        it; None when the company claims neither penalties nor indemnity."""
+        moves = lines.filtered(lambda line: not line.is_deduction).move_id
+        results = self._compute(company, moves, as_of)
+        if not results:
+            return None
+        _ = self.env._
+        partners = self.env["res.partner"].browse(list(results)).sorted(lambda p: p.name or "")
+        names = {move.id: move.name for move in moves}
+        currencies = {c.id: c.name for c in self.env["res.currency"].search([])}
+        rows = []
+        for partner in partners:
+            rows += self._sheet_rows(partner, results[partner.id], names, currencies)
+        return {
+            "rows": rows,
+            "columns": [
+                (_("Customer ref."), "text"),
+                (_("Customer"), "text"),
+                (_("Document"), "text"),
+                (_("Due date"), "date"),
+                (_("Days late"), "int"),
+                (_("Unpaid"), "money"),
+                (_("Penalties"), "money"),
+                (_("Recovery indemnity"), "money"),
+                (_("Currency"), "text"),
+            ],
+            "title": _(
+                "Late-payment penalties and recovery indemnities at %(date)s "
+                "(French Commercial Code, art. L441-10 and D441-5)",
+                date=format_date(self.env, as_of),
+            ),
+            "sheet": _("Penalties"),
+            "total_label": _("Total"),
+            "currency_col": 8,
+        }
+
+    @staticmethod
+    def _sheet_rows(partner, result, names, currencies):
+        """One row per late échéance; the indemnity on its invoice's first row."""
+        indemnities = {i.move_id: i.amount for i in result.indemnities}
+        rows, seen = [], set()
+        for penalty in result.penalties:
+            first = penalty.move_id not in seen
+            seen.add(penalty.move_id)
+            rows.append(
+                [
+                    partner.ref or "",
+                    partner.name,
+                    names.get(penalty.move_id, ""),
+                    penalty.due_date,
+                    penalty.days_late,
+                    penalty.residual,
+                    penalty.amount,
+                    indemnities.get(penalty.move_id) if first else None,
+                    currencies[penalty.currency_id],
+                ]
+            )
+        for indemnity in result.indemnities:
+            if indemnity.move_id not in seen:
+                rows.append(
+                    [
+                        partner.ref or "",
+                        partner.name,
+                        names.get(indemnity.move_id, ""),
+                        None,
+                        None,
+                        None,
+                        None,
+                        indemnity.amount,
+                        currencies[indemnity.currency_id],
+                    ]
+                )
+        return rows
