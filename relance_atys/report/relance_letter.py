@@ -12,11 +12,13 @@ import shutil
 import subprocess
 
 from markupsafe import Markup
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
 
 from odoo import api, models
 from odoo.exceptions import UserError
 from odoo.tools import format_date
-from odoo.tools.pdf import PdfFileReader
+from odoo.tools.pdf import PdfFileReader, PdfFileWriter
 
 from ..text import reminded_text, without_invisible
 from odoo.addons.base.models.ir_actions_report import _get_wkhtmltopdf_bin
@@ -301,3 +303,68 @@ class RelanceLetter(models.AbstractModel):
         if failures:
             raise UserError(self._failures_message(failures))
         return pdf
+
+
+# Printed, white and tiny, at the top of each letter: where each one starts in
+# the PDF of a run, for page numbers (Debian's wkhtmltopdf prints no footer).
+LETTER_START = "relance-letter-start"
+
+
+def letter_page_counts(pdf):
+    """The number of pages of each letter of ``pdf``, in order (the pages whose
+    text has LETTER_START begin a letter)."""
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext:
+        text = subprocess.run(
+            [pdftotext, "-q", "-", "-"], input=pdf, capture_output=True, timeout=600, check=False
+        ).stdout.decode(errors="replace")
+        pages = text.split("\f")
+        if pages and not pages[-1].strip():
+            pages.pop()  # pdftotext ends each page with a form feed
+    else:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        pages = [page.extract_text() or "" for page in reader.pages]
+    if not pages or LETTER_START not in pages[0]:
+        return [1] * len(pages)  # a template without the mark: pages left alone
+    counts = []
+    for page in pages:
+        if LETTER_START in page:
+            counts.append(1)
+        else:
+            counts[-1] += 1
+    return counts
+
+
+def number_letter_pages(pdf):
+    """``pdf`` with "Page x / y" at the foot of every page of its letters longer
+    than one page (the others are left as they are)."""
+    counts = letter_page_counts(pdf)
+    if all(count == 1 for count in counts):
+        return pdf
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    writer = PdfFileWriter()
+    index = 0
+    for count in counts:
+        for number in range(1, count + 1):
+            page = reader.getPage(index)
+            if count > 1:
+                page.mergePage(_page_stamp(number, count, page))
+            writer.addPage(page)
+            index += 1
+    for rest in range(index, reader.getNumPages()):
+        writer.addPage(reader.getPage(rest))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _page_stamp(number, count, page):
+    """A one-page PDF, of ``page``'s size, saying "Page number / count" at its foot."""
+    width, height = float(page.mediaBox.getWidth()), float(page.mediaBox.getHeight())
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=(width, height))
+    canvas.setFont("Helvetica", 8)
+    canvas.setFillGray(0.33)
+    canvas.drawRightString(width - 15 * mm, 8 * mm, f"Page {number} / {count}")
+    canvas.save()
+    return PdfFileReader(io.BytesIO(buffer.getvalue()), strict=False).getPage(0)

@@ -1,9 +1,39 @@
-"""18.0.1.2.0: dunning levels gain "Formal notice" (formal_notice).
+"""18.0.1.2.0: dunning levels gain "Formal notice" (formal_notice); formal
+notices compute the penalties and the 40 € indemnity the company claims.
 
-The levels that were formal notices before (the default level 3 and its copies
-in other companies, or any level named so) are marked, so that their letters
-keep citing the penalties, now computed.
+* The levels that were formal notices before are marked: the default level 3
+  and its copies in other companies (named "Formal notice" / "Mise en
+  demeure"), and any level whose footer cites article L441-10.
+* Their footer, when it still has the default sentence saying that penalties
+  and the indemnity "will be due", loses that clause: the letter now states
+  them computed, and only when the company claims them.
 """
+
+import json
+
+OLD_FOOTER = {
+    "en_US": (
+        "Failing payment within this time, we shall refer the matter for collection without "
+        "further notice, and the late-payment penalties and the fixed indemnity of 40 euros for "
+        "recovery costs (articles L441-10 and D441-5 of the French Commercial Code) will be due."
+    ),
+    "fr_FR": (
+        "À défaut de règlement dans ce délai, nous transmettrons ce dossier au recouvrement sans "
+        "autre préavis, et les pénalités de retard ainsi que l'indemnité forfaitaire de 40 euros "
+        "pour frais de recouvrement (articles L441-10 et D441-5 du Code de commerce) seront "
+        "exigibles."
+    ),
+}
+NEW_FOOTER = {
+    "en_US": (
+        "Failing payment within this time, we shall refer the matter for collection without "
+        "further notice."
+    ),
+    "fr_FR": (
+        "À défaut de règlement dans ce délai, nous transmettrons ce dossier au recouvrement sans "
+        "autre préavis."
+    ),
+}
 
 
 def migrate(cr, version):
@@ -13,7 +43,21 @@ def migrate(cr, version):
         """
         UPDATE relance_level
            SET formal_notice = true
-         WHERE name->>'en_US' ILIKE '%%formal notice%%'
-            OR name->>'fr_FR' ILIKE '%%mise en demeure%%'
+         WHERE lower(trim(name->>'en_US')) = 'formal notice'
+            OR lower(trim(name->>'fr_FR')) = 'mise en demeure'
+            OR footer::text LIKE '%%L441-10%%'
         """
     )
+    cr.execute("SELECT id, footer FROM relance_level WHERE footer::text LIKE '%%L441-10%%'")
+    for level_id, footer in cr.fetchall():
+        new = {
+            lang: text.replace(OLD_FOOTER["en_US"], NEW_FOOTER["en_US"]).replace(
+                OLD_FOOTER["fr_FR"], NEW_FOOTER["fr_FR"]
+            )
+            for lang, text in footer.items()
+        }
+        if new != footer:
+            cr.execute(
+                "UPDATE relance_level SET footer = %s::jsonb WHERE id = %s",
+                [json.dumps(new), level_id],
+            )
