@@ -102,7 +102,43 @@ class RelanceDemo(models.AbstractModel):
         self.env.ref("base.EUR").active = True
         self.env["account.chart.template"]._load("generic_coa", company, install_demo=False)
         company.currency_id = self.env.ref("base.EUR")  # the chart sets its own
+        self._demo_letter_settings(company)
         return company
+
+    def _demo_letter_settings(self, company):
+        """What the letters print: bank details, signatory, contact, legal mentions."""
+        bank = self.env["res.bank"].create({"name": "Banque Démo Lyon", "bic": "BDEMFRPPXXX"})
+        self.env["res.partner.bank"].create(
+            {
+                "partner_id": company.partner_id.id,
+                "acc_number": "FR76 3000 4000 0312 3456 7890 143",
+                "bank_id": bank.id,
+                "company_id": company.id,
+            }
+        )
+        accountant = self.env["res.users"].create(
+            {
+                "name": "Claire Martin",
+                "login": "claire.martin@relances-demo.example",
+                "email": "claire.martin@relances-demo.example",
+                "phone": "+33 4 72 00 00 12",
+                "function": "Responsable du recouvrement",
+                "company_id": company.id,
+                "company_ids": [Command.link(company.id)],
+            }
+        )
+        company.write(
+            {
+                "relance_signatory_id": accountant.id,
+                "relance_contact_id": accountant.id,
+                "relance_payment_methods": "Virement bancaire ou chèque à l'ordre de "
+                "Relances Démo SAS",
+                "relance_legal_form": "SAS",
+                "relance_share_capital": "50 000 €",
+                "relance_rcs": "RCS Lyon 123 456 789",
+                "vat": "FR32123456789",
+            }
+        )
 
     def _demo_partners(self, company, fr_active):
         tags = {}

@@ -56,6 +56,22 @@ class RelanceLevel(models.Model):
         "acknowledgement of receipt: its letters compute and claim the late-payment "
         "penalties and the recovery indemnity the company's settings turn on.",
     )
+    show_payment = fields.Boolean(
+        string="Payment details",
+        default=True,
+        help="The letter tells how to pay: the company's bank account (IBAN, BIC, bank), "
+        "the payment methods accepted and the reference to quote.",
+    )
+    contact_id = fields.Many2one(
+        "res.users",
+        string="Contact for questions",
+        help="Named on the letter; empty: the company's (Settings > Dunning).",
+    )
+    signatory_id = fields.Many2one(
+        "res.users",
+        string="Signatory",
+        help="Signs the letter; empty: the company's (Settings > Dunning).",
+    )
     active = fields.Boolean(default=True)
 
     _sql_constraints = [
@@ -167,6 +183,16 @@ class RelanceLevel(models.Model):
                     known=", ".join(f"{{{k}}}" for k in SUBJECT_PLACEHOLDERS),
                 )
             )
+
+    def _letter_contact(self):
+        """Who the customer may call: the level's contact, else the company's."""
+        self.ensure_one()
+        return self.contact_id or self.company_id.relance_contact_id
+
+    def _letter_signatory(self):
+        """Who signs: the level's signatory, else the company's."""
+        self.ensure_one()
+        return self.signatory_id or self.company_id.relance_signatory_id
 
     def _to_engine(self):
         return tuple(engine.Level(lv.number, lv.lower_bound, lv.upper_bound) for lv in self)

@@ -12,9 +12,10 @@ from .. import penalties
 DUES_SQL = """
     SELECT l.id, l.move_id, l.currency_id,
            COALESCE(l.date_maturity, m.invoice_date_due, l.date), l.amount_currency,
-           m.commercial_partner_id
+           m.commercial_partner_id, COALESCE(p.is_company, false)
       FROM account_move_line l
       JOIN account_move m ON m.id = l.move_id
+      JOIN res_partner p ON p.id = m.commercial_partner_id
       JOIN account_account a ON a.id = l.account_id
      WHERE l.move_id = ANY(%s)
        AND m.move_type = 'out_invoice'
@@ -40,33 +41,33 @@ class RelancePenalty(models.AbstractModel):
         claims neither penalties nor the indemnity."""
         if not (company.relance_penalties or company.relance_indemnity) or not moves:
             return {}
-        dues_by_partner = self._read_dues(moves.ids)
+        dues_by_partner, business = self._read_dues(moves.ids)
         if not dues_by_partner:
             return {}
         currencies = self.env["res.currency"].browse(
             {due.currency_id for dues in dues_by_partner.values() for due in dues}
         )
-        partners = self.env["res.partner"].browse(list(dues_by_partner))
         rates = company._relance_penalty_rates()
         roundings = {currency.id: currency.rounding for currency in currencies}
         indemnities = self._indemnity_amounts(company, currencies, as_of)
         return {
-            partner.id: penalties.compute(
-                dues_by_partner[partner.id],
+            partner_id: penalties.compute(
+                dues,
                 penalties.Terms(
                     as_of,
                     rates,
                     penalties=company.relance_penalties,
                     indemnity=company.relance_indemnity,
-                    business=self._is_business(partner),
+                    business=business[partner_id],
                     indemnity_amounts=indemnities,
                     roundings=roundings,
                 ),
             )
-            for partner in partners
+            for partner_id, dues in dues_by_partner.items()
         }
 
     def _read_dues(self, move_ids):
+        """({customer id: [penalties.Due]}, {customer id: whether a business})."""
         self.env.flush_all()
         self.env.cr.execute(DUES_SQL, [move_ids])
         rows = self.env.cr.fetchall()
@@ -75,14 +76,15 @@ class RelancePenalty(models.AbstractModel):
             self.env.cr.execute(PAYMENTS_SQL, [[row[0] for row in rows]])
             for line_id, paid_on, amount in self.env.cr.fetchall():
                 payments[line_id].append((paid_on, amount))
-        dues = defaultdict(list)
-        for line_id, move_id, currency_id, due_date, amount, partner_id in rows:
+        dues, business = defaultdict(list), {}
+        for line_id, move_id, currency_id, due_date, amount, partner_id, is_company in rows:
             dues[partner_id].append(
                 penalties.Due(
                     line_id, move_id, currency_id, due_date, amount, tuple(payments[line_id])
                 )
             )
-        return dues
+            business[partner_id] = is_company  # the commercial partner: a company or not
+        return dues, business
 
     @staticmethod
     def _is_business(partner):
@@ -198,7 +200,12 @@ class RelancePenalty(models.AbstractModel):
         _ = self.env._
         partners = self.env["res.partner"].browse(list(results)).sorted(lambda p: p.name or "")
         names = {move.id: move.name for move in moves}
-        currencies = {c.id: c.name for c in self.env["res.currency"].search([])}
+        currencies = {
+            c.id: c.name
+            for c in self.env["res.currency"].browse(
+                {t.currency_id for r in results.values() for t in r.totals}
+            )
+        }
         rows = []
         for partner in partners:
             rows += self._sheet_rows(partner, results[partner.id], names, currencies)

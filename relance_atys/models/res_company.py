@@ -58,9 +58,53 @@ class ResCompany(models.Model):
         "(articles L441-10 and D441-5 of the French Commercial Code), from business "
         "customers only.",
     )
+    relance_contact_id = fields.Many2one(
+        "res.users",
+        string="Contact for questions",
+        help="Named on the letters (name, phone, email) for questions about the invoices, "
+        "unless the level names another.",
+    )
+    relance_signatory_id = fields.Many2one(
+        "res.users",
+        string="Signatory",
+        help="Signs the letters (name, and job position of the user's contact), unless the "
+        "level names another.",
+    )
+    relance_payment_methods = fields.Char(
+        string="Payment methods accepted",
+        translate=True,
+        help="Printed on the letters with the bank details, e.g. 'Bank transfer or cheque "
+        "payable to ...'.",
+    )
+    relance_legal_form = fields.Char(string="Legal form", help="e.g. SAS, SARL, SA.")
+    relance_share_capital = fields.Char(string="Share capital", help="e.g. 10 000 €.")
+    relance_rcs = fields.Char(string="Trade register (RCS)", help="e.g. RCS Lyon 123 456 789.")
     relance_penalty_rate_ids = fields.One2many(
         "relance.penalty.rate", "company_id", string="Penalty rates"
     )
+
+    def _relance_bank_account(self):
+        """The bank account the letters ask to pay to: the company's first."""
+        self.ensure_one()
+        return self.partner_id.bank_ids[:1]
+
+    def _relance_legal_mentions(self):
+        """The sender's legal mentions, as one line: legal form and capital, RCS,
+        SIRET, VAT number (those given)."""
+        self.ensure_one()
+        _ = self.env._
+        form = self.relance_legal_form
+        capital = self.relance_share_capital
+        parts = [
+            self.name,
+            _("%(form)s with a share capital of %(capital)s", form=form or "", capital=capital)
+            if capital
+            else form,
+            self.relance_rcs,
+            self.company_registry and _("SIRET %s", self.company_registry),
+            self.vat and _("VAT number %s", self.vat),
+        ]
+        return " - ".join(part for part in parts if part)
 
     def _relance_penalty_rates(self):
         """The company's penalty rates for ``penalties``; the default one if none."""

@@ -20,25 +20,45 @@ class ResConfigSettings(models.TransientModel):
     relance_sign_min_interval = fields.Integer(
         related="company_id.relance_sign_min_interval", readonly=False
     )
+    relance_contact_id = fields.Many2one(related="company_id.relance_contact_id", readonly=False)
+    relance_signatory_id = fields.Many2one(
+        related="company_id.relance_signatory_id", readonly=False
+    )
+    relance_payment_methods = fields.Char(
+        related="company_id.relance_payment_methods", readonly=False
+    )
+    relance_legal_form = fields.Char(related="company_id.relance_legal_form", readonly=False)
+    relance_share_capital = fields.Char(related="company_id.relance_share_capital", readonly=False)
+    relance_rcs = fields.Char(related="company_id.relance_rcs", readonly=False)
+    relance_no_bank_account = fields.Boolean(compute="_compute_relance_no_bank_account")
     relance_penalties = fields.Boolean(related="company_id.relance_penalties", readonly=False)
     relance_indemnity = fields.Boolean(related="company_id.relance_indemnity", readonly=False)
-    relance_penalty_rate = fields.Float(
-        string="Penalty rate (% a year)",
-        digits=(5, 2),
-        compute="_compute_relance_penalty_rate",
-        readonly=False,
-    )
-    relance_penalty_rate_date = fields.Date(
-        string="Rate applies from", compute="_compute_relance_penalty_rate", readonly=False
-    )
+    relance_penalty_rate = fields.Float(string="Penalty rate (% a year)", digits=(5, 2))
+    relance_penalty_rate_date = fields.Date(string="Rate applies from")
 
     @api.depends("company_id")
-    def _compute_relance_penalty_rate(self):
-        today = fields.Date.context_today(self)
+    def _compute_relance_no_bank_account(self):
         for settings in self:
-            rate = settings.company_id._relance_penalty_rate_on(today)
-            settings.relance_penalty_rate = rate.rate
-            settings.relance_penalty_rate_date = rate.date_from
+            settings.relance_no_bank_account = not settings.company_id._relance_bank_account()
+
+    def action_relance_bank_accounts(self):
+        """The company's bank accounts, to add the one the letters ask to pay to."""
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Bank accounts"),
+            "res_model": "res.partner.bank",
+            "view_mode": "list,form",
+            "domain": [("partner_id", "=", self.company_id.partner_id.id)],
+            "context": {"default_partner_id": self.company_id.partner_id.id},
+        }
+
+    @api.model
+    def get_values(self):
+        """The penalty rate in force today, with the date it applies from."""
+        values = super().get_values()
+        rate = self.env.company._relance_penalty_rate_on(fields.Date.context_today(self))
+        values.update(relance_penalty_rate=rate.rate, relance_penalty_rate_date=rate.date_from)
+        return values
 
     def set_values(self):
         super().set_values()

@@ -244,6 +244,7 @@ class RelanceLetter(models.AbstractModel):
             raise UserError(
                 self.env._("The letters could not be produced (empty PDF): nothing recorded.")
             )
+        pdf = number_letter_pages(pdf)
         printed = [letter for letter in letters if letter.partner_id not in failures]
         self._check_in_pdf(pdf, printed, options)
         return pdf, failures

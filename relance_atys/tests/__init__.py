@@ -10,6 +10,7 @@ from . import test_history
 from . import test_jobs
 from . import test_invoice_pdf
 from . import test_level
+from . import test_letter_content
 from . import test_penalties
 from . import test_penalty_letters
 from . import test_level_manage
