@@ -30,6 +30,7 @@
         "wizard/relance_edition_views.xml",
         "wizard/relance_composer_views.xml",
         "report/relance_letter_report.xml",
+        "report/relance_statement_report.xml",
         "data/mail_template_signature.xml",
         "data/ir_cron_data.xml",
         "views/relance_menus.xml",

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
+from odoo.exceptions import AccessError
 
+from ..actions import download_action
 from ..guard import check_dunning_write, service_writes
 
 
@@ -88,6 +90,33 @@ class ResPartner(models.Model):
     def action_relance_compose(self):
         self.ensure_one()
         return self.env["relance.composer"].action_open_for_partner(self.commercial_partner_id)
+
+    def action_relance_statement_pdf(self):
+        """The customer's statement of account at today, as a PDF to download."""
+        return self._relance_statement("pdf")
+
+    def action_relance_statement_xlsx(self):
+        """The customer's statement of account at today, as an XLSX to download."""
+        return self._relance_statement("xlsx")
+
+    def _relance_statement(self, extension):
+        self.ensure_one()
+        if not self.env.user.has_group("relance_atys.group_relance_user"):
+            raise AccessError(self.env._("Only dunning users can print a statement of account."))
+        self.check_access("read")
+        service = self.env["relance.statement"]
+        company, today = self.env.company, fields.Date.context_today(self)
+        if extension == "pdf":
+            data = service._pdf(company, self.commercial_partner_id, today)
+        else:
+            data = service._xlsx(company, self.commercial_partner_id, today)
+        attachment = self.env["ir.attachment"].create(
+            {
+                "name": service._file_name(self.commercial_partner_id, today, extension),
+                "raw": data,
+            }
+        )
+        return download_action(attachment)
 
     def signup_prepare(self, signup_type="signup"):
         """In a batch of signature reminders, each mail's "Accept & Sign" button

@@ -320,3 +320,25 @@ def _write_table(book, rows, columns, title, sheet, total_label, currency_col):
             )
         ws.write(row_index, currency_col, currency, fmt["total"])
         row_index += 1
+    return ws, row_index
+
+
+def write_statement(title, columns, rows, aged_columns, aged_rows, sheet, total_label):
+    """Return the XLSX bytes of a statement of account: its open items (as
+    write_run_lines writes them, the currency last), then its aged balance, one
+    row per currency."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"constant_memory": False, "in_memory": True})
+    ws, row = _write_table(book, rows, columns, title, sheet, total_label, len(columns) - 1)
+    head = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
+    money = book.add_format({"num_format": "#,##0.00;[Red]-#,##0.00"})
+    row += 1
+    for col, label in enumerate(aged_columns):
+        ws.write(row, col, label, head)
+    for values in aged_rows:
+        row += 1
+        ws.write(row, 0, values[0])
+        for col, value in enumerate(values[1:], start=1):
+            ws.write_number(row, col, value, money)
+    book.close()
+    return buffer.getvalue()

@@ -20,6 +20,7 @@ from . import test_security
 from . import test_signature
 from . import test_signature_engine
 from . import test_smtp_e2e
+from . import test_statement
 from . import test_tour
 from . import test_tour_screens
 from . import test_words

@@ -1,0 +1,171 @@
+"""Statement of account ("relevé de compte") of a customer: its open items,
+balance and aged balance per currency, as a PDF or an XLSX."""
+
+from markupsafe import Markup
+
+from odoo import models
+from odoo.exceptions import UserError
+from odoo.tools import format_date
+
+from .. import statement
+from ..report.relance_letter import letter_zoom, number_letter_pages
+from ..report.relance_xlsx import write_statement
+
+# The customer's open receivable lines in a company: échéances of invoices,
+# credit notes, payments not allocated.
+STATEMENT_SQL = """
+    SELECT l.id, m.id, m.name, m.move_type, COALESCE(m.invoice_date, l.date),
+           COALESCE(l.date_maturity, l.date), l.currency_id, l.amount_currency,
+           l.amount_residual_currency
+      FROM account_move_line l
+      JOIN account_move m ON m.id = l.move_id
+      JOIN account_account a ON a.id = l.account_id
+      JOIN res_partner lp ON lp.id = l.partner_id
+     WHERE l.company_id = %(company)s
+       AND l.parent_state = 'posted'
+       AND a.account_type = 'asset_receivable'
+       AND NOT l.reconciled
+       AND l.amount_residual_currency != 0
+       AND lp.commercial_partner_id = %(partner)s
+     ORDER BY COALESCE(l.date_maturity, l.date), m.name, l.id
+"""
+PAPERFORMAT = "relance_atys.paperformat_relance_letter"
+
+
+class RelanceStatement(models.AbstractModel):
+    _name = "relance.statement"
+    _description = "Dunning: statement of account"
+
+    def _sections(self, company, partner, as_of):
+        """Per currency (by name): its rows (dicts), its balance and aged buckets."""
+        partner = partner.commercial_partner_id
+        self.env.flush_all()
+        self.env.cr.execute(STATEMENT_SQL, {"company": company.id, "partner": partner.id})
+        rows = self.env.cr.fetchall()
+        currencies = self.env["res.currency"].browse({row[6] for row in rows})
+        items = [statement.Item(row[0], row[6], row[5], row[8]) for row in rows]
+        digits = {currency.id: currency.decimal_places for currency in currencies}
+        balances = {b.currency_id: b for b in statement.balances(items, as_of, digits)}
+        kinds = self._kinds()
+        sections = []
+        for currency in currencies.sorted("name"):
+            lines = [
+                {
+                    "document": name,
+                    "kind": kinds.get(move_type if move_type != "entry" or residual > 0 else "pay"),
+                    "date": day,
+                    "due_date": due if residual > 0 else None,
+                    "days": (as_of - due).days if residual > 0 and as_of > due else None,
+                    "amount": amount,
+                    "residual": residual,
+                }
+                for _l, _m, name, move_type, day, due, cur, amount, residual in rows
+                if cur == currency.id
+            ]
+            sections.append(
+                {"currency": currency, "lines": lines, "balance": balances[currency.id]}
+            )
+        return sections
+
+    def _kinds(self):
+        _ = self.env._
+        return {
+            "out_invoice": _("Invoice"),
+            "out_refund": _("Credit note"),
+            "pay": _("Payment"),
+            "entry": _("Entry"),
+        }
+
+    def _bucket_labels(self):
+        _ = self.env._
+        return [_("Not due"), _("1-30 days"), _("31-60 days"), _("61-90 days"), _("Over 90 days")]
+
+    def _lang(self, partner):
+        installed = {code for code, _name in self.env["res.lang"].get_installed()}
+        for lang in (partner.lang, self.env.company.partner_id.lang, self.env.user.lang):
+            if lang in installed:
+                return lang
+        return "en_US"
+
+    def _html(self, company, partner, as_of):
+        """The statement's HTML body, in the customer's language."""
+        lang = self._lang(partner)
+        localized = self.with_context(lang=lang)
+        return localized.env["ir.qweb"]._render(
+            "relance_atys.statement_document",
+            {
+                "company": company,
+                "partner": partner.commercial_partner_id,
+                "as_of": as_of,
+                "sections": localized._sections(company, partner, as_of),
+                "bucket_labels": localized._bucket_labels(),
+                "lang": lang,
+            },
+        )
+
+    def _pdf(self, company, partners, as_of):
+        """One PDF of the statements of ``partners``, one wkhtmltopdf call."""
+        report = self.env["ir.actions.report"].new({"paperformat_id": self.env.ref(PAPERFORMAT).id})
+        body = Markup('<div style="page-break-after: always;"></div>').join(
+            self._html(company, partner, as_of) for partner in partners
+        )
+        html = report._render_template(
+            "relance_atys.letters_standalone", {"letters": body, "zoom": letter_zoom()}
+        )
+        pdf = report._run_wkhtmltopdf([html.decode()])
+        if not pdf or not pdf.startswith(b"%PDF"):
+            raise UserError(self.env._("The statement of account could not be produced."))
+        return number_letter_pages(pdf)
+
+    def _xlsx(self, company, partner, as_of):
+        _ = self.env._
+        partner = partner.commercial_partner_id
+        sections = self._sections(company, partner, as_of)
+        rows = [
+            [
+                line["document"],
+                line["kind"],
+                line["date"],
+                line["due_date"],
+                line["days"],
+                line["amount"],
+                line["residual"],
+                section["currency"].name,
+            ]
+            for section in sections
+            for line in section["lines"]
+        ]
+        return write_statement(
+            title=self._title(company, partner, as_of),
+            columns=[
+                (_("Document"), "text"),
+                (_("Type"), "text"),
+                (_("Date"), "date"),
+                (_("Due date"), "date"),
+                (_("Days past due"), "int"),
+                (_("Amount"), "money"),
+                (_("Residual"), "money"),
+                (_("Currency"), "text"),
+            ],
+            rows=rows,
+            aged_columns=[_("Currency"), *self._bucket_labels(), _("Balance")],
+            aged_rows=[
+                [section["currency"].name, *section["balance"].buckets, section["balance"].total]
+                for section in sections
+            ],
+            sheet=_("Statement"),
+            total_label=_("Total"),
+        )
+
+    def _title(self, company, partner, as_of):
+        return self.env._(
+            "Statement of account of %(partner)s at %(date)s - %(company)s",
+            partner=partner.display_name,
+            date=format_date(self.env, as_of),
+            company=company.name,
+        )
+
+    def _file_name(self, partner, as_of, extension):
+        name = "".join(ch if ch.isalnum() else "_" for ch in partner.display_name)
+        prefix = self.env._("statement")
+        return f"{prefix}_{name}_{as_of}.{extension}"
