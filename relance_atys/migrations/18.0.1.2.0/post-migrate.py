@@ -7,6 +7,8 @@ notices compute the penalties and the 40 € indemnity the company claims.
 * Their footer, when it still has the default sentence saying that penalties
   and the indemnity "will be due", loses that clause: the letter now states
   them computed, and only when the company claims them.
+* The default level-2 footer's "please contact our accounts department" goes:
+  the letter now names the contact (or the company's phone and email).
 """
 
 import json
@@ -36,6 +38,14 @@ NEW_FOOTER = {
 }
 
 
+CONTACT_SENTENCE = (
+    "<p>Should you have any question about these invoices, please contact our accounts "
+    "department.</p>",
+    "<p>Pour toute question relative à ces factures, nous vous invitons à contacter notre "
+    "service comptabilité.</p>",
+)
+
+
 def migrate(cr, version):
     if not version:
         return
@@ -48,16 +58,19 @@ def migrate(cr, version):
             OR footer::text LIKE '%%L441-10%%'
         """
     )
-    cr.execute("SELECT id, footer FROM relance_level WHERE footer::text LIKE '%%L441-10%%'")
+    cr.execute("SELECT id, footer FROM relance_level WHERE footer IS NOT NULL")
     for level_id, footer in cr.fetchall():
-        new = {
-            lang: text.replace(OLD_FOOTER["en_US"], NEW_FOOTER["en_US"]).replace(
-                OLD_FOOTER["fr_FR"], NEW_FOOTER["fr_FR"]
-            )
-            for lang, text in footer.items()
-        }
+        new = {lang: _new_footer(text) for lang, text in footer.items()}
         if new != footer:
             cr.execute(
                 "UPDATE relance_level SET footer = %s::jsonb WHERE id = %s",
                 [json.dumps(new), level_id],
             )
+
+
+def _new_footer(text):
+    text = text.replace(OLD_FOOTER["en_US"], NEW_FOOTER["en_US"])
+    text = text.replace(OLD_FOOTER["fr_FR"], NEW_FOOTER["fr_FR"])
+    for sentence in CONTACT_SENTENCE:
+        text = text.replace(sentence, "")
+    return text
