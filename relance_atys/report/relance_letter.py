@@ -270,8 +270,18 @@ class RelanceLetter(models.AbstractModel):
             except Exception as error:  # any template error: kept, per letter
                 failures[letter.partner_id] = str(error).strip() or type(error).__name__
                 continue
-            html.append(without_invisible(page.decode()))
+            page = without_invisible(page.decode())
+            if options.get("statement"):
+                page += PAGE_BREAK + self._statement_html(letter)
+            html.append(page)
         return html, failures
+
+    def _statement_html(self, letter):
+        """The statement of account of ``letter``'s customer at the letter's date."""
+        statement = self.env["relance.statement"]
+        return without_invisible(
+            str(statement._html(letter.company_id, letter.partner_id, letter.date))
+        )
 
     def _check_in_pdf(self, pdf, letters, options):
         """Refuse a PDF that lacks a customer's letter: each letter lists the

@@ -129,3 +129,22 @@ class TestStatementDocuments(RelanceCommon):
         )
         with self.assertRaises(AccessError):
             self.acme.with_user(user).action_relance_statement_pdf()
+
+    def test_statement_after_each_letter(self):
+        """Letters with "Statement of account after each letter": each customer's
+        letter, then its statement (all its open items, those not dunned too)."""
+        own_registry_lock(self)
+        load_french(self.env)
+        wizard = self.env["relance.edition"].create(
+            {"date": TODAY, "partner_ids": [(6, 0, self.acme.ids)], "attach_statement": True}
+        )
+        wizard.action_review()
+        attachment = self._download(wizard.action_print_draft())
+        pages = pdf_text(attachment.raw).split("\f")[:-1]
+        letter_pages = [page for page in pages if "Relevé de compte" not in page]
+        statement_pages = [page for page in pages if "Relevé de compte" in page]
+        self.assertTrue(letter_pages and statement_pages)
+        self.assertGreater(pages.index(statement_pages[0]), pages.index(letter_pages[0]))
+        statement_text = re.sub(r"\s+", " ", "".join(statement_pages))
+        self.assertIn(self.inv_not_due.name, statement_text, "not due: on the statement only")
+        self.assertIn("1 720,00", statement_text)

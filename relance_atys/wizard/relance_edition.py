@@ -79,6 +79,11 @@ class RelanceEdition(models.TransientModel):
     due_to = fields.Date(string="Due to")
     sort_by = fields.Selection(SORTS, default="name", required=True)
     subtotal_due = fields.Boolean(string="Subtotal per due date")
+    attach_statement = fields.Boolean(
+        string="Statement of account after each letter",
+        help="Each letter is followed by its customer's statement of account: every open "
+        "item, the balance and the aged balance.",
+    )
     category_ids = fields.Many2many("res.partner.category", string="Customer tags")
     user_ids = fields.Many2many("res.users", string="Salespersons")
     payment_method_line_ids = fields.Many2many(
@@ -243,6 +248,7 @@ class RelanceEdition(models.TransientModel):
             sort_by=self.sort_by,
             template=self.template_key,
             subtotal_due=self.subtotal_due,
+            statement=self.attach_statement,
         )
 
     def action_select_all(self):
