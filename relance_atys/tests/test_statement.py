@@ -7,6 +7,7 @@ import re
 from datetime import date, timedelta
 
 import openpyxl
+from freezegun import freeze_time
 
 from odoo.exceptions import AccessError
 from odoo.tests import BaseCase, tagged
@@ -89,7 +90,8 @@ class TestStatementDocuments(RelanceCommon):
     def test_pdf_from_the_customer_form(self):
         own_registry_lock(self)
         load_french(self.env)
-        attachment = self._download(self.acme.action_relance_statement_pdf())
+        with freeze_time(TODAY):
+            attachment = self._download(self.acme.action_relance_statement_pdf())
         text = re.sub(r"\s+", " ", pdf_text(attachment.raw))
         for words in (
             "Relevé de compte",
@@ -106,7 +108,8 @@ class TestStatementDocuments(RelanceCommon):
         self.assertNotIn(self.paid.name, text)
 
     def test_xlsx_from_the_customer_form(self):
-        attachment = self._download(self.acme.action_relance_statement_xlsx())
+        with freeze_time(TODAY):  # the customer form prints the statement at today
+            attachment = self._download(self.acme.action_relance_statement_xlsx())
         book = openpyxl.load_workbook(
             io.BytesIO(base64.b64decode(attachment.datas)), data_only=True
         )
