@@ -68,9 +68,7 @@ class RelanceLevel(models.Model):
         help="Named on the letter; empty: the company's (Settings > Dunning).",
     )
     signatory_id = fields.Many2one(
-        "res.users",
-        string="Signatory",
-        help="Signs the letter; empty: the company's (Settings > Dunning).",
+        "res.users", help="Signs the letter; empty: the company's (Settings > Dunning)."
     )
     active = fields.Boolean(default=True)
 

@@ -61,13 +61,14 @@ class ResConfigSettings(models.TransientModel):
         return values
 
     def set_values(self):
-        super().set_values()
+        res = super().set_values()
         company = self.company_id
         date_from, rate = self.relance_penalty_rate_date, self.relance_penalty_rate
         if not company.relance_penalty_rate_ids.filtered(
             lambda r: r.date_from == date_from and r.rate == rate
         ):
             company._relance_set_penalty_rate(rate, date_from)
+        return res
 
     def action_relance_penalty_rates(self):
         """The company's penalty rates, by date, to correct or complete."""
