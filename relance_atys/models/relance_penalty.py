@@ -101,17 +101,31 @@ class RelancePenalty(models.AbstractModel):
             for currency in currencies
         }
 
-    def _letter_values(self, level, partner, lines, as_of, sections):
+    def _for_letters(self, letters):
+        """{customer id: penalties.Result} of ``letters`` (relance.letter's, of one
+        company and date), read at once for all of them; {} when nothing is claimed."""
+        if not letters:
+            return {}
+        company, as_of = letters[0].company_id, letters[0].date
+        if not company.relance_level_ids.filtered("formal_notice"):
+            return {}
+        moves = self.env["account.move"].union(*(letter._documents().move_id for letter in letters))
+        return self._compute(company, moves, as_of)
+
+    def _letter_values(self, level, partner, lines, as_of, sections, results=None):
         """What a formal-notice letter shows of the penalties of ``partner`` on the
         documents of ``lines`` (the letter's document lines), per currency, or None
         (not a formal notice, or nothing claimed). ``sections`` are the letter's
-        sections: their totals due per currency."""
+        sections: their totals due per currency; ``results``, what _for_letters
+        read for all the letters of a PDF (else read here)."""
         company = level.company_id
         if not level.formal_notice:
             return None
         moves = lines.filtered(lambda line: not line.is_deduction).move_id
         totals = {section["currency"]: section["total"] for section in sections}
-        result = self._compute(company, moves, as_of).get(partner.commercial_partner_id.id)
+        if results is None:
+            results = self._compute(company, moves, as_of)
+        result = results.get(partner.commercial_partner_id.id)
         if not result or not result.totals:
             return None
         move_names = {move.id: move.name for move in moves}

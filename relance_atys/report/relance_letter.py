@@ -63,17 +63,23 @@ def letter_zoom():
     return UNPATCHED_QT_ZOOM
 
 
-def pdf_words(pdf):
-    """The words of ``pdf``: poppler's pdftotext when installed, else PyPDF2."""
+@functools.lru_cache(maxsize=2)
+def pdf_text(pdf):
+    """The text of ``pdf``, a form feed after each page: poppler's pdftotext when
+    installed, else PyPDF2. The last PDFs read are remembered: the check that
+    every letter is in the PDF and the page numbers read the same text."""
     pdftotext = shutil.which("pdftotext")
     if pdftotext:
-        text = subprocess.run(
+        return subprocess.run(
             [pdftotext, "-q", "-", "-"], input=pdf, capture_output=True, timeout=600, check=False
         ).stdout.decode(errors="replace")
-    else:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        text = "\n".join(page.extract_text() or "" for page in reader.pages)
-    return text.split()
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    return "".join((page.extract_text() or "") + "\f" for page in reader.pages)
+
+
+def pdf_words(pdf):
+    """The words of ``pdf``."""
+    return pdf_text(pdf).split()
 
 
 def missing_from_pdf(pdf, letters):
@@ -251,9 +257,9 @@ class RelanceLetter(models.AbstractModel):
             raise UserError(
                 self.env._("The letters could not be produced (empty PDF): nothing recorded.")
             )
-        pdf = number_letter_pages(pdf)
         printed = [letter for letter in letters if letter.partner_id not in failures]
         self._check_in_pdf(pdf, printed, options)
+        pdf = number_letter_pages(pdf)  # after the check: the same text, read once
         return pdf, failures
 
     @api.model
@@ -262,12 +268,14 @@ class RelanceLetter(models.AbstractModel):
         template = options.get("template") or DEFAULT_TEMPLATE
         self._check_template(template)
         report = self.env["ir.actions.report"]
+        penalties = self.env["relance.penalty"]._for_letters(letters)
         html, failures = [], {}
         for letter in letters:
             values = {
                 "pline": letter,
                 "sections": letter._letter_sections(options.get("subtotal_due")),
                 "draft": not definitive,
+                "penalties": penalties,
             }
             try:
                 with self.env.cr.savepoint():
@@ -331,17 +339,9 @@ LETTER_START = "relance-letter-start"
 def letter_page_counts(pdf):
     """The number of pages of each letter of ``pdf``, in order (the pages whose
     text has LETTER_START begin a letter)."""
-    pdftotext = shutil.which("pdftotext")
-    if pdftotext:
-        text = subprocess.run(
-            [pdftotext, "-q", "-", "-"], input=pdf, capture_output=True, timeout=600, check=False
-        ).stdout.decode(errors="replace")
-        pages = text.split("\f")
-        if pages and not pages[-1].strip():
-            pages.pop()  # pdftotext ends each page with a form feed
-    else:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        pages = [page.extract_text() or "" for page in reader.pages]
+    pages = pdf_text(pdf).split("\f")
+    if pages and not pages[-1].strip():
+        pages.pop()  # each page ends with a form feed
     if not pages or LETTER_START not in pages[0]:
         return [1] * len(pages)  # a template without the mark: pages left alone
     counts = []
