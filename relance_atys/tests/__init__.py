@@ -24,3 +24,4 @@ from . import test_statement
 from . import test_tour
 from . import test_tour_screens
 from . import test_words
+from . import test_i18n
