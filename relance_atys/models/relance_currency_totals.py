@@ -1,4 +1,4 @@
-from odoo import api, models
+from odoo import api, fields, models
 
 
 class RelanceCurrencyTotals(models.AbstractModel):
@@ -14,6 +14,16 @@ class RelanceCurrencyTotals(models.AbstractModel):
     _description = "Dunning: totals per currency in grouped lists"
 
     _currency_count_alias = "relance_currency_count"
+    _currency_id_alias = "relance_currency_max"
+
+    # set on the groups only, by read_group below; a list shows it as a hidden column
+    relance_group_currency = fields.Integer(
+        compute="_compute_relance_group_currency", string="Currency of the group"
+    )
+
+    def _compute_relance_group_currency(self):
+        for record in self:
+            record.relance_group_currency = record.currency_id.id
 
     @api.model
     def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
@@ -21,10 +31,16 @@ class RelanceCurrencyTotals(models.AbstractModel):
         if not monetary or not groupby:
             return super().read_group(domain, fields, groupby, offset, limit, orderby, lazy)
         count = f"{self._currency_count_alias}:count_distinct(currency_id)"
-        groups = super().read_group(domain, [*fields, count], groupby, offset, limit, orderby, lazy)
+        currency = f"{self._currency_id_alias}:max(currency_id)"
+        groups = super().read_group(
+            domain, [*fields, count, currency], groupby, offset, limit, orderby, lazy
+        )
         for group in groups:
+            currency_id = group.pop(self._currency_id_alias, False)
             if group.pop(self._currency_count_alias, 0) > 1:
                 group.update(dict.fromkeys(monetary, False))
+                currency_id = False
+            group["relance_group_currency"] = currency_id or False
         return groups
 
     @api.model

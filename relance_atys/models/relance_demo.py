@@ -54,6 +54,8 @@ CUSTOMERS = [
 ]
 # Countries of the customers outside France, by city.
 FOREIGN_CITIES = {"Genève": "base.ch", "London": "base.uk"}
+# The demo company's dollar: 1 EUR = 1.08 USD.
+USD_PER_EUR = 1.08
 # Days past the due date of each customer's invoices (negative: not yet due).
 DELAYS = [-20, -3, 3, 8, 12, 18, 25, 35, 50, 75, 120]
 
@@ -184,6 +186,16 @@ class RelanceDemo(models.AbstractModel):
         today = fields.Date.context_today(self)
         usd = self.env.ref("base.USD")
         usd.active = True
+        # a rate of its own, older than every invoice: without it the company reads
+        # a dollar as a euro ("$ 2 307,00" due = "2 307,00 €" in Amount Due)
+        self.env["res.currency.rate"].create(
+            {
+                "currency_id": usd.id,
+                "company_id": company.id,
+                "name": today - timedelta(days=400),
+                "rate": USD_PER_EUR,
+            }
+        )
         vals, specials = [], []
         for partner, spec in zip(partners, CUSTOMERS, strict=True):
             special = spec[7]

@@ -25,3 +25,5 @@ from . import test_tour
 from . import test_tour_screens
 from . import test_words
 from . import test_i18n
+from . import test_tour_campaign
+from . import test_level_texts

@@ -110,6 +110,12 @@ class TestScreens(RelanceCommon):
             self.assertNotIn(name, alpha, f"{name} is not summed")
         self.assertFalse(alpha["residual"], "dollars and francs are not added")
         self.assertEqual(beta["residual"], 250.0)
+        # a group in one currency names it, for the web client to write its symbol
+        # (static/src/list/group_currency.js); a group in two names none
+        self.assertFalse(alpha["relance_group_currency"])
+        self.assertEqual(beta["relance_group_currency"], self.beta_home.currency_id.id)
+        names = {node.get("name"): node for node in arch.iter("field")}
+        self.assertEqual(names["relance_group_currency"].get("column_invisible"), "True")
         residual = next(node for node in arch.iter("field") if node.get("name") == "residual")
         self.assertFalse(residual.get("sum"), "no grand total across currencies")
 

@@ -187,6 +187,22 @@ class TestWords(RelanceCommon):
         self.assertTrue(alpine, "the demo data is installed with the tests")
         self.assertEqual(alpine.mapped("country_id.code"), ["CH"] * len(alpine))
 
+    def test_the_demo_dollar_is_not_a_euro(self):
+        """Open invoices by level sums Odoo's Amount Due in the company's currency: the
+        demo's dollar invoices count at the demo's rate, not one dollar for one euro."""
+        alpine = self.env["res.partner"].sudo().search([("name", "=", "Alpine Trading Ltd")])
+        invoices = (
+            self.env["account.move"]
+            .sudo()
+            .search([("partner_id", "in", alpine.ids), ("move_type", "=", "out_invoice")])
+        )
+        self.assertTrue(invoices)
+        for invoice in invoices:
+            self.assertEqual(invoice.currency_id.name, "USD")
+            self.assertAlmostEqual(
+                invoice.amount_total_signed, invoice.amount_total / 1.08, delta=0.01
+            )
+
     # -- 1: a definitive edition needs every letter in its PDF -----------------------------
 
     def test_a_pdf_without_the_letters_records_nothing(self):

@@ -1,0 +1,49 @@
+from odoo import fields
+from odoo.tests import HttpCase, tagged
+
+
+@tagged("post_install", "-at_install")
+class TestCampaignTours(HttpCase):
+    """What a second full campaign in French met on the screens, at 1440 px
+    (bench/campaign.py replays the whole campaign on a running demo)."""
+
+    browser_size = "1440x900"
+
+    def test_backend_styles_compile(self):
+        """The addon's SCSS compiles with Odoo's compiler (libsass): a CSS error shows
+        the whole web client in a fallback style ("A css error occured")."""
+        bundle = self.env["ir.qweb"]._get_asset_bundle("web.assets_backend", js=False)
+        bundle.preprocess_css()
+        self.assertEqual(bundle.css_errors, [])
+
+    def test_email_review_and_control_list(self):
+        """Email mode: names and addresses whole in the wide dialog; the control list's
+        groups write a dollar total in dollars."""
+        self.start_tour(
+            "/odoo/action-relance_atys.action_relance_edition",
+            "relance_atys_campaign_email_review_tour",
+            login="admin",
+        )
+
+    def test_composer_headers(self):
+        pharmacy = self.env["res.partner"].search([("name", "=", "Pharmacie Centrale")], limit=1)
+        self.assertTrue(pharmacy, "the demo data is installed with the tests")
+        self.start_tour(
+            f"/odoo/res.partner/{pharmacy.id}", "relance_atys_campaign_composer_tour", login="admin"
+        )
+
+    def test_signature_run_form(self):
+        """A signature run: no dunning level, no empty file field, states in French."""
+        admin = self.env.ref("base.user_admin")
+        run = self.env["relance.run"].create(
+            {
+                "run_type": "signature",
+                "company_id": admin.company_id.id,
+                "date": fields.Date.today(),
+            }
+        )
+        self.start_tour(
+            f"/odoo/action-relance_atys.action_relance_run/{run.id}",
+            "relance_atys_campaign_run_tour",
+            login="admin",
+        )
