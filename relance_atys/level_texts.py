@@ -104,7 +104,8 @@ def restore_shipped_texts(env):
 
     The shipped record of each level (the main company's) gets the data file's English
     and each installed language's translation from ``i18n/``; its copies in other
-    companies get the same values. Returns (levels restored, levels kept as edited).
+    companies get the same values. Returns (levels restored, levels kept as edited);
+    a level that already reads as shipped now is in neither.
     """
     Level = env["relance.level"].sudo().with_context(active_test=False)
     restored = kept = Level.browse()
@@ -116,7 +117,10 @@ def restore_shipped_texts(env):
         template = env.ref(xmlid, raise_if_not_found=False)
         levels = Level.search([("number", "=", number)])
         untouched = levels.filtered(lambda level: _as_shipped_earlier(env, level))
-        kept |= levels - untouched
+        current = Level.browse(
+            [level.id for level in levels if _as_shipped_now(env, level, values)]
+        )
+        kept |= levels - untouched - current
         if not untouched:
             continue
         if template and template in untouched:

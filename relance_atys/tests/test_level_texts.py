@@ -72,6 +72,8 @@ class TestShippedLevelTexts(TransactionCase):
         restored, kept = restore_shipped_texts(self.env)
         self.assertNotIn(self.level_3, restored)
         self.assertIn(self.level_3, kept)
+        self.assertNotIn(self.level_2, kept, "as shipped now: neither restored nor edited")
+        self.assertNotIn(self.level_2, restored)
         self.assertEqual(self._text(self.level_3, "header", "fr_FR"), plain(edited))
 
     def test_the_migration_runs_it(self):

@@ -139,6 +139,27 @@ class TestScreens(RelanceCommon):
             (run.partner_count, run.done_count, run.skipped_count, run.failed_count), (2, 3, 1, 0)
         )
 
+    def test_history_lines_newest_run_first_then_as_written(self):
+        """Dunning lines list: the newest run first, its lines in the order the run wrote
+        them (customer by customer), not the database's reverse order."""
+        service = self.env["relance.service"]
+        runs = [
+            service._create_run(
+                {"run_type": "letter", "company_id": self.company.id, "date": TODAY, "level": 3},
+                [
+                    {"partner_id": self.alpha.id, "move_id": self.alpha_home.id},
+                    {"partner_id": self.beta.id, "move_id": self.beta_home.id},
+                ],
+            )
+            for _index in range(2)
+        ]
+        arch = self._list_arch("relance_atys.relance_run_line_view_list")
+        lines = self.env["relance.run.line"].search(
+            [("run_id", "in", [run.id for run in runs])], order=arch.get("default_order")
+        )
+        self.assertEqual(lines.run_id.ids, [runs[1].id, runs[0].id])
+        self.assertEqual(lines[:2].partner_id.ids, [self.alpha.id, self.beta.id])
+
     # -- 13. review banner -------------------------------------------------------------------
 
     def test_review_banner_follows_the_ticks(self):

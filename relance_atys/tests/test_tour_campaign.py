@@ -47,3 +47,22 @@ class TestCampaignTours(HttpCase):
             "relance_atys_campaign_run_tour",
             login="admin",
         )
+
+    def test_run_form_follows_its_jobs(self):
+        """The form of a run at work reloads itself: the statusbar moves to done when
+        its jobs end, without the user reloading the page."""
+        admin = self.env.ref("base.user_admin")
+        run = self.env["relance.run"].create(
+            {
+                "run_type": "email",
+                "company_id": admin.company_id.id,
+                "date": fields.Date.today(),
+                "state": "running",
+            }
+        )
+        self.start_tour(
+            f"/odoo/action-relance_atys.action_relance_run/{run.id}",
+            "relance_atys_campaign_run_refresh_tour",
+            login="admin",
+        )
+        self.assertEqual(run.state, "done")

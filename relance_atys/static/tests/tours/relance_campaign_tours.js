@@ -2,6 +2,7 @@
  * all): cut names and headers in the wide dialogs, a dollar total written bare among
  * euro totals, an empty "Pièce" on a run without a file, a state left in English. */
 import { registry } from "@web/core/registry";
+import { rpc } from "@web/core/network/rpc";
 
 const dialog = ".o_dialog";
 const tours = registry.category("web_tour.tours");
@@ -26,6 +27,26 @@ tours.add("relance_atys_campaign_email_review_tour", {
         {
             content: "Review the proposal",
             trigger: `${dialog} button[name=action_review]`,
+            run: "click",
+        },
+        {
+            content: "The proposal's headers read whole",
+            trigger: `${dialog} .o_field_widget[name=partner_line_ids] .o_data_row`,
+            run: () => nothingCut(`${dialog} .o_field_widget[name=partner_line_ids]`),
+        },
+        {
+            content: "Open a customer's documents",
+            trigger: `${dialog} .o_data_row:first button[name=action_open]`,
+            run: "click",
+        },
+        {
+            content: "Its documents' headers read whole",
+            trigger: `${dialog} .o_field_widget[name=line_ids] .o_data_row`,
+            run: () => nothingCut(`${dialog} .o_field_widget[name=line_ids]`, ["move_id"]),
+        },
+        {
+            content: "Back to the proposal",
+            trigger: `${dialog} button[name=action_back_to_review]`,
             run: "click",
         },
         {
@@ -103,6 +124,30 @@ tours.add("relance_atys_campaign_run_tour", {
                     throw new Error("A signature run shows a dunning level");
                 }
             },
+        },
+    ],
+});
+
+tours.add("relance_atys_campaign_run_refresh_tour", {
+    steps: () => [
+        {
+            content: "A run at work, its progress shown",
+            trigger: ".o_statusbar_status .o_arrow_button_current:contains(En cours)",
+            async run() {
+                // its jobs end meanwhile (as queue_job's would, in another request)
+                const runId = parseInt(window.location.pathname.split("/").pop());
+                await rpc("/web/dataset/call_kw/relance.run/write", {
+                    model: "relance.run",
+                    method: "write",
+                    args: [[runId], { state: "done" }],
+                    kwargs: {},
+                });
+            },
+        },
+        {
+            content: "The form follows it by itself, without a reload: done",
+            trigger: ".o_statusbar_status .o_arrow_button_current:contains(Terminé)",
+            timeout: 15000,
         },
     ],
 });
