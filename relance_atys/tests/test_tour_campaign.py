@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 from odoo import fields
 from odoo.tests import HttpCase, tagged
 
@@ -49,8 +51,9 @@ class TestCampaignTours(HttpCase):
         )
 
     def test_run_form_follows_its_jobs(self):
-        """The form of a run at work reloads itself: the statusbar moves to done when
-        its jobs end, without the user reloading the page."""
+        """The form of a run at work reloads itself every 2 s (its progress and state
+        move as its jobs work): while the tour stays 6 s on it, the form reads the run
+        again. It read it once and never again: the widget tested a method as a flag."""
         admin = self.env.ref("base.user_admin")
         run = self.env["relance.run"].create(
             {
@@ -60,9 +63,18 @@ class TestCampaignTours(HttpCase):
                 "state": "running",
             }
         )
-        self.start_tour(
-            f"/odoo/action-relance_atys.action_relance_run/{run.id}",
-            "relance_atys_campaign_run_refresh_tour",
-            login="admin",
-        )
-        self.assertEqual(run.state, "done")
+        Run = type(self.env["relance.run"])
+        reads = []
+        web_read = Run.web_read
+
+        def counted(records, *args, **kwargs):
+            reads.append(records.ids)
+            return web_read(records, *args, **kwargs)
+
+        with patch.object(Run, "web_read", counted):
+            self.start_tour(
+                f"/odoo/action-relance_atys.action_relance_run/{run.id}",
+                "relance_atys_campaign_run_refresh_tour",
+                login="admin",
+            )
+        self.assertGreaterEqual(reads.count(run.ids), 2, "read again while it works")
