@@ -1332,16 +1332,23 @@ class RelanceService(models.AbstractModel):
         again, and being idempotent (lines already done are skipped), does only
         what the dead one had not committed. Committed at once, in a transaction
         of its own. queue_job 18.0.1.6.1 leaves such jobs 'started' for ever.
+
+        Each time counts as a try (queue_job's ``retry``): a job killed as many
+        times as its ``max_retries`` (a batch longer than the server's time limit,
+        a worker out of memory at each try) is given up instead of run for ever:
+        failed, its customers failed on the run with the reason, as when
+        queue_job gives up a job that raised.
         """
         with self._own_transaction() as cr:
             cr.execute(
                 """
                 WITH started AS MATERIALIZED (
-                    SELECT id, uuid FROM queue_job
+                    SELECT id, uuid, retry, max_retries FROM queue_job
                      WHERE state = 'started' AND model_name || '.' || method_name = ANY(%s)
                        AND date_started < (now() at time zone 'UTC') - make_interval(secs => %s)
                 )
-                SELECT id, uuid FROM started
+                SELECT id, uuid, retry + 1 >= COALESCE(NULLIF(max_retries, 0), 2147483647)
+                  FROM started
                  WHERE pg_try_advisory_xact_lock(%s, hashtext(uuid))
                 """,
                 [
@@ -1355,16 +1362,27 @@ class RelanceService(models.AbstractModel):
                 ],
             )
             dead = cr.fetchall()
-            if dead:
+            again = [row for row in dead if not row[2]]
+            if again:
                 cr.execute(
                     "UPDATE queue_job SET state = 'pending', date_enqueued = NULL, "
-                    "date_started = NULL, worker_pid = NULL WHERE id = ANY(%s)",
-                    [[row[0] for row in dead]],
+                    "date_started = NULL, worker_pid = NULL, retry = retry + 1 "
+                    "WHERE id = ANY(%s)",
+                    [[row[0] for row in again]],
                 )
                 _logger.warning(
                     "Dunning jobs left started by a dead worker, queued again: %s",
-                    ", ".join(row[1] for row in dead),
+                    ", ".join(row[1] for row in again),
                 )
+        given_up = [row for row in dead if row[2]]
+        if given_up:
+            _logger.error(
+                "Dunning jobs stopped by the server at each try, given up: %s",
+                ", ".join(row[1] for row in given_up),
+            )
+            jobs = self.env["queue.job"].sudo().browse([row[0] for row in given_up])
+            reason = self.env._("stopped by the server at each of its tries (time limit or crash)")
+            jobs.write({"state": "failed", "exc_name": "WorkerKilled", "exc_message": reason})
         return len(dead)
 
     def _jobs_failed(self, jobs):

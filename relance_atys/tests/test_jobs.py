@@ -245,7 +245,39 @@ class TestBackgroundRuns(RelanceCommon):
         with mute_logger(SERVICE):
             self.assertEqual(service._requeue_dead_jobs(), 1)
         job.invalidate_recordset()
-        self.assertEqual(job.state, "pending")
+        self.assertEqual((job.state, job.retry), ("pending", 1))
+        self.assertEqual(set(run.line_ids.mapped("outcome")), {"planned"})
+
+    def test_a_job_killed_at_each_try_is_given_up(self):
+        """A batch the server kills at every try (longer than its time limit) is
+        not queued again for ever: at its last try it fails, and so do its
+        customers, with the reason; the run does not stay running."""
+        run, _trap = self._start()
+        service = self.env["relance.service"]
+        service._enqueue_run(
+            run, self.env["relance.mailer"], "_send_batch", "root.relance.email", "x"
+        )
+        job = self.env["queue.job"].sudo().search([("method_name", "=", "_send_batch")], limit=1)
+        for tries in range(1, job.max_retries + 1):
+            self.env.cr.execute(
+                "UPDATE queue_job SET state = 'started',"
+                " date_started = (now() at time zone 'UTC') - interval '1 minute' WHERE id = %s",
+                [job.id],
+            )
+            with mute_logger(SERVICE):
+                self.assertEqual(service._requeue_dead_jobs(), 1)
+            job.invalidate_recordset()
+            if tries < job.max_retries:
+                self.assertEqual((job.state, job.retry), ("pending", tries))
+        self.assertEqual(job.state, "failed")
+        self.assertIn("time limit", job.exc_message)
+        batch = job.args[1]
+        killed = run.line_ids.filtered(lambda line: line.batch == batch)
+        self.assertTrue(killed)
+        self.assertEqual(set(killed.mapped("outcome")), {"failed"})
+        self.assertIn("time limit", killed[0].reason)
+        self.assertEqual(set((run.line_ids - killed).mapped("outcome")), {"planned"})
+        self.assertEqual(self._levels(), [0] * 5)
 
     @contextmanager
     def _smtp_down(self):
