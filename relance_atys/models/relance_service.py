@@ -1374,16 +1374,22 @@ class RelanceService(models.AbstractModel):
                     "Dunning jobs left started by a dead worker, queued again: %s",
                     ", ".join(row[1] for row in again),
                 )
-        given_up = [row for row in dead if row[2]]
-        if given_up:
-            _logger.error(
-                "Dunning jobs stopped by the server at each try, given up: %s",
-                ", ".join(row[1] for row in given_up),
-            )
-            jobs = self.env["queue.job"].sudo().browse([row[0] for row in given_up])
-            reason = self.env._("stopped by the server at each of its tries (time limit or crash)")
-            jobs.write({"state": "failed", "exc_name": "WorkerKilled", "exc_message": reason})
+        self._give_up_jobs([row for row in dead if row[2]])
         return len(dead)
+
+    def _give_up_jobs(self, rows):
+        """Fail the jobs of ``rows`` (id, uuid, ...) the server killed at each of
+        their tries: the write fails their customers on the run (``queue.job``)."""
+        if not rows:
+            return
+        _logger.error(
+            "Dunning jobs stopped by the server at each try, given up: %s",
+            ", ".join(row[1] for row in rows),
+        )
+        reason = self.env._("stopped by the server at each of its tries (time limit or crash)")
+        self.env["queue.job"].sudo().browse([row[0] for row in rows]).write(
+            {"state": "failed", "exc_name": "WorkerKilled", "exc_message": reason}
+        )
 
     def _jobs_failed(self, jobs):
         """queue_job gave up a batch: its customers not done are failed on the run
