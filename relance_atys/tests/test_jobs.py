@@ -230,43 +230,40 @@ class TestBackgroundRuns(RelanceCommon):
         run.invalidate_recordset()
         self.assertIn("Waiting for the job runner", run.waiting_text)
 
-    def test_jobs_left_started_by_a_dead_worker_are_queued_again(self):
+    def _stored_batch_job(self):
+        """A run and one of its batch jobs, stored as the runner would find it."""
         run, _trap = self._start()
-        service = self.env["relance.service"]
-        service._enqueue_run(
+        self.env["relance.service"]._enqueue_run(
             run, self.env["relance.mailer"], "_send_batch", "root.relance.email", "x"
         )
         job = self.env["queue.job"].sudo().search([("method_name", "=", "_send_batch")], limit=1)
-        self.env.cr.execute(  # a minute before PostgreSQL's now(), which the check reads
+        return run, job
+
+    def _worker_dies(self, job):
+        """``job`` left started by a worker that died a minute ago (before
+        PostgreSQL's now(), which the check reads); the requeue finds it."""
+        self.env.cr.execute(
             "UPDATE queue_job SET state = 'started',"
             " date_started = (now() at time zone 'UTC') - interval '1 minute' WHERE id = %s",
             [job.id],
         )
         with mute_logger(SERVICE):
-            self.assertEqual(service._requeue_dead_jobs(), 1)
+            self.assertEqual(self.env["relance.service"]._requeue_dead_jobs(), 1)
         job.invalidate_recordset()
+
+    def test_jobs_left_started_by_a_dead_worker_are_queued_again(self):
+        run, job = self._stored_batch_job()
+        self._worker_dies(job)
         self.assertEqual((job.state, job.retry), ("pending", 1))
         self.assertEqual(set(run.line_ids.mapped("outcome")), {"planned"})
 
     def test_a_job_killed_at_each_try_is_given_up(self):
         """A batch the server kills at every try (longer than its time limit) is
         not queued again for ever: at its last try it fails, and so do its
-        customers, with the reason; the run does not stay running."""
-        run, _trap = self._start()
-        service = self.env["relance.service"]
-        service._enqueue_run(
-            run, self.env["relance.mailer"], "_send_batch", "root.relance.email", "x"
-        )
-        job = self.env["queue.job"].sudo().search([("method_name", "=", "_send_batch")], limit=1)
+        customers, with the reason."""
+        run, job = self._stored_batch_job()
         for tries in range(1, job.max_retries + 1):
-            self.env.cr.execute(
-                "UPDATE queue_job SET state = 'started',"
-                " date_started = (now() at time zone 'UTC') - interval '1 minute' WHERE id = %s",
-                [job.id],
-            )
-            with mute_logger(SERVICE):
-                self.assertEqual(service._requeue_dead_jobs(), 1)
-            job.invalidate_recordset()
+            self._worker_dies(job)
             if tries < job.max_retries:
                 self.assertEqual((job.state, job.retry), ("pending", tries))
         self.assertEqual(job.state, "failed")
