@@ -92,26 +92,33 @@ class AccountMove(models.Model):
         return [batch._relance_print_pdfs() for batch in batches]
 
     def _relance_print_pdfs(self):
-        """{invoice id: PDF} of these invoices of one company, in one wkhtmltopdf call:
-        their report, each article marked, in one document and a system font
-        (Debian's build) or one each (patched Qt), then cut at the markers."""
+        """{invoice id: PDF} of these invoices of one company, in one wkhtmltopdf call,
+        each article marked, then cut at the markers."""
+        pdf = self._relance_print_pdf(marked=True)
+        return invoice_pdf.split_marked(pdf, self.ids) or self._relance_print_one_by_one()
+
+    def _relance_print_pdf(self, marked=False):
+        """The PDF of these invoices of one company, in one wkhtmltopdf call: their
+        report, each article marked if ``marked``, in one document and a system font
+        (Debian's build) or one each (patched Qt)."""
         report = self.env["ir.actions.report"].with_company(self.company_id)
         html = report._render_qweb_html(INVOICE_REPORT, self.ids, data=self._relance_pdf_data())[0]
+        if marked:
+            html = invoice_pdf.mark_articles(html, self._name)
         bodies, _ids, header, footer, paper = report._get_report(INVOICE_REPORT)._prepare_html(
-            invoice_pdf.mark_articles(html, self._name), report_model=self._name
+            html, report_model=self._name
         )
         if not wkhtmltopdf_patched():
             bodies = [invoice_pdf.with_system_font(invoice_pdf.one_body(bodies))]
             header, footer = map(invoice_pdf.with_system_font, (header, footer))
             report = report.with_context(relance_javascript_delay=PRINT_DELAY)
-        pdf = report._run_wkhtmltopdf(
+        return report._run_wkhtmltopdf(
             bodies,
             report_ref=INVOICE_REPORT,
             header=header,
             footer=footer,
             specific_paperformat_args=paper,
         )
-        return invoice_pdf.split_marked(pdf, self.ids) or self._relance_print_one_by_one()
 
     def _relance_print_html(self):
         """What Odoo's report gives in tests without wkhtmltopdf: each invoice's HTML."""
@@ -127,14 +134,11 @@ class AccountMove(models.Model):
         return data
 
     def _relance_print_one_by_one(self):
-        """Odoo's own way, one call per invoice, when a batch could not be cut."""
+        """One call per invoice, unmarked, when a batch could not be cut: the same
+        pages in the same font as the batch's (Odoo's own print sets them in Lato,
+        which Debian's build draws as paths: no text to search, ten times slower)."""
         _logger.warning("Invoice PDFs %s not cut by their markers: printed one by one", self.ids)
-        report = self.env["ir.actions.report"].with_company(self.company_id)
-        pdfs = {}
-        for move in self:
-            content, report_type = report._pre_render_qweb_pdf(INVOICE_REPORT, move.ids)
-            pdfs.update(report._get_splitted_report(INVOICE_REPORT, content, report_type))
-        return pdfs
+        return {move.id: move._relance_print_pdf() for move in self}
 
     def _relance_store_pdfs(self, pdfs):
         """Each invoice's PDF kept as Odoo keeps it when it sends the invoice."""
