@@ -18,21 +18,29 @@ from odoo.addons.queue_job.tests.common import trap_jobs
 SERVICE = "odoo.addons.relance_atys.models.relance_service"
 
 
-@tagged("post_install", "-at_install")
-class TestBackgroundRuns(RelanceCommon):
+class LateCustomersCase(RelanceCommon):
+    """Customers with one invoice 20 days late each; Odoo serves the letters' CSS."""
+
     def setUp(self):
         super().setUp()
         own_registry_lock(self)  # wkhtmltopdf fetches the letters' CSS from Odoo
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
+    def _late_customers(cls, name, count, **values):
         cls.customers = cls.env["res.partner"]
         cls.invoices = cls.env["account.move"]
-        for index in range(5):
-            customer = cls._customer(f"Client Lot {index}")
+        for index in range(count):
+            customer = cls._customer(f"{name} {index}", **values)
             cls.customers |= customer
             cls.invoices |= cls._invoice(customer, 100.0 + index, 20)
+
+
+@tagged("post_install", "-at_install")
+class TestBackgroundRuns(LateCustomersCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._late_customers("Client Lot", 5)
         cls.Mail = cls.env["mail.mail"]
 
     def _start(self, batch_size=2):
@@ -357,22 +365,13 @@ class TestScheduledSequential(RelanceCommon):
 
 
 @tagged("post_install", "-at_install")
-class TestBackgroundLetters(RelanceCommon):
+class TestBackgroundLetters(LateCustomersCase):
     """A definitive edition above the size in the background: a PDF per batch, merged."""
-
-    def setUp(self):
-        super().setUp()
-        own_registry_lock(self)  # wkhtmltopdf fetches the letters' CSS from Odoo
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.customers = cls.env["res.partner"]
-        cls.invoices = cls.env["account.move"]
-        for index in range(3):
-            customer = cls._customer(f"Client Courrier {index}", street="1 rue de la Paix")
-            cls.customers |= customer
-            cls.invoices |= cls._invoice(customer, 100.0 + index, 20)
+        cls._late_customers("Client Courrier", 3, street="1 rue de la Paix")
 
     def _start(self):
         wizard = self.env["relance.edition"].create(
