@@ -16,7 +16,7 @@ from psycopg2 import errors as pg_errors
 from odoo import Command, fields, models, modules, tools
 from odoo.exceptions import UserError
 from odoo.osv import expression
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
 from odoo.tools.pdf import merge_pdf
 
 from .. import engine
@@ -229,6 +229,22 @@ class RelanceService(models.AbstractModel):
                 self.env._(
                     "These customers belong to another company: %s",
                     ", ".join(foreign.mapped("name")),
+                )
+            )
+
+    def _check_definitive_date(self, company, date, partner_lines):
+        """Refuse a definitive dunning on ``date`` that the company's dunning dates
+        refuse, or before the last dunning (``current_date``) of one of
+        ``partner_lines`` (a review's customers): a run cannot go back in time."""
+        company._relance_check_date(date)
+        late = partner_lines.filtered(lambda pl: pl.current_date and pl.current_date > date)
+        if late:
+            raise UserError(
+                self.env._(
+                    "The dunning date %(date)s is before the last dunning of %(partners)s: "
+                    "a definitive edition cannot go back in time.",
+                    date=format_date(self.env, date),
+                    partners=", ".join(late.mapped("partner_id.name")),
                 )
             )
 

@@ -321,14 +321,17 @@ class RelanceLetter(models.AbstractModel):
 
     @api.model
     def _print_draft(self, company, options, lines):
-        """Use case: the draft letters of ``lines`` (document lines): the PDF,
-        marked BROUILLON / DRAFT; nothing recorded, no letter left out."""
+        """Use case: the draft letters of ``lines`` (document lines): (the PDF,
+        marked BROUILLON / DRAFT, its file name); nothing recorded, no letter left out."""
         pdf, failures = self._render(
             self._letters(company, options["date"], lines), options, definitive=False
         )
         if failures:
             raise UserError(self._failures_message(failures))
-        return pdf
+        name = self.env["relance.service"]._file_name(
+            company, options, self.env._("draft_letters"), "pdf"
+        )
+        return pdf, name
 
 
 # Printed, white and tiny, at the top of each letter: where each one starts in

@@ -2,10 +2,9 @@
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import format_date
 
 from .. import engine
-from ..actions import background_action, download_action, reopen_action
+from ..actions import background_action, reopen_action
 from ..guard import check_company, check_manager, check_readable
 from ..report.relance_letter import DEFAULT_TEMPLATE
 from ..text import totals_text
@@ -38,11 +37,9 @@ def _fetch_stored(records):
 
 class RelanceEdition(models.TransientModel):
     _name = "relance.edition"
+    _inherit = ["relance.wizard"]
     _description = "Dunning edition"
 
-    company_id = fields.Many2one(
-        "res.company", required=True, default=lambda self: self.env.company
-    )
     currency_id = fields.Many2one(related="company_id.currency_id")
     rule = fields.Selection(related="company_id.relance_rule")
     state = fields.Selection([("params", "Parameters"), ("review", "Review")], default="params")
@@ -116,12 +113,6 @@ class RelanceEdition(models.TransientModel):
 
     # -- checks ------------------------------------------------------------
 
-    @api.constrains("company_id")
-    def _check_company_allowed(self):
-        """A wizard of a company its user works in, checked again by every action."""
-        for wizard in self:
-            check_company(wizard)
-
     def _check_input(self):
         """Raise a clear error for anything the user asked wrongly."""
         self.ensure_one()
@@ -144,11 +135,7 @@ class RelanceEdition(models.TransientModel):
             "due_from": self.due_from,
             "due_to": self.due_to,
             "min_amount": self.min_amount,
-            "partner_ids": self.partner_ids.ids,
-            "category_ids": self.category_ids.ids,
-            "user_ids": self.user_ids.ids,
-            "payment_method_line_ids": self.payment_method_line_ids.ids,
-            "payment_term_ids": self.payment_term_ids.ids,
+            **{name: self[name].ids for name in FILTERS},
         }
 
     # -- proposal -------------------------------------------------------------
@@ -227,10 +214,9 @@ class RelanceEdition(models.TransientModel):
         partner_lines = self._selected_partner_lines()
         if not partner_lines:
             raise UserError(self.env._("No customer is ticked: nothing to send."))
-        self._check_definitive_dates(partner_lines)
-        lines = self.env["relance.service"]._line_values(
-            self._lines_of(partner_lines), "planned", "email"
-        )
+        service = self.env["relance.service"]
+        service._check_definitive_date(self.company_id, self.date, partner_lines)
+        lines = service._line_values(self._lines_of(partner_lines), "planned", "email")
         run = self.env["relance.mailer"]._send_run(self.company_id, self._run_options(), lines)
         return background_action(
             run, self.env._("Sending in the background: follow it in run %s.", run.name)
@@ -299,8 +285,7 @@ class RelanceEdition(models.TransientModel):
     def action_export_xlsx(self):
         self.ensure_one()
         check_company(self)
-        data, name = self.env["relance.control.list"]._xlsx(self)
-        return download_action(self._attach(data, name))
+        return self._download(*self.env["relance.control.list"]._xlsx(self))
 
     # -- letters --------------------------------------------------------------
 
@@ -315,30 +300,8 @@ class RelanceEdition(models.TransientModel):
         """Draft letters: the same PDF marked BROUILLON / DRAFT; nothing recorded."""
         self.ensure_one()
         lines = self._lines_of(self._letter_partner_lines())
-        pdf = self.env["relance.letter"]._print_draft(self.company_id, self._run_options(), lines)
-        options = {"date": self.date, "level": self.level_id.number}
-        name = self.env["relance.service"]._file_name(
-            self.company_id, options, self.env._("draft_letters"), "pdf"
-        )
-        return download_action(self._attach(pdf, name))
-
-    def _attach(self, data, name):
-        return self.env["ir.attachment"].create(
-            {"name": name, "raw": data, "res_model": self._name, "res_id": self.id}
-        )
-
-    def _check_definitive_dates(self, partner_lines):
-        self.company_id._relance_check_date(self.date)
-        late = partner_lines.filtered(lambda pl: pl.current_date and pl.current_date > self.date)
-        if late:
-            raise UserError(
-                self.env._(
-                    "The dunning date %(date)s is before the last dunning of %(partners)s: "
-                    "a definitive edition cannot go back in time.",
-                    date=format_date(self.env, self.date),
-                    partners=", ".join(late.mapped("partner_id.name")),
-                )
-            )
+        letters = self.env["relance.letter"]
+        return self._download(*letters._print_draft(self.company_id, self._run_options(), lines))
 
     def action_print_definitive(self):
         """Produce the letters, then record levels, dates and a run; all or nothing.
@@ -347,8 +310,9 @@ class RelanceEdition(models.TransientModel):
         self.ensure_one()
         self._check_manager()
         partner_lines = self._letter_partner_lines()
-        self._check_definitive_dates(partner_lines)
-        run = self.env["relance.service"]._print_letters(
+        service = self.env["relance.service"]
+        service._check_definitive_date(self.company_id, self.date, partner_lines)
+        run = service._print_letters(
             self.company_id, self._run_options(), self._lines_of(partner_lines)
         )
         if run.state == "queued":
@@ -425,14 +389,7 @@ class RelanceEditionPartner(models.TransientModel):
         )
 
     def action_open(self):
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "new",
-            "name": self.partner_id.display_name,
-        }
+        return reopen_action(self, self.partner_id.display_name)
 
     def action_back_to_review(self):
         return self.edition_id._reopen()

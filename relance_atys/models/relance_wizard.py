@@ -1,0 +1,29 @@
+from odoo import api, fields, models
+
+from ..actions import download_action
+from ..guard import check_company
+
+
+class RelanceWizard(models.AbstractModel):
+    """What the dunning wizards share: their company, checked by every action,
+    and the files they give to download."""
+
+    _name = "relance.wizard"
+    _description = "Dunning wizard"
+
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company
+    )
+
+    @api.constrains("company_id")
+    def _check_company_allowed(self):
+        """A wizard of a company its user works in, checked again by every action."""
+        for wizard in self:
+            check_company(wizard)
+
+    def _download(self, data, name):
+        """The action that downloads ``data`` as the file ``name``, kept on the wizard."""
+        attachment = self.env["ir.attachment"].create(
+            {"name": name, "raw": data, "res_model": self._name, "res_id": self.id}
+        )
+        return download_action(attachment)
