@@ -241,6 +241,41 @@ class RelanceSignatureService(models.AbstractModel):
             for candidate, decision in self._propose(company, options)
         ]
 
+    def _check_options(self, company, options):
+        """Refuse options a run cannot be made on, with a clear message: an inverted
+        creation period, a PDF without its quotation report, customers of another
+        company, quotations chosen by hand that wait for no signature."""
+        date_from, date_to = options.get("date_from"), options.get("date_to")
+        if date_from and date_to and date_from > date_to:
+            raise UserError(
+                self.env._("The creation period is inverted: 'Created from' is after 'Created to'.")
+            )
+        report = options.get("report_id")
+        if options.get("attach_pdf") and not report:
+            raise UserError(self.env._("Choose the report that prints the PDF to attach."))
+        if options.get("attach_pdf") and report.model != "sale.order":
+            raise UserError(self.env._("The report %s does not print quotations.", report.name))
+        partners = options.get("partner_ids") or self.env["res.partner"]
+        self.env["relance.service"]._check_partners_company(company, partners)
+        self._check_waiting(company, options.get("order_ids") or self.env["sale.order"])
+
+    def _check_preview_lines(self, company, lines):
+        """Refuse preview ``lines`` that do not show a quotation of ``company`` with
+        its own customer, or one the user cannot read."""
+        for line in lines.sudo():
+            order = line.order_id
+            if order.company_id != company or not (line.partner_id | line.recipient_id) <= (
+                order.partner_id | order.partner_id.commercial_partner_id
+            ):
+                raise UserError(
+                    self.env._(
+                        "A preview line must show a quotation of the wizard's company, "
+                        "with its own customer."
+                    )
+                )
+        if not self.env.su:
+            lines.order_id.check_access("read")
+
     def _check_waiting(self, company, orders):
         """Quotations chosen by hand must all be waiting for a signature."""
         not_waiting = orders - orders.filtered_domain(self._domain(company))

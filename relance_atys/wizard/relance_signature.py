@@ -1,7 +1,6 @@
 """Signature reminders by hand (Atys "Relance signature pièces"): filters, preview, send."""
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
 
 from ..actions import reopen_action
 from ..guard import check_company, check_readable
@@ -15,11 +14,9 @@ CONDITIONS = [
 
 class RelanceSignature(models.TransientModel):
     _name = "relance.signature"
+    _inherit = ["relance.wizard"]
     _description = "Signature reminders"
 
-    company_id = fields.Many2one(
-        "res.company", required=True, default=lambda self: self.env.company
-    )
     state = fields.Selection([("params", "Parameters"), ("preview", "Preview")], default="params")
     date = fields.Date(
         string="Reminder date",
@@ -74,36 +71,12 @@ class RelanceSignature(models.TransientModel):
 
     # -- checks ----------------------------------------------------------------
 
-    @api.constrains("company_id")
-    def _check_company_allowed(self):
-        """A wizard of a company its user works in, checked again by every action."""
-        for wizard in self:
-            check_company(wizard)
-
-    def _check_input(self):
-        """Raise a clear error for anything the user asked wrongly."""
+    def _options(self):
+        """What the user asked, checked (``relance.signature.service._check_options``)."""
         self.ensure_one()
         check_company(self)
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise UserError(
-                self.env._("The creation period is inverted: 'Created from' is after 'Created to'.")
-            )
-        if self.attach_pdf and not self.report_id:
-            raise UserError(self.env._("Choose the report that prints the PDF to attach."))
-        if self.attach_pdf and self.report_id.model != "sale.order":
-            raise UserError(
-                self.env._("The report %s does not print quotations.", self.report_id.name)
-            )
-        self._check_partners()
-        self.env["relance.signature.service"]._check_waiting(self.company_id, self.order_ids)
-
-    def _check_partners(self):
         check_readable(self, ("partner_ids", "category_ids", "template_ids", "order_ids"))
-        self.env["relance.service"]._check_partners_company(self.company_id, self.partner_ids)
-
-    def _options(self):
-        self.ensure_one()
-        return {
+        options = {
             "date": self.date,
             "date_from": self.date_from,
             "date_to": self.date_to,
@@ -115,12 +88,13 @@ class RelanceSignature(models.TransientModel):
             "attach_pdf": self.attach_pdf,
             "report_id": self.report_id,
         }
+        self.env["relance.signature.service"]._check_options(self.company_id, options)
+        return options
 
     # -- actions ---------------------------------------------------------------
 
     def action_preview(self):
         """List what would be sent and what would be skipped, and why."""
-        self._check_input()
         lines = self.env["relance.signature.service"]._preview(self.company_id, self._options())
         self.line_ids.unlink()
         self.env["relance.signature.line"].create([dict(vals, wizard_id=self.id) for vals in lines])
@@ -134,7 +108,6 @@ class RelanceSignature(models.TransientModel):
 
     def action_send(self):
         """Record the run and queue its reminders; say where to follow them."""
-        self._check_input()
         run = self.env["relance.signature.service"]._remind(self.company_id, self._options())
         return {
             "type": "ir.actions.client",
@@ -172,16 +145,6 @@ class RelanceSignatureLine(models.TransientModel):
     @api.constrains("order_id", "partner_id", "recipient_id", "wizard_id")
     def _check_order_owner(self):
         """A quotation of the wizard's company, shown with its own customer."""
-        for line in self.sudo():
-            order = line.order_id
-            if order.company_id != line.wizard_id.company_id or not (
-                line.partner_id | line.recipient_id
-            ) <= (order.partner_id | order.partner_id.commercial_partner_id):
-                raise UserError(
-                    self.env._(
-                        "A preview line must show a quotation of the wizard's company, "
-                        "with its own customer."
-                    )
-                )
-        if not self.env.su:
-            self.order_id.check_access("read")
+        service = self.env["relance.signature.service"]
+        for wizard, lines in self.sudo().grouped("wizard_id").items():
+            service._check_preview_lines(wizard.company_id, lines.with_env(self.env))
