@@ -52,6 +52,8 @@ MEASURES = [
     "letters",
     "definitive",
     "signature",
+    "dashboard",
+    "dashboard_pivots",
     "email_few",
     "email_many",
     "peer_run",

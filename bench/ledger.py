@@ -815,3 +815,67 @@ def describe(env):
         env.cr.execute(query)
         description[key] = env.cr.fetchone()[0]
     return description
+
+
+# -- dunning history (the dashboard's runs) ----------------------------------------------
+
+# The ``runs`` most recent (date, level) pairs of a dunning at level 1 seven days
+# after the due date, level 2 at 22 days, level 3 at 37 days: one run each (level 1
+# by email, the others by letter), its lines the invoices late at that level on that
+# date and still unpaid then, each with its residual then (the reconciliations dated
+# up to the run's date taken off).
+HISTORY = """
+    WITH candidates AS (
+        SELECT m.id AS move_id, m.company_id, m.commercial_partner_id AS partner_id,
+               m.currency_id, m.amount_total, k.level,
+               m.invoice_date_due + (7 + 15 * (k.level - 1)) AS run_date
+          FROM account_move m
+         CROSS JOIN generate_series(1, 3) k(level)
+         WHERE m.move_type = 'out_invoice' AND m.state = 'posted'
+           AND m.company_id = %(company)s
+           AND m.invoice_date_due + (7 + 15 * (k.level - 1)) < %(as_of)s
+    ), keys AS (
+        SELECT run_date, level FROM candidates
+         GROUP BY run_date, level ORDER BY run_date DESC, level LIMIT %(runs)s
+    ), runs AS (
+        INSERT INTO relance_run (name, run_type, company_id, user_id, date, level, state,
+                                 progress_total, progress_done,
+                                 create_uid, create_date, write_uid, write_date)
+        SELECT 'BENCH/' || lpad(row_number() OVER (ORDER BY run_date, level)::text, 4, '0'),
+               CASE WHEN level = 1 THEN 'email' ELSE 'letter' END, %(company)s, %(uid)s,
+               run_date, level, 'done', 0, 0, %(uid)s, now(), %(uid)s, now()
+          FROM keys
+        RETURNING id, date, level, run_type
+    )
+    INSERT INTO relance_run_line (run_id, company_id, run_type, date, partner_id, move_id,
+                                  level_before, level_after, level_moved, residual,
+                                  currency_id, channel, outcome,
+                                  create_uid, create_date, write_uid, write_date)
+    SELECT r.id, c.company_id, r.run_type, r.date, c.partner_id, c.move_id,
+           c.level - 1, c.level, true, c.amount_total - COALESCE(paid.amount, 0),
+           c.currency_id, r.run_type, CASE WHEN r.run_type = 'email' THEN 'sent' ELSE 'printed' END,
+           %(uid)s, now(), %(uid)s, now()
+      FROM candidates c
+      JOIN runs r ON r.date = c.run_date AND r.level = c.level
+      LEFT JOIN LATERAL (
+           SELECT SUM(pr.debit_amount_currency) AS amount
+             FROM account_move_line il
+             JOIN account_partial_reconcile pr ON pr.debit_move_id = il.id
+            WHERE il.move_id = c.move_id AND il.display_type = 'payment_term'
+              AND pr.max_date <= c.run_date) paid ON true
+     WHERE c.amount_total - COALESCE(paid.amount, 0) > 0
+"""
+
+
+def dunning_history(env, runs):
+    """``runs`` past dunning runs and their lines, written in SQL from the ledger
+    (see HISTORY); returns how many runs and lines the ledger then holds."""
+    env.cr.execute(
+        HISTORY,
+        {"company": env.company.id, "as_of": as_of(env), "runs": int(runs), "uid": env.uid},
+    )
+    env.cr.execute("ANALYZE relance_run, relance_run_line")
+    env.cr.execute(
+        "SELECT (SELECT COUNT(*) FROM relance_run), (SELECT COUNT(*) FROM relance_run_line)"
+    )
+    return dict(zip(("runs", "run_lines"), env.cr.fetchone(), strict=True))

@@ -570,6 +570,50 @@ def peer_pdf_count(env, line_ids, value):
     return {"letters": letters, "pages": len(PAGE.findall(pdf)), "bytes": len(pdf)}
 
 
+# -- the collection dashboard ------------------------------------------------------
+
+DASHBOARD_RUNS = 1000
+# the groupings the pivot views ask on their first load: each row and column
+# header's, and the cells'
+PIVOTS = {
+    "relance.collection.due": (
+        ["residual:sum"], [[], ["currency_id"], ["currency_id", "level"], ["age"],
+                           ["currency_id", "age"], ["currency_id", "level", "age"]],
+    ),
+    "relance.collection.recovery": (
+        ["dunned_15:sum", "paid_15:sum", "rate_15:avg", "rate_30:avg"],
+        [[], ["currency_id"], ["currency_id", "level"], ["channel"],
+         ["currency_id", "channel"], ["currency_id", "level", "channel"]],
+    ),
+}  # fmt: skip
+
+
+def dunning_history(env):
+    """DASHBOARD_RUNS past runs and their lines on the ledger, built once."""
+    return prepared(env, "history", lambda env: ledger.dunning_history(env, DASHBOARD_RUNS))
+
+
+def open_dashboard(env, _history):
+    """The menu's click: the dashboard recorded, then its form read by the client."""
+    action = env["relance.dashboard"].action_open()
+    dashboard = env["relance.dashboard"].browse(action["res_id"])
+    [values] = dashboard.web_read(form_spec(dashboard))
+    return {name: len(value) for name, value in values.items() if name.endswith("_html")}
+
+
+def dashboard_count(env, history, value):
+    return dict(history, html_chars=value)
+
+
+def open_pivots(env, _history):
+    """The first load of the two pivot views: their read_groups, as the client asks."""
+    groups = 0
+    for model, (measures_, groupbys) in PIVOTS.items():
+        for groupby in groupbys:
+            groups += len(env[model].read_group([], measures_, groupby, lazy=False))
+    return groups
+
+
 def measures(letters):
     return {
         "proposal_bounds": Measure("Proposal, bounds rule", propose("bounds")),
@@ -612,6 +656,15 @@ def measures(letters):
             f"OCA credit control emails ({EMAIL_FEW} customers)", peer_email,
             setup=lambda env, ids: ids, prepare=lambda env: peer_email_lines(env, EMAIL_FEW),
             count=peer_email_count,
+        ),
+        "dashboard": Measure(
+            f"Dashboard ({DASHBOARD_RUNS:,} runs)", open_dashboard, prepare=dunning_history,
+            setup=lambda env, history: history, count=dashboard_count,
+        ),
+        "dashboard_pivots": Measure(
+            f"Dashboard pivots, first load ({DASHBOARD_RUNS:,} runs)", open_pivots,
+            prepare=dunning_history, setup=lambda env, history: history,
+            count=lambda env, history, groups: dict(history, groups=groups),
         ),
     }  # fmt: skip
 

@@ -17,6 +17,8 @@ TARGETS = {
     "letters": (60, "≤ 60 s for 1,000 letters"),
     "definitive": (60, "≤ 60 s at 100k, queries constant"),
     "signature": (30, "≤ 30 s for 50,000 quotations at 100k, queries constant"),
+    "dashboard": (2, "≤ 2 s to open at 100k invoices and 1,000 runs"),
+    "dashboard_pivots": (None, "(the two pivot views' first load; no target)"),
     "email_few": (10, "≤ 10 s end to end, click ≤ 2 s (20 customers, ~160 invoices)"),
     "email_many": (None, "(in one process; 1,000 customers on 2 job workers: below)"),
     "peer_run": (None, "(peer)"),
@@ -131,6 +133,8 @@ def _cell(measured):
     for unit in ("letters", "quotations"):
         if unit in counts:
             text += f" ({counts[unit]:,} {unit})"
+    if "run_lines" in counts:
+        text += f" ({counts['runs']:,} runs, {counts['run_lines']:,} run lines)"
     if "invoices" in counts:
         text += f" ({counts['customers']:,} customers, {counts['invoices']:,} invoices"
         if "click_seconds" in counts:

@@ -25,6 +25,7 @@
         "views/account_move_views.xml",
         "views/relance_run_views.xml",
         "views/sale_order_views.xml",
+        "views/relance_dashboard_views.xml",
         "wizard/relance_signature_views.xml",
         "wizard/relance_level_manage_views.xml",
         "wizard/relance_edition_views.xml",

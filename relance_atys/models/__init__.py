@@ -10,6 +10,9 @@ from . import sale_order
 from . import relance_currency_totals
 from . import relance_wizard
 from . import relance_run
+from . import relance_collection_due
+from . import relance_collection_recovery
+from . import relance_dashboard
 from . import relance_service
 from . import relance_signature_service
 from . import relance_demo

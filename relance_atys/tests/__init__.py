@@ -2,6 +2,7 @@ from . import hypothesis_profiles  # first: the test modules' settings inherit i
 from . import test_access
 from . import test_bad_input
 from . import test_composer
+from . import test_dashboard
 from . import test_concurrency
 from . import test_edition
 from . import test_email

@@ -1,0 +1,166 @@
+from collections import defaultdict
+from datetime import timedelta
+
+from odoo import api, fields, models
+
+from .relance_collection_due import AGE_BUCKETS
+from .relance_collection_recovery import RATES, WINDOWS
+
+# DSO: the receivables of today over the sales of the last DSO_DAYS days, times DSO_DAYS.
+DSO_DAYS = 90
+
+
+class RelanceDashboard(models.TransientModel):
+    """The collection dashboard: a few figures of the user's current companies,
+    each computed by SQL aggregates on the dashboard's views (their record rules
+    applied), and links to their pivot views."""
+
+    _name = "relance.dashboard"
+    _description = "Dunning dashboard"
+
+    date = fields.Date(string="As of", default=fields.Date.context_today, readonly=True)
+    due_html = fields.Html(string="Amounts due", compute="_compute_figures", sanitize=False)
+    dso_html = fields.Html(string="DSO", compute="_compute_figures", sanitize=False)
+    recovery_html = fields.Html(
+        string="Recovery after dunning", compute="_compute_figures", sanitize=False
+    )
+
+    @api.model
+    def action_open(self):
+        """The dashboard, as of today (the menu's server action)."""
+        dashboard = self.create({})
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Collection dashboard"),
+            "res_model": self._name,
+            "res_id": dashboard.id,
+            "view_mode": "form",
+            "target": "current",
+        }
+
+    def _compute_figures(self):
+        for dashboard in self:
+            render = self.env["ir.qweb"]._render
+            values = {"dashboard": dashboard, "ages": dict(AGE_BUCKETS)}
+            dashboard.due_html = render(
+                "relance_atys.dashboard_due", {**values, "tables": dashboard._due_figures()}
+            )
+            dashboard.dso_html = render(
+                "relance_atys.dashboard_dso", {**values, "rows": dashboard._dso_figures()}
+            )
+            dashboard.recovery_html = render(
+                "relance_atys.dashboard_recovery",
+                {**values, "tables": dashboard._recovery_figures(), "windows": WINDOWS},
+            )
+
+    # -- figures ----------------------------------------------------------------------
+
+    def _due_domain(self):
+        """The open items the dashboard counts: those of the current companies (the
+        record rules say so too, but not to the superuser, whose cron may read it)."""
+        return [("company_id", "in", self.env.companies.ids)]
+
+    def _recovery_domain(self):
+        """The dunnings the dashboard counts: those of the current companies."""
+        return [("company_id", "in", self.env.companies.ids)]
+
+    def _due_figures(self):
+        """{currency: {"levels": {level: {age: amount}}, "credits": {age: amount},
+        "total": {age: amount}}}: open invoices by dunning level and age, credit notes
+        and payments not yet allocated apart, per currency."""
+        groups = self.env["relance.collection.due"]._read_group(
+            self._due_domain(), ["currency_id", "kind", "level", "age"], ["residual:sum"]
+        )
+        tables = {}
+        for currency, kind, level, age, amount in groups:
+            table = tables.setdefault(
+                currency, {"levels": defaultdict(dict), "credits": {}, "total": {}}
+            )
+            cells = table["levels"][level] if kind == "invoice" else table["credits"]
+            for row in (cells, table["total"]):
+                row[age] = row.get(age, 0.0) + amount
+                row["all"] = row.get("all", 0.0) + amount
+        for table in tables.values():
+            table["levels"] = dict(sorted(table["levels"].items()))
+        return self._by_currency(tables)
+
+    def _by_currency(self, tables):
+        """``tables`` ({currency: table}) in the order shown: the company's currency
+        first, then by name."""
+        return dict(sorted(tables.items(), key=lambda item: self._currency_key(item[0])))
+
+    def _currency_key(self, currency):
+        return (currency != self.env.company.currency_id, currency.name)
+
+    def _dso_figures(self):
+        """[(currency, receivables, sales, dso)] per currency: DSO = receivables today
+        (open invoices net of credit notes and payments not yet allocated) / sales of
+        the last 90 days (invoices net of credit notes, taxes included) x 90; None
+        when the period has no sales."""
+        receivables = dict(
+            self.env["relance.collection.due"]._read_group(
+                self._due_domain(), ["currency_id"], ["residual:sum"]
+            )
+        )
+        sales = dict(
+            self.env["account.move"]._read_group(
+                self._sales_domain(), ["currency_id"], ["amount_total_in_currency_signed:sum"]
+            )
+        )
+        rows = []
+        for currency in sorted(set(receivables) | set(sales), key=self._currency_key):
+            due, sold = receivables.get(currency, 0.0), sales.get(currency, 0.0)
+            dso = due / sold * DSO_DAYS if currency.compare_amounts(sold, 0) > 0 else None
+            rows.append((currency, due, sold, dso))
+        return rows
+
+    def _sales_domain(self):
+        """Customer invoices and credit notes posted with an invoice date in the last
+        90 days, today included."""
+        start = self.date - timedelta(days=DSO_DAYS - 1)
+        return [
+            ("move_type", "in", ("out_invoice", "out_refund")),
+            ("state", "=", "posted"),
+            ("invoice_date", ">=", start),
+            ("invoice_date", "<=", self.date),
+            ("company_id", "in", self.env.companies.ids),
+        ]
+
+    def _recovery_figures(self):
+        """{currency: {"levels": [...], "channels": [...]}}, each row (key, figures),
+        figures {dunned_15, paid_15, rate_15, dunned_30, ...}: what dunning brought
+        in within 15 and 30 days, per level and per channel, per currency."""
+        tables = {}
+        for groupby in ("level", "channel"):
+            for currency, key, figures in self._recovery_rows(groupby):
+                table = tables.setdefault(currency, {"level": [], "channel": []})
+                table[groupby].append((key, figures))
+        return self._by_currency(tables)
+
+    def _recovery_rows(self, groupby):
+        names = [name for pair in RATES.values() for name in pair]
+        groups = self.env["relance.collection.recovery"]._read_group(
+            self._recovery_domain(),
+            ["currency_id", groupby],
+            [f"{name}:sum" for name in names] + ["run_id:count_distinct"],
+        )
+        for currency, key, *sums, runs in groups:
+            figures = dict(zip(names, sums, strict=True), runs=runs)
+            for rate, (paid, dunned) in RATES.items():
+                figures[rate] = figures[paid] / figures[dunned] * 100 if figures[dunned] else None
+            yield currency, key, figures
+
+    # -- the pivot views -------------------------------------------------------------------
+
+    def action_open_due(self):
+        return self._open_view("relance_atys.action_relance_collection_due", self._due_domain())
+
+    def action_open_recovery(self):
+        return self._open_view(
+            "relance_atys.action_relance_collection_recovery", self._recovery_domain()
+        )
+
+    def _open_view(self, xml_id, domain):
+        action = self.env["ir.actions.act_window"]._for_xml_id(xml_id)
+        action["domain"] = domain
+        return action
