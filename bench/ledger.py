@@ -819,15 +819,15 @@ def describe(env):
 
 # -- dunning history (the dashboard's runs) ----------------------------------------------
 
-# The ``runs`` most recent (date, level) pairs of a dunning at level 1 seven days
-# after the due date, level 2 at 22 days, level 3 at 37 days: one run each (level 1
-# by email, the others by letter), its lines the invoices late at that level on that
-# date and still unpaid then, each with its residual then (the reconciliations dated
-# up to the run's date taken off).
+# The ``runs`` most recent dunnings of a batch of customers (a fifth of them, by id)
+# at level 1 seven days after the due date, level 2 at 22 days, level 3 at 37 days:
+# one run each (two batches by email, the others by letter), its lines the
+# invoices late at that level on that date and still unpaid then, each with its
+# residual then (the reconciliations dated up to the run's date taken off).
 HISTORY = """
     WITH candidates AS (
         SELECT m.id AS move_id, m.company_id, m.commercial_partner_id AS partner_id,
-               m.currency_id, m.amount_total, k.level,
+               m.currency_id, m.amount_total, k.level, m.commercial_partner_id %% 5 AS batch,
                m.invoice_date_due + (7 + 15 * (k.level - 1)) AS run_date
           FROM account_move m
          CROSS JOIN generate_series(1, 3) k(level)
@@ -835,17 +835,19 @@ HISTORY = """
            AND m.company_id = %(company)s
            AND m.invoice_date_due + (7 + 15 * (k.level - 1)) < %(as_of)s
     ), keys AS (
-        SELECT run_date, level FROM candidates
-         GROUP BY run_date, level ORDER BY run_date DESC, level LIMIT %(runs)s
+        SELECT run_date, level, batch FROM candidates
+         GROUP BY run_date, level, batch ORDER BY run_date DESC, level, batch LIMIT %(runs)s
     ), runs AS (
         INSERT INTO relance_run (name, run_type, company_id, user_id, date, level, state,
-                                 progress_total, progress_done,
+                                 progress_total, progress_done, parameters,
                                  create_uid, create_date, write_uid, write_date)
-        SELECT 'BENCH/' || lpad(row_number() OVER (ORDER BY run_date, level)::text, 4, '0'),
-               CASE WHEN level = 1 THEN 'email' ELSE 'letter' END, %(company)s, %(uid)s,
-               run_date, level, 'done', 0, 0, %(uid)s, now(), %(uid)s, now()
+        SELECT 'BENCH/' || lpad(row_number() OVER (ORDER BY run_date, level, batch)::text,
+                                4, '0'),
+               CASE WHEN batch < 2 THEN 'email' ELSE 'letter' END, %(company)s, %(uid)s,
+               run_date, level, 'done', 0, 0, '{"batch": ' || batch || '}',
+               %(uid)s, now(), %(uid)s, now()
           FROM keys
-        RETURNING id, date, level, run_type
+        RETURNING id, date, level, run_type, parameters
     )
     INSERT INTO relance_run_line (run_id, company_id, run_type, date, partner_id, move_id,
                                   level_before, level_after, level_moved, residual,
@@ -853,10 +855,12 @@ HISTORY = """
                                   create_uid, create_date, write_uid, write_date)
     SELECT r.id, c.company_id, r.run_type, r.date, c.partner_id, c.move_id,
            c.level - 1, c.level, true, c.amount_total - COALESCE(paid.amount, 0),
-           c.currency_id, r.run_type, CASE WHEN r.run_type = 'email' THEN 'sent' ELSE 'printed' END,
+           c.currency_id, r.run_type,
+           CASE WHEN r.run_type = 'email' THEN 'sent' ELSE 'printed' END,
            %(uid)s, now(), %(uid)s, now()
       FROM candidates c
       JOIN runs r ON r.date = c.run_date AND r.level = c.level
+                 AND r.parameters = '{"batch": ' || c.batch || '}'
       LEFT JOIN LATERAL (
            SELECT SUM(pr.debit_amount_currency) AS amount
              FROM account_move_line il

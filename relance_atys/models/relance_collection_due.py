@@ -92,14 +92,17 @@ class RelanceCollectionDue(models.Model):
               FROM account_move_line l
               JOIN account_account a ON a.id = l.account_id
               JOIN account_move m ON m.id = l.move_id
-              JOIN res_partner lp ON lp.id = l.partner_id
-              JOIN res_partner p ON p.id = lp.commercial_partner_id
+              -- left joins: PostgreSQL leaves them out of a query that reads none of
+              -- their columns (the dashboard's sums)
+              LEFT JOIN res_partner lp ON lp.id = l.partner_id
+              LEFT JOIN res_partner p ON p.id = lp.commercial_partner_id
              CROSS JOIN LATERAL (
                    SELECT COALESCE(l.date_maturity, l.date) AS due,
                           CURRENT_DATE - COALESCE(l.date_maturity, l.date) AS days) d
              WHERE a.account_type = 'asset_receivable'
                AND l.parent_state = 'posted'
                AND NOT l.reconciled
+               AND l.partner_id IS NOT NULL
                AND (l.amount_residual_currency != 0 OR l.amount_residual != 0)
             """
         )

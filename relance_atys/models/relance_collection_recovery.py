@@ -32,7 +32,7 @@ class RelanceCollectionRecovery(models.Model):
     )
     currency_id = fields.Many2one("res.currency", readonly=True)
     dunned = fields.Monetary(
-        string="Dunned", readonly=True,
+        string="Amount dunned", readonly=True,
         help="The document's residual on the dunning date, in its currency.",
     )  # fmt: skip
     dunned_15 = fields.Monetary(
@@ -76,61 +76,70 @@ class RelanceCollectionRecovery(models.Model):
         reconciliations of the document's receivable lines with a payment or another
         entry, a credit note aside, whose date (``max_date``: the later of the two
         lines' dates) is after the dunning date and at most N days after it."""
+        windows = {f"window_{days}": SQL("d.date + %s <= CURRENT_DATE", days) for days in WINDOWS}
         return SQL(
             """
             SELECT d.id, d.run_id, d.company_id, d.date, d.partner_id, p.user_id, d.move_id,
                    d.level, d.channel, d.currency_id, d.dunned,
-                   CASE WHEN d.date + 15 <= CURRENT_DATE THEN d.dunned ELSE 0 END
-                       AS dunned_15,
-                   CASE WHEN d.date + 15 <= CURRENT_DATE
-                        THEN LEAST(d.dunned, COALESCE(s.paid_15, 0)) ELSE 0 END AS paid_15,
-                   CASE WHEN d.date + 15 <= CURRENT_DATE
-                        THEN 100.0 * LEAST(d.dunned, COALESCE(s.paid_15, 0)) / d.dunned
-                        END AS rate_15,
-                   CASE WHEN d.date + 30 <= CURRENT_DATE THEN d.dunned ELSE 0 END
-                       AS dunned_30,
-                   CASE WHEN d.date + 30 <= CURRENT_DATE
-                        THEN LEAST(d.dunned, COALESCE(s.paid_30, 0)) ELSE 0 END AS paid_30,
-                   CASE WHEN d.date + 30 <= CURRENT_DATE
-                        THEN 100.0 * LEAST(d.dunned, COALESCE(s.paid_30, 0)) / d.dunned
-                        END AS rate_30
+                   CASE WHEN %(window_15)s THEN d.dunned ELSE 0 END AS dunned_15,
+                   CASE WHEN %(window_15)s THEN d.paid_15 ELSE 0 END AS paid_15,
+                   CASE WHEN %(window_15)s THEN 100.0 * d.paid_15 / d.dunned END AS rate_15,
+                   CASE WHEN %(window_30)s THEN d.dunned ELSE 0 END AS dunned_30,
+                   CASE WHEN %(window_30)s THEN d.paid_30 ELSE 0 END AS paid_30,
+                   CASE WHEN %(window_30)s THEN 100.0 * d.paid_30 / d.dunned END AS rate_30
               FROM (%(dunned)s) d
-              JOIN res_partner p ON p.id = d.partner_id
-              LEFT JOIN (
-                   SELECT rl.id,
-                          SUM(pr.debit_amount_currency)
-                              FILTER (WHERE pr.max_date <= rl.date + 15) AS paid_15,
-                          SUM(pr.debit_amount_currency) AS paid_30
-                     FROM (%(dunned)s) rl
-                     JOIN account_move_line il
-                       ON il.move_id = rl.move_id AND il.display_type = 'payment_term'
-                     JOIN account_partial_reconcile pr
-                       ON pr.debit_move_id = il.id
-                      AND pr.max_date > rl.date AND pr.max_date <= rl.date + 30
-                     JOIN account_move_line cl ON cl.id = pr.credit_move_id
-                     JOIN account_move cm ON cm.id = cl.move_id
-                    WHERE cm.move_type != 'out_refund'
-                    GROUP BY rl.id
-              ) s ON s.id = d.id
+              -- a left join: left out of a query that reads no salesperson
+              LEFT JOIN res_partner p ON p.id = d.partner_id
             """,
             dunned=self._dunned_query(),
+            **windows,
         )
 
     def _dunned_query(self):
         """The invoices runs dunned: a letter printed, a mail sent (or waiting in
-        the mail queue), in a run not cancelled; credit notes and deductions aside."""
+        the mail queue), in a run not cancelled; credit notes and deductions aside;
+        each with what was paid within 15 and 30 days (up to the residual dunned)."""
         return SQL(
             """
             SELECT rl.id, rl.run_id, rl.company_id, rl.date, rl.partner_id, rl.move_id,
-                   rl.level_after AS level, rl.channel, rl.currency_id, rl.residual AS dunned
+                   rl.level_after AS level, rl.channel, rl.currency_id, rl.residual AS dunned,
+                   LEAST(rl.residual, COALESCE(paid.within_15, 0)) AS paid_15,
+                   LEAST(rl.residual, COALESCE(paid.within_30, 0)) AS paid_30
               FROM relance_run_line rl
               JOIN relance_run r ON r.id = rl.run_id
+              LEFT JOIN (
+                   SELECT line.id,
+                          SUM(pay.amount) FILTER (WHERE pay.max_date <= line.date + 15)
+                              AS within_15,
+                          SUM(pay.amount) AS within_30
+                     FROM relance_run_line line
+                     JOIN (%(payments)s) pay
+                       ON pay.move_id = line.move_id
+                      AND pay.max_date > line.date AND pay.max_date <= line.date + 30
+                    GROUP BY line.id
+              ) paid ON paid.id = rl.id
              WHERE r.state != 'cancelled'
                AND rl.move_id IS NOT NULL
                AND rl.channel IN ('letter', 'email', 'call')
                AND rl.outcome IN ('printed', 'sent', 'queued')
                AND rl.residual > 0
                AND NOT COALESCE(rl.is_deduction, false)
+            """,
+            payments=self._payments_query(),
+        )
+
+    def _payments_query(self):
+        """What settled invoices, by invoice: the reconciliations of their receivable
+        lines (debit side) with anything but a credit note, in the invoice's currency."""
+        return SQL(
+            """
+            SELECT il.move_id, pr.max_date, pr.debit_amount_currency AS amount
+              FROM account_partial_reconcile pr
+              JOIN account_move_line il ON il.id = pr.debit_move_id
+              JOIN account_move_line cl ON cl.id = pr.credit_move_id
+              JOIN account_move cm ON cm.id = cl.move_id
+             WHERE il.display_type = 'payment_term'
+               AND cm.move_type != 'out_refund'
             """
         )
 

@@ -6,6 +6,7 @@ from odoo import api, fields, models
 from .relance_collection_due import AGE_BUCKETS
 from .relance_collection_recovery import RATES, WINDOWS
 
+CHANNEL_ORDER = ["letter", "email", "call"]
 # DSO: the receivables of today over the sales of the last DSO_DAYS days, times DSO_DAYS.
 DSO_DAYS = 90
 
@@ -42,11 +43,10 @@ class RelanceDashboard(models.TransientModel):
         for dashboard in self:
             render = self.env["ir.qweb"]._render
             values = {"dashboard": dashboard, "ages": dict(AGE_BUCKETS)}
-            dashboard.due_html = render(
-                "relance_atys.dashboard_due", {**values, "tables": dashboard._due_figures()}
-            )
+            due = dashboard._due_figures()
+            dashboard.due_html = render("relance_atys.dashboard_due", {**values, "tables": due})
             dashboard.dso_html = render(
-                "relance_atys.dashboard_dso", {**values, "rows": dashboard._dso_figures()}
+                "relance_atys.dashboard_dso", {**values, "rows": dashboard._dso_figures(due)}
             )
             dashboard.recovery_html = render(
                 "relance_atys.dashboard_recovery",
@@ -92,16 +92,13 @@ class RelanceDashboard(models.TransientModel):
     def _currency_key(self, currency):
         return (currency != self.env.company.currency_id, currency.name)
 
-    def _dso_figures(self):
+    def _dso_figures(self, due=None):
         """[(currency, receivables, sales, dso)] per currency: DSO = receivables today
-        (open invoices net of credit notes and payments not yet allocated) / sales of
-        the last 90 days (invoices net of credit notes, taxes included) x 90; None
-        when the period has no sales."""
-        receivables = dict(
-            self.env["relance.collection.due"]._read_group(
-                self._due_domain(), ["currency_id"], ["residual:sum"]
-            )
-        )
+        (open invoices net of credit notes and payments not yet allocated: the net due
+        of ``due``, the amounts due) / sales of the last 90 days (invoices net of
+        credit notes, taxes included) x 90; None when the period has no sales."""
+        due = self._due_figures() if due is None else due
+        receivables = {currency: table["total"]["all"] for currency, table in due.items()}
         sales = dict(
             self.env["account.move"]._read_group(
                 self._sales_domain(), ["currency_id"], ["amount_total_in_currency_signed:sum"]
@@ -127,28 +124,40 @@ class RelanceDashboard(models.TransientModel):
         ]
 
     def _recovery_figures(self):
-        """{currency: {"levels": [...], "channels": [...]}}, each row (key, figures),
-        figures {dunned_15, paid_15, rate_15, dunned_30, ...}: what dunning brought
-        in within 15 and 30 days, per level and per channel, per currency."""
-        tables = {}
-        for groupby in ("level", "channel"):
-            for currency, key, figures in self._recovery_rows(groupby):
-                table = tables.setdefault(currency, {"level": [], "channel": []})
-                table[groupby].append((key, figures))
-        return self._by_currency(tables)
-
-    def _recovery_rows(self, groupby):
+        """{currency: {"level": [(level, figures)], "channel": [(channel, figures)]}},
+        figures {dunned_15, paid_15, rate_15, dunned_30, paid_30, rate_30, runs}: what
+        dunning brought in within 15 and 30 days, per level and per channel, per
+        currency, from one query grouped by run (a run counted once per row)."""
         names = [name for pair in RATES.values() for name in pair]
         groups = self.env["relance.collection.recovery"]._read_group(
             self._recovery_domain(),
-            ["currency_id", groupby],
-            [f"{name}:sum" for name in names] + ["run_id:count_distinct"],
+            ["currency_id", "level", "channel", "run_id"],
+            [f"{name}:sum" for name in names],
         )
-        for currency, key, *sums, runs in groups:
-            figures = dict(zip(names, sums, strict=True), runs=runs)
-            for rate, (paid, dunned) in RATES.items():
-                figures[rate] = figures[paid] / figures[dunned] * 100 if figures[dunned] else None
-            yield currency, key, figures
+        tables = {}
+        for currency, level, channel, run, *sums in groups:
+            table = tables.setdefault(currency, {"level": {}, "channel": {}})
+            for groupby, key in (("level", level), ("channel", channel)):
+                figures = table[groupby].setdefault(key, {"runs": set(), **dict.fromkeys(names, 0)})
+                figures["runs"].add(run.id)
+                for name, amount in zip(names, sums, strict=True):
+                    figures[name] += amount
+        for table in tables.values():
+            for groupby, order in (("level", None), ("channel", CHANNEL_ORDER.index)):
+                rows = sorted(
+                    table[groupby].items(), key=lambda item, order=order: (order or int)(item[0])
+                )
+                table[groupby] = [(key, self._with_rates(figures)) for key, figures in rows]
+        return self._by_currency(tables)
+
+    @api.model
+    def _with_rates(self, figures):
+        """``figures`` with their rates (paid / dunned in %, None when nothing was
+        dunned long enough ago) and their number of runs."""
+        figures = dict(figures, runs=len(figures["runs"]))
+        for rate, (paid, dunned) in RATES.items():
+            figures[rate] = figures[paid] / figures[dunned] * 100 if figures[dunned] else None
+        return figures
 
     # -- the pivot views -------------------------------------------------------------------
 
