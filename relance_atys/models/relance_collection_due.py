@@ -101,7 +101,7 @@ class RelanceCollectionDue(models.Model):
                           CURRENT_DATE - COALESCE(l.date_maturity, l.date) AS days) d
              WHERE a.account_type = 'asset_receivable'
                AND l.parent_state = 'posted'
-               AND NOT l.reconciled
+               AND l.reconciled IS NOT TRUE  -- as Odoo's index of unreconciled items
                AND l.partner_id IS NOT NULL
                AND (l.amount_residual_currency != 0 OR l.amount_residual != 0)
             """

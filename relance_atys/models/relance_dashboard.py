@@ -3,7 +3,6 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from .relance_collection_due import AGE_BUCKETS
 from .relance_collection_recovery import RATES, WINDOWS
 
 CHANNEL_ORDER = ["letter", "email", "call"]
@@ -26,6 +25,10 @@ class RelanceDashboard(models.TransientModel):
         string="Recovery after dunning", compute="_compute_figures", sanitize=False
     )
 
+    def _compute_display_name(self):
+        for dashboard in self:
+            dashboard.display_name = self.env._("Collection dashboard")
+
     @api.model
     def action_open(self):
         """The dashboard, as of today (the menu's server action)."""
@@ -42,7 +45,7 @@ class RelanceDashboard(models.TransientModel):
     def _compute_figures(self):
         for dashboard in self:
             render = self.env["ir.qweb"]._render
-            values = {"dashboard": dashboard, "ages": dict(AGE_BUCKETS)}
+            values = {"dashboard": dashboard, "ages": dashboard._age_labels()}
             due = dashboard._due_figures()
             dashboard.due_html = render("relance_atys.dashboard_due", {**values, "tables": due})
             dashboard.dso_html = render(
@@ -52,6 +55,11 @@ class RelanceDashboard(models.TransientModel):
                 "relance_atys.dashboard_recovery",
                 {**values, "tables": dashboard._recovery_figures(), "windows": WINDOWS},
             )
+
+    def _age_labels(self):
+        """{age bucket: its label}, in the buckets' order and the reader's language."""
+        field = self.env["relance.collection.due"]._fields["age"]
+        return dict(field._description_selection(self.env))
 
     # -- figures ----------------------------------------------------------------------
 
