@@ -23,16 +23,17 @@ def download_action(attachment):
     }
 
 
-def background_action(run, message):
-    """Tell the user ``run`` goes on in the background (``message``), and open it."""
-    return {
-        "type": "ir.actions.client",
-        "tag": "display_notification",
-        "params": {
-            "type": "info",
-            "title": run.name,
-            "message": message,
-            # an action the client runs as is: its views given
-            "next": dict(run._get_form_action(), views=[(False, "form")]),
-        },
+def background_action(run, message, linked=False):
+    """Tell the user ``run`` goes on in the background (``message``), and open it;
+    ``linked``: the run's name is a link in ``message`` (at its ``%s``), not its title."""
+    params = {
+        "type": "info",
+        "message": message,
+        # an action the client runs as is: its views given
+        "next": dict(run._get_form_action(), views=[(False, "form")]),
     }
+    if linked:
+        params["links"] = [{"label": run.name, "url": f"/odoo/relance.run/{run.id}"}]
+    else:
+        params["title"] = run.name
+    return {"type": "ir.actions.client", "tag": "display_notification", "params": params}

@@ -182,6 +182,86 @@ class RelanceMailer(models.AbstractModel):
             )
         )
 
+    def _check_customer(self, company, partner):
+        """A reminder by hand goes to a customer (commercial entity) the user reads,
+        of ``company``."""
+        partner.check_access("read")
+        if partner != partner.commercial_partner_id:
+            raise UserError(
+                self.env._(
+                    "%(contact)s is a contact of %(customer)s: write to the customer.",
+                    contact=partner.display_name,
+                    customer=partner.commercial_partner_id.display_name,
+                )
+            )
+        self.env["relance.service"]._check_partners_company(company, partner)
+
+    def _reminder_template_allowed(self, template, relance_type):
+        """Whether ``template`` writes customer reminders of ``relance_type``."""
+        template = template.sudo()
+        return (
+            bool(template)
+            and template.model == "res.partner"
+            and template.relance_type == relance_type
+        )
+
+    def _check_reminder_template(self, template, relance_type):
+        """Refuse a mail template that writes no customer reminder of ``relance_type``."""
+        if template and not self._reminder_template_allowed(template, relance_type):
+            field = self.env["mail.template"]._fields["relance_type"]
+            raise UserError(
+                self.env._(
+                    "The mail template %(template)s is not a customer reminder of type '%(type)s'.",
+                    template=template.sudo().display_name,
+                    type=dict(field._description_selection(self.env))[relance_type],
+                )
+            )
+
+    def _reminder_level(self, company, lines, next_level):
+        """The level a reminder by hand about ``lines`` speaks for, whose texts its
+        template prints: ``next_level`` if chosen, else the one after the documents'
+        highest, at most the last."""
+        if next_level:
+            return next_level
+        levels = self.env["relance.service"]._get_levels(company)
+        number = max(lines.mapped("level_before"), default=0) + 1
+        return levels.filtered(lambda level: level.number == number) or levels[-1:]
+
+    def _reminder_content(self, company, partner, template, lines, next_level, relance_type):
+        """(subject, body) of a reminder by hand of ``relance_type`` to ``partner``
+        about ``lines``: ``template`` rendered for its level (``_reminder_level``);
+        a dunning takes its level's own subject, if any (a formal notice says so)."""
+        level = self._reminder_level(company, lines, next_level)
+        subject, body, lang = self._render(template, partner, self._template_values(lines, level))
+        if relance_type == "dunning":
+            today = fields.Date.context_today(self)
+            level = level.with_context(lang=lang)
+            subject = self._level_subject(level, partner, lines, today) or subject
+        return subject, body
+
+    def _reminder_mail_values(self, company, partner, lines, mail):
+        """The mail of a reminder by hand to ``partner``, from what its writer gave
+        (``mail``: ``sender``, ``email_to`` and ``email_cc`` as typed, ``subject``,
+        ``body``, its files ``attachments``, ``attach_invoices``: the PDFs of the
+        invoices of ``lines`` too), files checked (readable, within the limits)."""
+        attachments = mail["attachments"]
+        attachments.check("read")
+        if mail["attach_invoices"]:
+            pdfs = self._invoice_attachments(lines.move_id)
+            attachments |= self.env["ir.attachment"].union(*pdfs.values())
+        self._check_attachments(attachments)
+        lang = partner.lang or self.env.lang
+        return {
+            "author_id": mail["sender"].id,
+            "email_from": self._sender_address(mail["sender"]),
+            "email_to": ", ".join(self._split_addresses(mail["email_to"])),
+            "email_cc": ", ".join(self._split_addresses(mail["email_cc"])),
+            "subject": mail["subject"],
+            "body": mail["body"],
+            "body_html": self._layout(partner, mail["body"], lang, company),
+            "attachment_ids": attachments.ids,
+        }
+
     def _send_reminder(self, company, partner, options, lines, mail_values):
         """Use case: one reminder written by hand to ``partner`` (the composer's):
         the mail queued, posted on the customer's chatter, and its run.

@@ -221,6 +221,19 @@ class RelanceService(models.AbstractModel):
         partners = self.env["res.partner"].browse(options.get("partner_ids") or [])
         self._check_partners_company(company, partners)
 
+    def _check_review_lines(self, lines):
+        """Refuse review ``lines`` (of a ``relance.edition``) at a level that does not
+        exist, or whose document is not an open item of their customer line's
+        customer in the edition's company."""
+        if any(not 0 <= line.level_after <= engine.MAX_LEVEL for line in lines):
+            raise UserError(self.env._("The new level must be between 0 and %s.", engine.MAX_LEVEL))
+        for pline, plines in lines.sudo().grouped("partner_line_id").items():
+            if plines.edition_id != pline.edition_id or plines.partner_id != pline.partner_id:
+                raise UserError(self.env._("A document line must belong to its customer's line."))
+            self._check_documents_of(
+                pline.edition_id.company_id, pline.partner_id, plines.with_env(self.env).move_id
+            )
+
     def _check_partners_company(self, company, partners):
         """Refuse customers that belong to another company than ``company``."""
         foreign = partners.filtered(lambda p: p.company_id and p.company_id != company)

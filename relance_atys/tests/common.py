@@ -8,8 +8,10 @@ from unittest import mock
 from odoo import Command
 from odoo.modules.registry import Registry
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import Job
 from odoo.addons.queue_job.tests.common import trap_jobs
@@ -65,6 +67,28 @@ def jobs_performed():
         yield trap
         while trap.enqueued_jobs:
             run_jobs(trap)
+
+
+@contextmanager
+def mail_gateway(env, refuse=()):
+    """A fake SMTP server, inside the block, that refuses the mails to the
+    addresses in ``refuse`` and takes the others."""
+    IrMailServer = type(env["ir.mail_server"])
+    send_email = IrMailServer.send_email
+
+    def fake_send_email(server, message, *args, **kwargs):
+        if any(address in message["To"] for address in refuse):
+            raise MailDeliveryException("Mail Delivery Failed", "550 5.1.1 mailbox unavailable")
+        return send_email(server, message, *args, **kwargs)
+
+    with (
+        mock.patch.object(
+            IrMailServer, "connect", return_value=mock.Mock(from_filter=False, smtp_from=False)
+        ),
+        mock.patch.object(IrMailServer, "send_email", autospec=True, side_effect=fake_send_email),
+        mute_logger("odoo.addons.mail.models.mail_mail"),
+    ):
+        yield
 
 
 def perform_stored_jobs(env):

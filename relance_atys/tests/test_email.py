@@ -1,16 +1,12 @@
-from contextlib import contextmanager
 from datetime import timedelta
-from unittest import mock
 
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 from odoo.tests.common import new_test_user
-from odoo.tools import mute_logger
 from odoo.tools.safe_eval import safe_eval
 
-from .common import TODAY, RelanceCommon, jobs_performed, load_french
-from odoo.addons.base.models.ir_mail_server import MailDeliveryException
+from .common import TODAY, RelanceCommon, jobs_performed, load_french, mail_gateway
 from odoo.addons.queue_job.tests.common import trap_jobs
 
 FAKE_PDF = b"%PDF-1.4 invoice"
@@ -84,28 +80,6 @@ class TestEmail(RelanceCommon):
         with jobs_performed():
             action = wizard.action_send_emails()
         return self.env["relance.run"].browse(action["params"]["next"]["res_id"])
-
-    @contextmanager
-    def _mail_gateway(self, refuse=()):
-        """A fake SMTP server that refuses the mails to the addresses in ``refuse``."""
-        IrMailServer = type(self.env["ir.mail_server"])
-        send_email = IrMailServer.send_email
-
-        def fake_send_email(server, message, *args, **kwargs):
-            if any(address in message["To"] for address in refuse):
-                raise MailDeliveryException("Mail Delivery Failed", "550 5.1.1 mailbox unavailable")
-            return send_email(server, message, *args, **kwargs)
-
-        with (
-            mock.patch.object(
-                IrMailServer, "connect", return_value=mock.Mock(from_filter=False, smtp_from=False)
-            ),
-            mock.patch.object(
-                IrMailServer, "send_email", autospec=True, side_effect=fake_send_email
-            ),
-            mute_logger("odoo.addons.mail.models.mail_mail"),
-        ):
-            yield
 
     def _dunning_user(self):
         return new_test_user(
@@ -280,7 +254,7 @@ class TestEmail(RelanceCommon):
     def test_delivery_marks_lines_sent(self):
         run = self._send(self._email_review())
         messages = run.line_ids.message_id
-        with self._mail_gateway():
+        with mail_gateway(self.env):
             run.line_ids.mail_id.send()
         self.assertEqual(set(run.line_ids.mapped("outcome")), {"sent", "skipped"})
         self.assertFalse(run.line_ids.mail_id, "auto-deleted once sent")
@@ -301,7 +275,7 @@ class TestEmail(RelanceCommon):
             lambda line: line.partner_id == self.alpha and line.move_id.move_type != "out_refund"
         )
         mail = alpha_lines.mail_id
-        with self._mail_gateway(refuse=["compta@alpha.example.com"]):
+        with mail_gateway(self.env, refuse=["compta@alpha.example.com"]):
             run.line_ids.mail_id.send()
         self.assertEqual(set(alpha_lines.mapped("outcome")), {"failed"})
         self.assertIn("550 5.1.1 mailbox unavailable", alpha_lines[0].reason)
@@ -317,7 +291,7 @@ class TestEmail(RelanceCommon):
         self.assertEqual(mail.state, "outgoing")
         self.assertEqual(self._levels(self.alpha_20, self.alpha_40), [(2, TODAY), (3, TODAY)])
         self.assertEqual(self._partner_level(self.alpha), (3, TODAY))
-        with self._mail_gateway():
+        with mail_gateway(self.env):
             mail.send()
         self.assertEqual(set(alpha_lines.mapped("outcome")), {"sent"})
         self.assertFalse(mail.exists())
@@ -327,7 +301,7 @@ class TestEmail(RelanceCommon):
     def test_failure_keeps_levels_given_since(self):
         run = self._send(self._email_review())
         self.env["relance.service"]._write_levels({self.alpha_40.id: 3}, TODAY + timedelta(days=5))
-        with self._mail_gateway(refuse=["compta@alpha.example.com"]):
+        with mail_gateway(self.env, refuse=["compta@alpha.example.com"]):
             run.line_ids.mail_id.send()
         self.assertEqual(
             self._levels(self.alpha_20, self.alpha_40),
@@ -340,20 +314,20 @@ class TestEmail(RelanceCommon):
         self.company.partner_id.lang = "en_US"  # the history's language
         self.alpha_contact.email = "compta-at-alpha"
         run = self._send(self._email_review())
-        with self._mail_gateway():
+        with mail_gateway(self.env):
             run.line_ids.mail_id.send()
         line = run.line_ids.filtered(lambda line: line.move_id == self.alpha_40)
         self.assertEqual((line.outcome, line.reason), ("failed", "Invalid email address"))
         self.assertTrue(line.mail_id, "kept: fix the address, then send again")
         self.alpha_contact.email = "compta@alpha.example.com"
         run.action_resend_failed()
-        with self._mail_gateway():
+        with mail_gateway(self.env):
             line.mail_id.send()
         self.assertEqual(line.outcome, "sent")
 
     def test_only_managers_send_again(self):
         run = self._send(self._email_review())
-        with self._mail_gateway(refuse=["compta@alpha.example.com"]):
+        with mail_gateway(self.env, refuse=["compta@alpha.example.com"]):
             run.line_ids.mail_id.send()
         with self.assertRaisesRegex(UserError, "managers"):
             run.with_user(self._dunning_user()).action_resend_failed()
@@ -516,7 +490,7 @@ class TestEmail(RelanceCommon):
         self.assertEqual(mail.author_id, self.company.partner_id)
         self.assertEqual(mail.email_from, self.company.partner_id.email_formatted)
         # a failure has no level to give back, and the mail can still be sent again
-        with self._mail_gateway(refuse=["compta@alpha.example.com"]):
+        with mail_gateway(self.env, refuse=["compta@alpha.example.com"]):
             mail.send()
         self.assertEqual(run.failed_count, 2)
         self.assertEqual(self._levels(self.alpha_20), [(0, False)])

@@ -8,16 +8,15 @@ import re
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from unittest.mock import Mock, patch
+from unittest.mock import patch
 
 from odoo import Command
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
-from odoo.tools import html2plaintext, mute_logger
+from odoo.tools import html2plaintext
 from odoo.tools.translate import TranslationImporter
 
-from .common import load_french, own_registry_lock
-from odoo.addons.base.models.ir_mail_server import MailDeliveryException
+from .common import load_french, mail_gateway, own_registry_lock
 from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.addons.relance_atys.models import relance_signature_service as service_module
 
@@ -944,21 +943,7 @@ class TestSignatureDelivery(SignatureCase):
     """A reminder is "queued" until its mail leaves, then "sent" (or "failed")."""
 
     def _deliver(self, mails, refuse=()):
-        IrMailServer = type(self.env["ir.mail_server"])
-        send_email = IrMailServer.send_email
-
-        def fake_send_email(server, message, *args, **kwargs):
-            if any(address in message["To"] for address in refuse):
-                raise MailDeliveryException("Mail Delivery Failed", "550 5.1.1 mailbox unavailable")
-            return send_email(server, message, *args, **kwargs)
-
-        with (
-            patch.object(
-                IrMailServer, "connect", return_value=Mock(from_filter=False, smtp_from=False)
-            ),
-            patch.object(IrMailServer, "send_email", autospec=True, side_effect=fake_send_email),
-            mute_logger("odoo.addons.mail.models.mail_mail"),
-        ):
+        with mail_gateway(self.env, refuse):
             mails.send()
 
     def test_queued_until_the_mail_leaves(self):

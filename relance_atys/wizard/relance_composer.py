@@ -11,11 +11,9 @@ from ..text import totals_text
 
 class RelanceComposer(models.TransientModel):
     _name = "relance.composer"
+    _inherit = ["relance.wizard"]
     _description = "Reminder composer"
 
-    company_id = fields.Many2one(
-        "res.company", required=True, default=lambda self: self.env.company
-    )
     company_partner_id = fields.Many2one(related="company_id.partner_id")
     partner_id = fields.Many2one("res.partner", string="Customer", required=True, readonly=True)
     edition_partner_id = fields.Many2one(
@@ -105,30 +103,19 @@ class RelanceComposer(models.TransientModel):
     def _compute_content(self):
         mailer = self.env["relance.mailer"]
         for composer in self:
-            if not composer._template_allowed() or not composer.partner_id:
-                continue
-            lines, level = composer._selected_lines(), composer._level()
-            values = mailer._template_values(lines, level)
-            subject, composer.body, lang = mailer._render(
-                composer.template_id, composer.partner_id, values
-            )
-            if composer.relance_type == "dunning":  # a formal notice says so in its subject
-                today = fields.Date.context_today(composer)
-                level = level.with_context(lang=lang)
-                subject = mailer._level_subject(level, composer.partner_id, lines, today) or subject
-            composer.subject = subject
+            allowed = mailer._reminder_template_allowed(composer.template_id, composer.relance_type)
+            if allowed and composer.partner_id:
+                composer.subject, composer.body = mailer._reminder_content(
+                    composer.company_id,
+                    composer.partner_id,
+                    composer.template_id,
+                    composer._selected_lines(),
+                    composer.next_level_id,
+                    composer.relance_type,
+                )
 
     def _selected_lines(self):
         return self.line_ids.filtered("selected")
-
-    def _level(self):
-        """The level this reminder speaks for, whose texts the template prints: the chosen
-        next level, else the one after the documents' highest, at most the last."""
-        if self.next_level_id:
-            return self.next_level_id
-        levels = self.env["relance.service"]._get_levels(self.company_id)
-        number = max(self._selected_lines().mapped("level_before"), default=0) + 1
-        return levels.filtered(lambda level: level.number == number) or levels[-1:]
 
     # -- opening -----------------------------------------------------------------
 
@@ -155,20 +142,14 @@ class RelanceComposer(models.TransientModel):
 
     # -- sending -----------------------------------------------------------------
 
-    @api.constrains("company_id")
-    def _check_company_allowed(self):
-        """A wizard of a company its user works in, checked again by every action."""
-        for wizard in self:
-            check_company(wizard)
-
     def _check_input(self):
         """Raise a clear error for anything that would make a wrong mail."""
         check_company(self)
-        self._check_customer()
-        self.env["relance.mailer"]._check_sender(self.company_id, self.sender_id)
+        mailer = self.env["relance.mailer"]
+        mailer._check_customer(self.company_id, self.partner_id)
+        mailer._check_sender(self.company_id, self.sender_id)
         self._check_template()
         self._check_documents()
-        mailer = self.env["relance.mailer"]
         mailer._check_reminder(
             self.partner_id, self.relance_type, self.count_as_step, self._selected_lines()
         )
@@ -178,42 +159,10 @@ class RelanceComposer(models.TransientModel):
         if not (self.subject or "").strip():
             raise UserError(self.env._("The mail has no subject."))
 
-    def _check_customer(self):
-        """A customer (commercial entity) the user reads, of the composer's company."""
-        partner = self.partner_id
-        partner.check_access("read")
-        if partner != partner.commercial_partner_id:
-            raise UserError(
-                self.env._(
-                    "%(contact)s is a contact of %(customer)s: write to the customer.",
-                    contact=partner.display_name,
-                    customer=partner.commercial_partner_id.display_name,
-                )
-            )
-        self.env["relance.service"]._check_partners_company(self.company_id, partner)
-
-    def _template_allowed(self):
-        template = self.template_id.sudo()
-        return (
-            bool(template)
-            and template.model == "res.partner"
-            and template.relance_type == self.relance_type
-        )
-
     @api.constrains("template_id", "relance_type", "next_level_id")
     def _check_template(self):
         """A customer mail template of the composer's type; a level of its company."""
-        template = self.template_id.sudo()
-        if template and not self._template_allowed():
-            raise UserError(
-                self.env._(
-                    "The mail template %(template)s is not a customer reminder of type '%(type)s'.",
-                    template=template.display_name,
-                    type=dict(self._fields["relance_type"]._description_selection(self.env))[
-                        self.relance_type
-                    ],
-                )
-            )
+        self.env["relance.mailer"]._check_reminder_template(self.template_id, self.relance_type)
         if self.next_level_id and self.next_level_id.sudo().company_id != self.company_id:
             raise UserError(self.env._("This level belongs to another company."))
 
@@ -223,47 +172,23 @@ class RelanceComposer(models.TransientModel):
         self.line_ids._check_document_owner()
         self.env["relance.service"]._check_as_shown(self.company_id, self.partner_id, self.line_ids)
 
-    def _attachments(self):
-        """The files of the mail: the ticked invoices' PDFs and the user's own, checked."""
-        attachments = self.attachment_ids
-        attachments.check("read")
-        if self.attach_invoices:
-            pdfs = self.env["relance.mailer"]._invoice_attachments(self._selected_lines().move_id)
-            attachments |= self.env["ir.attachment"].union(*pdfs.values())
-        self.env["relance.mailer"]._check_attachments(attachments)
-        return attachments
-
     def action_send(self):
         """Queue the mail, posted on the customer's chatter, and record it in the history."""
         self.ensure_one()
         self._check_input()
-        mailer = self.env["relance.mailer"]
-        attachments = self._attachments()
+        mailer, lines = self.env["relance.mailer"], self._selected_lines()
+        mail = {name: self[name] for name in ("email_to", "email_cc", "subject", "body")}
+        mail.update(
+            sender=self.sender_id,
+            attachments=self.attachment_ids,
+            attach_invoices=self.attach_invoices,
+        )
+        mail_values = mailer._reminder_mail_values(self.company_id, self.partner_id, lines, mail)
         uploaded = self.attachment_ids.filtered(
             lambda attachment: attachment.res_model == self._name
         )
         uploaded.sudo().write({"res_model": "res.partner", "res_id": self.partner_id.id})
-        mailer._send_reminder(
-            self.company_id,
-            self.partner_id,
-            self._options(),
-            self._selected_lines(),
-            {
-                "author_id": self.sender_id.id,
-                "email_from": mailer._sender_address(self.sender_id),
-                "email_to": ", ".join(mailer._split_addresses(self.email_to)),
-                "email_cc": ", ".join(mailer._split_addresses(self.email_cc)),
-                "subject": self.subject,
-                "body": self.body,
-                "body_html": mailer._layout(
-                    self.partner_id,
-                    self.body,
-                    self.partner_id.lang or self.env.lang,
-                    self.company_id,
-                ),
-                "attachment_ids": attachments.ids,
-            },
-        )
+        mailer._send_reminder(self.company_id, self.partner_id, self._options(), lines, mail_values)
         if self.edition_partner_id:
             self.edition_partner_id.selected = False
             return self.edition_partner_id.edition_id._reopen()

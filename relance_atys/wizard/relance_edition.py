@@ -208,15 +208,8 @@ class RelanceEdition(models.TransientModel):
 
     def action_send_emails(self):
         """Send one mail per ticked customer in the background; show the run."""
-        self.ensure_one()
-        check_company(self)
-        self._check_manager()
-        partner_lines = self._selected_partner_lines()
-        if not partner_lines:
-            raise UserError(self.env._("No customer is ticked: nothing to send."))
-        service = self.env["relance.service"]
-        service._check_definitive_date(self.company_id, self.date, partner_lines)
-        lines = service._line_values(self._lines_of(partner_lines), "planned", "email")
+        lines = self._definitive_lines(self.env._("No customer is ticked: nothing to send."))
+        lines = self.env["relance.service"]._line_values(lines, "planned", "email")
         run = self.env["relance.mailer"]._send_run(self.company_id, self._run_options(), lines)
         return background_action(
             run, self.env._("Sending in the background: follow it in run %s.", run.name)
@@ -225,6 +218,24 @@ class RelanceEdition(models.TransientModel):
     def _lines_of(self, partner_lines):
         """The ticked documents of ``partner_lines``."""
         return self._selected_lines().filtered(lambda line: line.partner_line_id in partner_lines)
+
+    def _ticked_partner_lines(self, message):
+        """The ticked customers with a ticked document; none: ``message`` refuses."""
+        self.ensure_one()
+        check_company(self)
+        partner_lines = self._selected_partner_lines()
+        if not partner_lines:
+            raise UserError(message)
+        return partner_lines
+
+    def _definitive_lines(self, message):
+        """The ticked documents of a definitive run: a manager's, none on a date
+        before its customer's last dunning; no customer ticked: ``message``."""
+        self._check_manager()
+        partner_lines = self._ticked_partner_lines(message)
+        service = self.env["relance.service"]
+        service._check_definitive_date(self.company_id, self.date, partner_lines)
+        return self._lines_of(partner_lines)
 
     def _run_options(self):
         """What the user asked, as the run keeps it."""
@@ -289,17 +300,10 @@ class RelanceEdition(models.TransientModel):
 
     # -- letters --------------------------------------------------------------
 
-    def _letter_partner_lines(self):
-        check_company(self)
-        lines = self._selected_partner_lines()
-        if not lines:
-            raise UserError(self.env._("No customer is ticked: nothing to print."))
-        return lines
-
     def action_print_draft(self):
         """Draft letters: the same PDF marked BROUILLON / DRAFT; nothing recorded."""
-        self.ensure_one()
-        lines = self._lines_of(self._letter_partner_lines())
+        nothing = self.env._("No customer is ticked: nothing to print.")
+        lines = self._lines_of(self._ticked_partner_lines(nothing))
         letters = self.env["relance.letter"]
         return self._download(*letters._print_draft(self.company_id, self._run_options(), lines))
 
@@ -307,13 +311,9 @@ class RelanceEdition(models.TransientModel):
         """Produce the letters, then record levels, dates and a run; all or nothing.
         Beyond a size (see ``relance.service._background_letters_from``), in the
         background, by batches of customers."""
-        self.ensure_one()
-        self._check_manager()
-        partner_lines = self._letter_partner_lines()
-        service = self.env["relance.service"]
-        service._check_definitive_date(self.company_id, self.date, partner_lines)
-        run = service._print_letters(
-            self.company_id, self._run_options(), self._lines_of(partner_lines)
+        lines = self._definitive_lines(self.env._("No customer is ticked: nothing to print."))
+        run = self.env["relance.service"]._print_letters(
+            self.company_id, self._run_options(), lines
         )
         if run.state == "queued":
             return background_action(
@@ -422,11 +422,4 @@ class RelanceEditionLine(models.TransientModel):
     def _check_document_owner(self):
         """Each document of its customer line's customer, in the edition's company,
         at a level that exists."""
-        if any(not 0 <= line.level_after <= engine.MAX_LEVEL for line in self):
-            raise UserError(self.env._("The new level must be between 0 and %s.", engine.MAX_LEVEL))
-        for pline, lines in self.sudo().grouped("partner_line_id").items():
-            if lines.edition_id != pline.edition_id or lines.partner_id != pline.partner_id:
-                raise UserError(self.env._("A document line must belong to its customer's line."))
-            lines.with_env(self.env)._check_documents_of(
-                pline.edition_id.company_id, pline.partner_id
-            )
+        self.env["relance.service"]._check_review_lines(self)

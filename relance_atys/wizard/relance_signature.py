@@ -2,7 +2,7 @@
 
 from odoo import api, fields, models
 
-from ..actions import reopen_action
+from ..actions import background_action, reopen_action
 from ..guard import check_company, check_readable
 
 CONDITIONS = [
@@ -109,16 +109,8 @@ class RelanceSignature(models.TransientModel):
     def action_send(self):
         """Record the run and queue its reminders; say where to follow them."""
         run = self.env["relance.signature.service"]._remind(self.company_id, self._options())
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "type": "info",
-                "message": self.env._("Sending in the background: follow it in run %s"),
-                "links": [{"label": run.name, "url": f"/odoo/relance.run/{run.id}"}],
-                "next": dict(run._get_form_action(), views=[(False, "form")]),
-            },
-        }
+        message = self.env._("Sending in the background: follow it in run %s")
+        return background_action(run, message, linked=True)
 
     def _reopen(self):
         return reopen_action(
