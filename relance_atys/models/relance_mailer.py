@@ -243,7 +243,14 @@ class RelanceMailer(models.AbstractModel):
         """The mail of a reminder by hand to ``partner``, from what its writer gave
         (``mail``: ``sender``, ``email_to`` and ``email_cc`` as typed, ``subject``,
         ``body``, its files ``attachments``, ``attach_invoices``: the PDFs of the
-        invoices of ``lines`` too), files checked (readable, within the limits)."""
+        invoices of ``lines`` too): at least one recipient, valid addresses, a
+        subject, the files readable and within the limits."""
+        email_to = self._split_addresses(mail["email_to"])
+        if not email_to:
+            raise UserError(self.env._("Give at least one recipient address."))
+        email_cc = self._split_addresses(mail["email_cc"])
+        if not (mail["subject"] or "").strip():
+            raise UserError(self.env._("The mail has no subject."))
         attachments = mail["attachments"]
         attachments.check("read")
         if mail["attach_invoices"]:
@@ -254,8 +261,8 @@ class RelanceMailer(models.AbstractModel):
         return {
             "author_id": mail["sender"].id,
             "email_from": self._sender_address(mail["sender"]),
-            "email_to": ", ".join(self._split_addresses(mail["email_to"])),
-            "email_cc": ", ".join(self._split_addresses(mail["email_cc"])),
+            "email_to": ", ".join(email_to),
+            "email_cc": ", ".join(email_cc),
             "subject": mail["subject"],
             "body": mail["body"],
             "body_html": self._layout(partner, mail["body"], lang, company),

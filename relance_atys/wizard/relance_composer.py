@@ -153,11 +153,6 @@ class RelanceComposer(models.TransientModel):
         mailer._check_reminder(
             self.partner_id, self.relance_type, self.count_as_step, self._selected_lines()
         )
-        if not mailer._split_addresses(self.email_to):
-            raise UserError(self.env._("Give at least one recipient address."))
-        mailer._split_addresses(self.email_cc)
-        if not (self.subject or "").strip():
-            raise UserError(self.env._("The mail has no subject."))
 
     @api.constrains("template_id", "relance_type", "next_level_id")
     def _check_template(self):
