@@ -133,7 +133,7 @@ def _cell(measured):
     for unit in ("letters", "quotations"):
         if unit in counts:
             text += f" ({counts[unit]:,} {unit})"
-    if "run_lines" in counts:
+    if "runs" in counts and "run_lines" in counts:
         text += f" ({counts['runs']:,} runs, {counts['run_lines']:,} run lines)"
     if "invoices" in counts:
         text += f" ({counts['customers']:,} customers, {counts['invoices']:,} invoices"
