@@ -149,7 +149,7 @@ class RelanceCollectionRecovery(models.Model):
         (the sums of a group of several currencies are blanked, its rate too)."""
         asked = {spec.split(":")[0] for spec in fields}
         rates = [rate for rate in RATES if rate in asked]
-        if not rates or not groupby:
+        if not rates:
             return super().read_group(domain, fields, groupby, offset, limit, orderby, lazy)
         added = {name for rate in rates for name in RATES[rate]} - asked
         specs = [spec for spec in fields if spec.split(":")[0] not in rates]

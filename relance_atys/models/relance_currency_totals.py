@@ -28,7 +28,7 @@ class RelanceCurrencyTotals(models.AbstractModel):
     @api.model
     def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
         monetary = self._summed_monetary_fields(fields)
-        if not monetary or not groupby:
+        if not monetary:  # without groupby too: a pivot's or a graph's grand total
             return super().read_group(domain, fields, groupby, offset, limit, orderby, lazy)
         count = f"{self._currency_count_alias}:count_distinct(currency_id)"
         currency = f"{self._currency_id_alias}:max(currency_id)"

@@ -203,6 +203,13 @@ class TestDashboard(RelanceCommon):
         self.assertEqual(rates[self.chf.id]["rate_15"], 25.0)
         (mixed,) = Recovery.read_group([("level", "=", 1)], ["rate_15:avg", "paid_15"], ["level"])
         self.assertEqual((mixed["rate_15"], mixed["paid_15"]), (False, False))
+        # the pivot's grand total (no groupby) mixes the two currencies: no figure
+        (total,) = Recovery.read_group([], ["rate_15:avg", "dunned_15:sum"], [])
+        self.assertEqual((total["rate_15"], total["dunned_15"]), (False, False))
+        Due = self.env["relance.collection.due"].with_user(self.user_a)
+        self.assertIs(Due.read_group([], ["residual:sum"], [])[0]["residual"], False)
+        (usd_total,) = Due.read_group([("currency_id", "=", self.usd.id)], ["residual:sum"], [])
+        self.assertEqual(usd_total["residual"], 2750.0)
         runs = Recovery.read_group([], ["rate_15:avg"], ["run_id"])
         self.assertEqual(len(runs), 2, "the cancelled run is left out")
 
