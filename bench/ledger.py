@@ -70,6 +70,12 @@ TERMS = [
     "account_payment_term_45days",
     "account_payment_term_end_following_month",
 ]
+# a fifth of the invoices are payable in two or three instalments
+INSTALMENT_SHARE = 0.2
+INSTALMENTS = [
+    ("30 % à la commande, 70 % à 60 jours", [(30, 0), (70, 60)]),
+    ("Paiement en 3 fois", [(33.33, 0), (33.33, 30), (33.34, 60)]),
+]
 
 
 def _env(cr):
@@ -121,6 +127,7 @@ def _setup(env, today):
         "users": _salespersons(env),
         "tags": env["res.partner.category"].create([{"name": name} for name in TAGS]),
         "terms": [env.ref(f"account.{xmlid}") for xmlid in TERMS],
+        "instalments": _instalment_terms(env),
         "tax": tax,
         "sale_journal": journals.filtered(lambda journal: journal.type == "sale")[:1],
         "bank_journal": journals.filtered(lambda journal: journal.type == "bank")[:1],
@@ -133,6 +140,23 @@ def _setup(env, today):
             }
         ),
     }
+
+
+def _instalment_terms(env):
+    """Terms of two and three instalments (a deposit, "paiement en 3 fois"): each
+    instalment an échéance of its own, dunned when it falls due."""
+    return env["account.payment.term"].create(
+        [
+            {
+                "name": name,
+                "line_ids": [
+                    Command.create({"value": "percent", "value_amount": percent, "nb_days": days})
+                    for percent, days in instalments
+                ],
+            }
+            for name, instalments in INSTALMENTS
+        ]
+    )
 
 
 def _company(env, today):
@@ -284,7 +308,7 @@ class Block:
             "partner_id": partner.id,
             "journal_id": self.refs["sale_journal"].id,
             "invoice_date": self.today - timedelta(days=self._age()),
-            "invoice_payment_term_id": self.rng.choice(self.refs["terms"]).id,
+            "invoice_payment_term_id": self._terms().id,
             "invoice_user_id": partner.user_id.id,
             "currency_id": (currency or self.refs["company"].currency_id).id,
             "invoice_line_ids": [
@@ -300,9 +324,18 @@ class Block:
             ],
         }
 
+    def _terms(self):
+        if self.rng.random() < INSTALMENT_SHARE:
+            return self.rng.choice(self.refs["instalments"])
+        return self.rng.choice(self.refs["terms"])
+
     def _refund_vals(self, partner):
         vals = self._invoice_vals(partner)
-        vals.update(move_type="out_refund", currency_id=self.refs["company"].currency_id.id)
+        vals.update(
+            move_type="out_refund",
+            currency_id=self.refs["company"].currency_id.id,
+            invoice_payment_term_id=self.refs["terms"][0].id,  # a credit note: one échéance
+        )
         vals["invoice_line_ids"] = vals["invoice_line_ids"][:1]
         return vals
 

@@ -3,7 +3,11 @@
 Pure Python, no Odoo import and no database: the models feed plain frozen
 dataclasses in and read a `Proposal` out.
 
-A document (pièce) is an open customer invoice (residual > 0).  Any other item
+A document (pièce) is an open échéance of a customer invoice (residual > 0): one
+instalment of its payment terms, with its own due date, residual, level and date,
+so an invoice on "30 % now, 70 % at 120 days" is dunned for its first 30 % when
+that falls due; days late, levels and the top level's repeat are per échéance.
+An invoice with one échéance is one item, as before.  Any other item
 (credit note, unreconciled payment: residual <= 0) is a credit item: it never
 gets a level, it is only netted into its partner+currency group as a deduction.
 
@@ -84,6 +88,9 @@ class Item:
     last_date: date | None = None
     excluded: bool = False
     blocked: bool = False
+    # the document the item belongs to: an échéance (``id``, a receivable line) is one
+    # instalment of its invoice; 0 when the caller keeps one item per document
+    move_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,3 +236,181 @@ class TestUpgradeFromFirstVersion(unittest.TestCase):
         self.assertGreater(cancel["lines"], 0, cancel)
         self.assertEqual(cancel["got"], cancel["expected"], cancel)
         self.assertEqual(cancel["partners_got"], cancel["partners_expected"], cancel)
+
+    # -- 18.0.2.0.0: dunning per échéance (issue 15) ---------------------------------
+
+    def _echeances(self, move_id):
+        """(level, date, excluded, paid) of an invoice's échéances, first due first."""
+        conn = self._connect(self.db)
+        try:
+            cr = conn.cursor()
+            cr.execute(
+                "SELECT COALESCE(relance_level, 0), relance_date::text, "
+                "COALESCE(relance_excluded, false), reconciled FROM account_move_line "
+                "WHERE move_id = %s AND display_type = 'payment_term' ORDER BY date_maturity, id",
+                [move_id],
+            )
+            return cr.fetchall()
+        finally:
+            conn.close()
+
+    def _history(self, move_id):
+        """(run, échéance's due date, level before, level after, residual) of the history
+        lines of an invoice, each linked to one of its échéances."""
+        conn = self._connect(self.db)
+        try:
+            cr = conn.cursor()
+            cr.execute(
+                "SELECT r.run_id, l.date_maturity::text, r.level_before, r.level_after, "
+                "r.residual::float FROM relance_run_line r "
+                "JOIN account_move_line l ON l.id = r.move_line_id AND l.move_id = r.move_id "
+                "WHERE r.move_id = %s ORDER BY r.run_id, l.date_maturity",
+                [move_id],
+            )
+            return cr.fetchall()
+        finally:
+            conn.close()
+
+    def test_upgrade_moves_levels_onto_echeances(self):
+        """18.0.2.0.0 duns per échéance: what 18.0.1.0.0 recorded on invoices on
+        instalment terms goes onto their open échéances, the history lines point to
+        them, a second run of the migration changes nothing, and cancelling the old
+        runs gives each échéance back its level."""
+        self.db = f"{type(self).db}_echeances"
+        self.addCleanup(self._drop_own)
+        self._drop_own()
+        self.odoo(
+            "-i",
+            "relance_atys",
+            "--stop-after-init",
+            "--without-demo=all",
+            addons=self.old_addons,
+            log_name="echeances-install-old",
+        )
+        ids = self.shell(ECHEANCES_BEFORE, "echeances-old", addons=self.old_addons)
+        self.odoo("-u", "relance_atys", "--stop-after-init", log_name="echeances-upgrade")
+        d1, d2 = ids["d1"], ids["d2"]
+        # each invoice's level and date on its open échéances (the paid one: none)
+        self.assertEqual(self._echeances(ids["a"]), [(2, d2, False, False)] * 2)
+        self.assertEqual(self._echeances(ids["b"]), [(1, d1, False, False)])
+        self.assertEqual(self._echeances(ids["e"]), [(0, None, False, True), (1, d1, False, False)])
+        self.assertEqual([row[2] for row in self._echeances(ids["c"])], [True, True], "excluded")
+        # an invoice dunned whole with two open échéances: a line for each, the
+        # residual recorded once (the runs' totals unchanged)
+        history = self._history(ids["a"])
+        self.assertEqual(
+            [row[2:] for row in history],
+            [(0, 1, 1000.0), (0, 1, 0.0), (1, 2, 1000.0), (1, 2, 0.0)],
+        )
+        self.assertEqual([row[0] for row in history], [ids["run_1"]] * 2 + [ids["run_2"]] * 2)
+        self.assertEqual([row[2:] for row in self._history(ids["e"])], [(0, 1, 1400.0)])
+        after = self.shell(f"ids = {json.dumps(ids)}\n{ECHEANCES_AFTER}", "echeances-new")
+        self.assertTrue(after["again_unchanged"], "a second run of the migration changed data")
+        self.assertEqual(after["a_after_cancel_2"], [1, d1, [1, d1], [1, d1]])
+        self.assertEqual(
+            after["after_cancel_1"],
+            [[0, "", [0, ""], [0, ""]], [0, "", [0, ""]], [0, "", [0, ""], [0, ""]]],
+        )
+
+    def _drop_own(self):
+        conn = self._connect()
+        try:
+            conn.cursor().execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
+        finally:
+            conn.close()
+
+
+# -- 18.0.2.0.0: dunning per échéance (issue 15) -------------------------------------
+# In the old code: an invoice on terms "30 % now, 70 % at 120 days" both due (a), one
+# on a single due date (b), one on instalments excluded from dunning (c), one on
+# instalments whose first is paid (e); two letter runs recorded by that version's
+# service: a, b and e at level 1, then a at level 2.
+ECHEANCES_BEFORE = """
+import json
+from datetime import timedelta
+from odoo import Command, fields
+today = fields.Date.today()
+company = env.company
+if not company.chart_template:
+    env["account.chart.template"].try_loading("generic_coa", company, install_demo=False)
+term = env["account.payment.term"].create({
+    "name": "30/70",
+    "line_ids": [
+        Command.create({"value": "percent", "value_amount": 30, "nb_days": 0}),
+        Command.create({"value": "percent", "value_amount": 70, "nb_days": 120}),
+    ],
+})
+partner = env["res.partner"].create({"name": "Client échéances", "is_company": True})
+def invoice(days_ago, amount, terms=None):
+    move = env["account.move"].create({
+        "move_type": "out_invoice",
+        "partner_id": partner.id,
+        "invoice_date": today - timedelta(days=days_ago),
+        "invoice_payment_term_id": terms and terms.id,
+        "invoice_line_ids": [Command.create({"name": "Service", "quantity": 1,
+                                             "price_unit": amount, "tax_ids": []})],
+    })
+    move.action_post()
+    return move
+a, b = invoice(200, 1000, term), invoice(60, 500)
+c, e = invoice(200, 800, term), invoice(200, 2000, term)
+c.relance_excluded = True
+env["account.payment.register"].with_context(active_model="account.move", active_ids=e.ids).create(
+    {"amount": 600, "payment_date": today})._create_payments()
+service = env["relance.service"]
+def run(days_ago, level, moves):
+    date = today - timedelta(days=days_ago)
+    lines = [{
+        "partner_id": partner.id, "move_id": m.id, "level_before": m.relance_level,
+        "date_before": m.relance_date, "level_after": level, "residual": m.amount_residual,
+        "currency_id": m.currency_id.id, "channel": "letter", "outcome": "printed",
+    } for m in moves]
+    vals = {"run_type": "letter", "company_id": company.id, "date": date, "level": level}
+    return service._record_definitive(company, vals, lines, {partner.id: level})
+run_1 = run(20, 1, a + b + e)
+run_2 = run(5, 2, a)
+env.cr.commit()
+print(MARK + json.dumps({
+    "a": a.id, "b": b.id, "c": c.id, "e": e.id, "run_1": run_1.id, "run_2": run_2.id,
+    "d1": str(run_1.date), "d2": str(run_2.date),
+}))
+"""
+
+# In the new code: the migration run again changes nothing; the old runs cancelled,
+# latest first (rolled back).
+ECHEANCES_AFTER = """
+import importlib.util, json, sys
+from odoo.modules.module import get_module_path
+path = get_module_path("relance_atys") + "/migrations/18.0.2.0.0/post-echeances.py"
+spec = importlib.util.spec_from_file_location("post_echeances", path)
+script = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(script)
+def snapshot():
+    env.cr.execute(
+        "SELECT array_agg((id, relance_level, relance_date, relance_excluded) ORDER BY id)"
+        " FROM account_move_line WHERE move_id = ANY(%s)", [[ids[k] for k in "abce"]])
+    lines = env.cr.fetchone()[0]
+    env.cr.execute(
+        "SELECT array_agg((id, move_id, move_line_id, level_before, level_after, residual)"
+        " ORDER BY id) FROM relance_run_line")
+    return [lines, env.cr.fetchone()[0]]
+before = snapshot()
+script.migrate(env.cr, "18.0.1.0.0")
+again = snapshot() == before
+def state(key):
+    move = env["account.move"].browse(ids[key])
+    move.invalidate_recordset()
+    return [move.relance_level, str(move.relance_date or "")] + [
+        [line.relance_level, str(line.relance_date or "")]
+        for line in move.relance_echeance_ids.sorted("date_maturity")]
+service = env["relance.service"]
+runs = env["relance.run"].browse([ids["run_2"], ids["run_1"]])
+service._cancel_runs_now(runs[0])
+after_run_2 = state("a")
+service._cancel_runs_now(runs[1])
+after_run_1 = [state("a"), state("b"), state("e")]
+env.cr.rollback()
+print(MARK + json.dumps({
+    "again_unchanged": again, "a_after_cancel_2": after_run_2, "after_cancel_1": after_run_1,
+}))
+"""

@@ -3,7 +3,7 @@ import logging
 from odoo import api, fields, models
 from odoo.tools import config, split_every
 
-from ..guard import check_dunning_write
+from ..guard import check_dunning_write, service_writes
 from ..report import relance_invoice_pdf as invoice_pdf
 from ..report.relance_letter import wkhtmltopdf_patched
 
@@ -19,15 +19,40 @@ PRINT_DELAY = 100
 class AccountMove(models.Model):
     _inherit = "account.move"
 
+    # the highest level and latest date of the document's échéances (its receivable
+    # lines), kept in the table for lists, filters and grouping; the dunning services
+    # write both by SQL (``relance.service._write_levels``), the ORM computes them
+    # after its own writes; written on the document, they go to all its échéances
     relance_level = fields.Integer(
         string="Dunning level",
-        default=0,
+        compute="_compute_relance_level",
+        inverse="_inverse_relance_level",
+        store=True,
         copy=False,
         readonly=True,
         index=True,
         aggregator=False,  # a level, never summed (grouped lists show it, not a sum)
     )
-    relance_date = fields.Date(string="Last dunning", copy=False, readonly=True)
+    relance_date = fields.Date(
+        string="Last dunning",
+        compute="_compute_relance_level",
+        inverse="_inverse_relance_level",
+        store=True,
+        copy=False,
+        readonly=True,
+    )
+    relance_echeance_ids = fields.One2many(
+        "account.move.line",
+        "move_id",
+        string="Instalments",
+        domain=[("display_type", "=", "payment_term")],
+        readonly=True,
+    )
+    relance_instalments = fields.Boolean(
+        string="Several instalments",
+        compute="_compute_relance_instalments",
+        help="The document is payable in several instalments: each is dunned on its own.",
+    )
     relance_excluded = fields.Boolean(
         string="Excluded from dunning",
         copy=False,
@@ -45,6 +70,28 @@ class AccountMove(models.Model):
         help="What is left to pay, in the document's currency (negative for a credit note).",
     )
 
+    @api.depends("line_ids.relance_level", "line_ids.relance_date")
+    def _compute_relance_level(self):
+        for move in self:
+            echeances = move._relance_receivable_lines()
+            move.relance_level = max(echeances.mapped("relance_level"), default=0)
+            move.relance_date = max(filter(None, echeances.mapped("relance_date")), default=False)
+
+    @api.depends("line_ids.display_type")
+    def _compute_relance_instalments(self):
+        for move in self:
+            move.relance_instalments = len(move._relance_receivable_lines()) > 1
+
+    def _inverse_relance_level(self):
+        for move in self:
+            move._relance_receivable_lines().write(
+                {"relance_level": move.relance_level, "relance_date": move.relance_date}
+            )
+
+    def _relance_receivable_lines(self):
+        """The échéances of these documents: their receivable lines (payment terms)."""
+        return self.line_ids.filtered(lambda line: line.display_type == "payment_term")
+
     @api.depends("amount_residual", "move_type")
     def _compute_relance_residual(self):
         for move in self:
@@ -58,7 +105,13 @@ class AccountMove(models.Model):
 
     def write(self, vals):
         check_dunning_write(self, [vals])
-        return super().write(vals)
+        result = super().write(vals)
+        if "relance_excluded" in vals:  # the document's exclusion holds for all its échéances
+            with service_writes():  # checked on the document just above
+                self._relance_receivable_lines().write(
+                    {"relance_excluded": vals["relance_excluded"]}
+                )
+        return result
 
     def action_relance_compose(self):
         """The reminder composer for this document's customer, this document ticked."""
@@ -156,3 +209,31 @@ class AccountMove(models.Model):
             ]
         )
         self.invalidate_recordset(["invoice_pdf_report_id", "invoice_pdf_report_file"])
+
+
+class AccountMoveLine(models.Model):
+    """An échéance: a receivable line of a customer invoice (one per instalment of
+    its payment terms), with its own due date, residual and dunning state."""
+
+    _inherit = "account.move.line"
+
+    # no default: NULL reads as 0 / not excluded, and adding the columns writes no row
+    relance_level = fields.Integer(
+        string="Dunning level", copy=False, readonly=True, aggregator=False
+    )
+    relance_date = fields.Date(string="Last dunning", copy=False, readonly=True)
+    relance_excluded = fields.Boolean(
+        string="Excluded from dunning",
+        copy=False,
+        help="Level 'NA': this instalment is kept out of every dunning (the document's "
+        "exclusion holds for all its instalments).",
+    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        check_dunning_write(self, vals_list, create=True)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        check_dunning_write(self, [vals])
+        return super().write(vals)

@@ -211,7 +211,36 @@ class RelanceDemo(models.AbstractModel):
         invoices = self.env["account.move"].create(vals)
         invoices.action_post()
         self._demo_specials(partners, invoices, specials, today)
+        return invoices | self._demo_instalments(company, partners[:3], today)
+
+    def _demo_instalments(self, company, partners, today):
+        """Invoices on instalment terms, each instalment dunned on its own: 30 % at
+        the order and 70 % at 120 days, the first overdue and the next not due (then
+        both overdue), and a payment in three times, all three overdue."""
+        term_30_70 = self._demo_term("30 % à la commande, 70 % à 120 jours", [(30, 0), (70, 120)])
+        thirds = self._demo_term("Paiement en 3 fois", [(33.33, 0), (33.33, 30), (33.34, 60)])
+        rows = [(term_30_70, 60, 2400), (thirds, 75, 1500), (term_30_70, 200, 3600)]
+        vals = []
+        for partner, (term, days_ago, amount) in zip(partners, rows, strict=True):
+            invoice = self._invoice_vals(company, partner, today, amount, None)
+            invoice.pop("invoice_date_due")
+            invoice["invoice_date"] = today - timedelta(days=days_ago)
+            vals.append(dict(invoice, invoice_payment_term_id=term.id))
+        invoices = self.env["account.move"].create(vals)
+        invoices.action_post()
         return invoices
+
+    def _demo_term(self, name, instalments):
+        """Payment terms of (percent, days after the invoice date) instalments."""
+        return self.env["account.payment.term"].create(
+            {
+                "name": name,
+                "line_ids": [
+                    Command.create({"value": "percent", "value_amount": percent, "nb_days": days})
+                    for percent, days in instalments
+                ],
+            }
+        )
 
     def _invoice_vals(self, company, partner, due, amount, currency, move_type="out_invoice"):
         return {

@@ -600,30 +600,22 @@ class RelanceMailer(models.AbstractModel):
         """The lines whose run changed a document's level or date."""
         return lines.filtered(
             lambda line: (
-                line.move_id
+                line.move_line_id
                 and (line.level_after, line.date_after) != (line.level_before, line.date_before)
             )
         )
-
-    def _current_levels(self, move_ids):
-        self.env.flush_all()
-        self.env.cr.execute(
-            "SELECT id, COALESCE(relance_level, 0), relance_date FROM account_move "
-            "WHERE id = ANY(%s)",
-            [list(move_ids)],
-        )
-        return {row[0]: (row[1], row[2]) for row in self.env.cr.fetchall()}
 
     def _give_levels_back(self, lines):
         """Previous levels of the documents and customers of failed ``lines``, unless
         something changed them since the run gave them theirs."""
         counted = self._counted(lines)
-        current = self._current_levels(counted.move_id.ids)
         service = self.env["relance.service"]
+        self.env.flush_all()
+        current = service._current_levels(counted.move_line_id.ids)
         rows = [
-            (line.move_id.id, line.level_before, line.date_before or None)
+            (line.move_line_id.id, line.level_before, line.date_before or None)
             for line in counted
-            if current[line.move_id.id] == (line.level_after, line.date_after or None)
+            if current[line.move_line_id.id] == (line.level_after, line.date_after or None)
         ]
         for date, moves_levels in service._by_date(rows).items():
             service._write_levels(moves_levels, date)
@@ -708,14 +700,14 @@ class RelanceMailer(models.AbstractModel):
         service._check_unchanged(
             [
                 {
-                    "move_id": line.move_id.id,
+                    "move_line_id": line.move_line_id.id,
                     "level_before": line.level_before,
                     "date_before": line.date_before,
                 }
                 for line in counted
             ]
         )
-        rows = [(line.move_id.id, line.level_after, line.date_after) for line in counted]
+        rows = [(line.move_line_id.id, line.level_after, line.date_after) for line in counted]
         for date, moves_levels in service._by_date(rows).items():
             service._write_levels(moves_levels, date)
         for run, run_lines in counted.grouped("run_id").items():

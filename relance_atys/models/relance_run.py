@@ -326,6 +326,7 @@ LINE_RECORDED = (
     "date",
     "partner_id",
     "move_id",
+    "move_line_id",
     "order_id",
     "level_before",
     "level_after",
@@ -353,6 +354,8 @@ class RelanceRunLine(models.Model):
     user_id = fields.Many2one(related="run_id.user_id")
     partner_id = fields.Many2one("res.partner", string="Customer", index=True)
     move_id = fields.Many2one("account.move", string="Document", index=True)
+    # the échéance dunned: one receivable line (instalment) of the document
+    move_line_id = fields.Many2one("account.move.line", string="Instalment", index="btree_not_null")
     order_id = fields.Many2one("sale.order", string="Quotation", index=True)
     level_before = fields.Integer(string="Level before", aggregator=False)
     level_after = fields.Integer(string="Level after", aggregator=False)
@@ -376,14 +379,21 @@ class RelanceRunLine(models.Model):
     days_late = fields.Integer(string="Days late")
     is_deduction = fields.Boolean(string="Deduction")
     invoice_date = fields.Date(related="move_id.invoice_date", string="Date")
-    amount_total = fields.Monetary(
-        related="move_id.amount_total_in_currency_signed", string="Amount"
-    )
+    amount_total = fields.Monetary(compute="_compute_amount_total", string="Amount")
     # the job of a background run that processes this line (one batch of customers)
     batch = fields.Integer(index="btree_not_null")
 
     mail_id = fields.Many2one("mail.mail", ondelete="set null", index="btree_not_null")
     message_id = fields.Many2one("mail.message", ondelete="set null")
+
+    @api.depends("move_line_id", "move_id")
+    def _compute_amount_total(self):
+        """An invoice's échéance: its amount; a payment: its total."""
+        for line in self:
+            invoice = line.move_id.is_invoice() and line.move_line_id
+            line.amount_total = (
+                invoice.amount_currency if invoice else line.move_id.amount_total_in_currency_signed
+            )
 
     @api.depends("level_before", "level_after", "date_before", "date_after")
     def _compute_level_moved(self):

@@ -58,27 +58,33 @@ JOB_LOCK_SPACE = 0x52454C
 
 _logger = logging.getLogger(__name__)
 
-# Open documents of a company: posted customer invoices and credit notes with a
-# residual (in their own currency), plus receivable lines of payments and other
-# entries that nothing has reconciled yet (deductions).
+# Open items of a company: the open échéances of posted customer invoices and
+# credit notes (their receivable lines, one per instalment of the payment terms,
+# each with its due date and residual in the document's currency, whatever Odoo's
+# reconciliation allocated to it), plus receivable lines of payments and other
+# entries that nothing has reconciled yet (deductions, one per entry).
 OPEN_ITEMS_SQL = """
-    SELECT m.id, m.commercial_partner_id, m.currency_id,
-           COALESCE(m.invoice_date_due, m.invoice_date, m.date),
-           CASE WHEN m.move_type = 'out_refund' THEN -m.amount_residual
-                ELSE m.amount_residual END,
-           COALESCE(m.relance_level, 0), m.relance_date,
-           COALESCE(m.relance_excluded, false), m.payment_state = 'blocked'
+    SELECT l.id, m.commercial_partner_id, m.currency_id,
+           COALESCE(l.date_maturity, m.invoice_date_due, m.invoice_date, m.date),
+           l.amount_residual_currency,
+           COALESCE(l.relance_level, 0), l.relance_date,
+           COALESCE(m.relance_excluded, false) OR COALESCE(l.relance_excluded, false),
+           m.payment_state = 'blocked', m.id
       FROM account_move m
       JOIN res_partner p ON p.id = m.commercial_partner_id
+      JOIN account_move_line l ON l.move_id = m.id
      WHERE m.company_id = %(company)s
        AND m.state = 'posted'
        AND m.move_type IN ('out_invoice', 'out_refund')
        AND m.payment_state IN ('not_paid', 'partial', 'blocked')
        AND m.amount_residual > 0
+       AND l.display_type = 'payment_term'
+       AND NOT l.reconciled
+       AND l.amount_residual_currency != 0
        {move_filter}
     UNION ALL
-    SELECT l.move_id, p.id, l.currency_id, MIN(l.date),
-           SUM(l.amount_residual_currency), 0, NULL, false, false
+    SELECT MIN(l.id), p.id, l.currency_id, MIN(l.date),
+           SUM(l.amount_residual_currency), 0, NULL, false, false, l.move_id
       FROM account_move_line l
       JOIN account_move m ON m.id = l.move_id
       JOIN account_account a ON a.id = l.account_id
@@ -92,6 +98,34 @@ OPEN_ITEMS_SQL = """
        AND l.amount_residual_currency < 0
        {line_filter}
      GROUP BY l.move_id, p.id, l.currency_id
+"""
+
+# Level and date of échéances, and in the same statement their documents' highest
+# level and latest date (``account.move._compute_relance_level``): the documents'
+# part reads the échéances as they were, the new values taken from ``v``.
+WRITE_LEVELS_SQL = """
+    WITH v AS (SELECT unnest(%(ids)s::int[]) AS id, unnest(%(levels)s::int[]) AS level),
+    echeances AS (
+        UPDATE account_move_line l
+           SET relance_level = v.level, relance_date = %(date)s,
+               write_date = now() at time zone 'UTC', write_uid = %(uid)s
+          FROM v
+         WHERE l.id = v.id
+     RETURNING l.move_id
+    )
+    UPDATE account_move m
+       SET relance_level = d.level, relance_date = d.date
+      FROM (SELECT l.move_id,
+                   MAX(CASE WHEN v.id IS NULL THEN COALESCE(l.relance_level, 0)
+                            ELSE v.level END) AS level,
+                   MAX(CASE WHEN v.id IS NULL THEN l.relance_date
+                            ELSE %(date)s::date END) AS date
+              FROM account_move_line l
+              LEFT JOIN v ON v.id = l.id
+             WHERE l.display_type = 'payment_term'
+               AND l.move_id IN (SELECT move_id FROM echeances)
+             GROUP BY l.move_id) d
+     WHERE m.id = d.move_id
 """
 
 PARTNERS_SQL = """
@@ -328,7 +362,8 @@ class RelanceService(models.AbstractModel):
         items = sorted(items, key=lambda item: (item.residual < 0, item.due_date, item.id))
         return [
             {
-                "move_id": item.id,
+                "move_id": item.move_id,
+                "move_line_id": item.id,
                 "currency_id": item.currency_id,
                 "due_date": item.due_date,
                 "days_late": engine.days_between(item.due_date, today),
@@ -336,7 +371,7 @@ class RelanceService(models.AbstractModel):
                 "level_before": item.level,
                 "date_before": item.last_date,
                 "is_deduction": item.residual < 0,
-                "selected": item.id in moves.ids if moves else self._ticked(item, today),
+                "selected": item.move_id in moves.ids if moves else self._ticked(item, today),
             }
             for item in items
         ]
@@ -392,7 +427,7 @@ class RelanceService(models.AbstractModel):
                 and not line.currency_id.compare_amounts(line.residual, item.residual)
             )
 
-        changed = lines.filtered(lambda line: not shown(line, items.get(line.move_id.id)))
+        changed = lines.filtered(lambda line: not shown(line, items.get(line.move_line_id.id)))
         if changed:
             raise UserError(
                 self.env._(
@@ -562,23 +597,19 @@ class RelanceService(models.AbstractModel):
             )
 
     def _check_unchanged(self, lines):
-        """Refuse when a document's level moved since the proposal was made."""
-        self.env.cr.execute(
-            "SELECT id, COALESCE(relance_level, 0), relance_date FROM account_move "
-            "WHERE id = ANY(%s)",
-            [[line["move_id"] for line in lines if line.get("move_id")]],
-        )
-        current = {row[0]: (row[1], row[2]) for row in self.env.cr.fetchall()}
+        """Refuse when an échéance's level moved since the proposal was made."""
+        current = self._current_levels([line.get("move_line_id") for line in lines])
         changed = [
-            line["move_id"]
+            line["move_line_id"]
             for line in lines
-            if line.get("move_id") in current
-            and current[line["move_id"]] != (line["level_before"], line.get("date_before") or None)
+            if line.get("move_line_id") in current
+            and current[line["move_line_id"]]
+            != (line["level_before"], line.get("date_before") or None)
         ]
         if changed:
             run = (
                 self.env["relance.run.line"]
-                .search([("move_id", "in", changed)], order="id desc", limit=1)
+                .search([("move_line_id", "in", changed)], order="id desc", limit=1)
                 .run_id
             )
             raise UserError(
@@ -590,20 +621,30 @@ class RelanceService(models.AbstractModel):
                 )
             )
 
-    def _write_levels(self, moves_levels, date):
-        """Set level and date on documents: one UPDATE for all of them."""
-        if not moves_levels:
+    def _current_levels(self, line_ids):
+        """{échéance id: (level, date)} as the database has them now."""
+        self.env.cr.execute(
+            "SELECT id, COALESCE(relance_level, 0), relance_date FROM account_move_line "
+            "WHERE id = ANY(%s)",
+            [[line_id for line_id in line_ids if line_id]],
+        )
+        return {row[0]: (row[1], row[2]) for row in self.env.cr.fetchall()}
+
+    def _write_levels(self, lines_levels, date):
+        """Set level and date on échéances ({move line id: level}), and their
+        documents' highest level and latest date: one statement for all of them."""
+        if not lines_levels:
             return
         self.env.cr.execute(
-            """
-            UPDATE account_move m
-               SET relance_level = v.level, relance_date = %s,
-                   write_date = now() at time zone 'UTC', write_uid = %s
-              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS level) v
-             WHERE m.id = v.id
-            """,
-            [date, self.env.uid, list(moves_levels), list(moves_levels.values())],
+            WRITE_LEVELS_SQL,
+            {
+                "ids": list(lines_levels),
+                "levels": list(lines_levels.values()),
+                "date": date or None,
+                "uid": self.env.uid,
+            },
         )
+        self.env["account.move.line"].invalidate_model(["relance_level", "relance_date"])
         self.env["account.move"].invalidate_model(["relance_level", "relance_date"])
 
     def _write_partner_levels(self, company, partner_levels, date):
@@ -766,12 +807,12 @@ class RelanceService(models.AbstractModel):
         its new level. Locks first, checks nothing moved, then writes.
         """
         date = run_vals["date"]
-        moves = {
-            line["move_id"]: line["level_after"]
+        done = [
+            line
             for line in lines
-            if line.get("move_id") and line.get("outcome") not in ("skipped", "failed")
-        }
-        self._lock_documents(moves)
+            if line.get("move_line_id") and line.get("outcome") not in ("skipped", "failed")
+        ]
+        self._lock_documents({line["move_id"] for line in done})
         self._check_unchanged(lines)
         partner_before = self._get_partner_states(company, partner_levels)
         for line in lines:
@@ -780,7 +821,7 @@ class RelanceService(models.AbstractModel):
                 line.setdefault("partner_level_before", state.level)
                 line.setdefault("partner_date_before", state.last_date)
             line.setdefault("date_after", date)
-        self._write_levels(moves, date)
+        self._write_levels({line["move_line_id"]: line["level_after"] for line in done}, date)
         self._write_partner_levels(company, partner_levels, date)
         return self._create_run(run_vals, lines)
 
@@ -853,7 +894,8 @@ class RelanceService(models.AbstractModel):
     def _item_line(partner_id, item, level_after):
         return {
             "partner_id": partner_id,
-            "move_id": item.id,
+            "move_id": item.move_id,
+            "move_line_id": item.id,
             "currency_id": item.currency_id,
             "due_date": item.due_date,
             "residual": item.residual,
@@ -870,6 +912,7 @@ class RelanceService(models.AbstractModel):
         return [
             {
                 "move_id": line.move_id.id,
+                "move_line_id": line.move_line_id.id,
                 "currency_id": line.currency_id.id,
                 "due_date": line.due_date,
                 "residual": line.residual,
@@ -934,27 +977,39 @@ class RelanceService(models.AbstractModel):
             )
 
     def _level_documents(self, company, options):
-        """Open customer invoices and credit notes of ``options['partner_ids']`` whose
-        level a manager may change: at ``options['current_level']`` (-1: any),
-        invoiced from ``date_from`` to ``date_to``; by customer and date."""
+        """Open échéances of customer invoices and credit notes of
+        ``options['partner_ids']`` whose level a manager may change: at
+        ``options['current_level']`` (-1: any), invoiced from ``date_from`` to
+        ``date_to``; by customer, date and due date."""
         domain = [
             ("company_id", "=", company.id),
-            ("commercial_partner_id", "in", options["partner_ids"]),
-            ("move_type", "in", ("out_invoice", "out_refund")),
-            ("state", "=", "posted"),
-            ("payment_state", "in", ("not_paid", "partial", "blocked")),
-            ("amount_residual", ">", 0),
+            ("move_id.commercial_partner_id", "in", options["partner_ids"]),
+            ("move_id.move_type", "in", ("out_invoice", "out_refund")),
+            ("parent_state", "=", "posted"),
+            ("move_id.payment_state", "in", ("not_paid", "partial", "blocked")),
+            ("display_type", "=", "payment_term"),
+            ("reconciled", "=", False),
+            ("amount_residual_currency", "!=", 0),
         ]
         if options.get("current_level", -1) >= 0:
             domain.append(("relance_level", "=", options["current_level"]))
         if options.get("date_from"):
-            domain.append(("invoice_date", ">=", options["date_from"]))
+            domain.append(("move_id.invoice_date", ">=", options["date_from"]))
         if options.get("date_to"):
-            domain.append(("invoice_date", "<=", options["date_to"]))
-        names = ["commercial_partner_id", "invoice_date", "invoice_date_due", "amount_residual"]
-        names += ["move_type", "currency_id", "relance_level", "relance_date"]
-        return self.env["account.move"].search_fetch(
-            domain, names, order="commercial_partner_id, invoice_date, name, id"
+            domain.append(("move_id.invoice_date", "<=", options["date_to"]))
+        names = ["move_id", "date_maturity", "amount_residual_currency", "currency_id"]
+        names += ["relance_level", "relance_date"]
+        lines = self.env["account.move.line"].search_fetch(domain, names)
+        lines.move_id.fetch(["commercial_partner_id", "invoice_date", "name"])
+        return lines.sorted(
+            lambda line: (
+                line.move_id.commercial_partner_id.id,
+                line.move_id.invoice_date,
+                line.move_id.name,
+                line.move_id.id,
+                line.date_maturity or line.move_id.invoice_date,
+                line.id,
+            )
         )
 
     def _change_levels(self, company, options, lines):
@@ -964,12 +1019,15 @@ class RelanceService(models.AbstractModel):
         records it, with ``options`` (the filters used) as its parameters."""
         level, date = options["new_level"], options["date"]
         self._lock_documents(lines.move_id.ids)
+        self._check_open_echeances(lines.move_line_id)
         run_lines = [
             {
                 "partner_id": line.move_id.commercial_partner_id.id,
                 "move_id": line.move_id.id,
-                "level_before": line.move_id.relance_level,  # read once locked
-                "date_before": line.move_id.relance_date,
+                "move_line_id": line.move_line_id.id,
+                "due_date": line.due_date,
+                "level_before": line.move_line_id.relance_level,  # read once locked
+                "date_before": line.move_line_id.relance_date,
                 "level_after": level,
                 "date_after": date,
                 "residual": line.residual,
@@ -979,7 +1037,7 @@ class RelanceService(models.AbstractModel):
             }
             for line in lines
         ]
-        self._write_levels(dict.fromkeys(lines.move_id.ids, level), date)
+        self._write_levels(dict.fromkeys(lines.move_line_id.ids, level), date)
         run_vals = {
             "run_type": "manual",
             "company_id": company.id,
@@ -988,6 +1046,24 @@ class RelanceService(models.AbstractModel):
             "parameters": self._parameters_text(options),
         }
         return self._create_run(run_vals, run_lines)
+
+    def _check_open_echeances(self, echeances):
+        """Refuse a level by hand on an échéance already paid (or no longer open)."""
+        echeances.invalidate_recordset(["reconciled", "amount_residual_currency"])
+        paid = echeances.filtered(
+            lambda line: line.reconciled or line.currency_id.is_zero(line.amount_residual_currency)
+        )
+        if paid:
+            raise UserError(
+                self.env._(
+                    "These instalments are already paid: their dunning level cannot be "
+                    "changed: %s.",
+                    ", ".join(
+                        f"{line.move_id.display_name} ({format_date(self.env, line.date_maturity)})"
+                        for line in paid
+                    ),
+                )
+            )
 
     # -- background runs (queue_job) ----------------------------------------------
 
@@ -1271,7 +1347,7 @@ class RelanceService(models.AbstractModel):
         """The levels ``lines`` (done by a job of ``run``) give their documents and
         customers; returns the customers' ({partner id: level})."""
         done = lines.filtered(lambda line: not line.is_deduction)
-        self._write_levels({line.move_id.id: line.level_after for line in done}, run.date)
+        self._write_levels({line.move_line_id.id: line.level_after for line in done}, run.date)
         partner_levels = self._partner_levels(
             [{"partner_id": line.partner_id.id, "level_after": line.level_after} for line in done]
         )
@@ -1619,7 +1695,7 @@ class RelanceService(models.AbstractModel):
         Documents are checked for every run; customers only when ``run`` set
         their level (not a manual run), against later runs that set it too.
         """
-        touched = [("move_id", "in", lines.move_id.ids)]
+        touched = [("move_line_id", "in", lines.move_line_id.ids)]
         if run.run_type != "manual":
             touched = expression.OR(
                 [
@@ -1642,10 +1718,10 @@ class RelanceService(models.AbstractModel):
         )
 
     def _restore_documents(self, lines):
-        """Documents' previous level and date: one UPDATE per previous date."""
+        """Échéances' previous level and date: one UPDATE per previous date."""
         rows = [
-            (line.move_id.id, line.level_before, line.date_before or None)
-            for line in lines.filtered("move_id")
+            (line.move_line_id.id, line.level_before, line.date_before or None)
+            for line in lines.filtered("move_line_id")
         ]
         for date, moves_levels in self._by_date(rows).items():
             self._write_levels(moves_levels, date)

@@ -30,7 +30,8 @@ class RelanceControlList(models.AbstractModel):
 
     def _rows(self, edition):
         """Rows for the XLSX, in the review order, read in one query: of documents
-        and customers the ORM lets the user read."""
+        and customers the ORM lets the user read; an invoice's row is one of its
+        échéances (its due date, amount and residual)."""
         lines = edition._selected_lines()
         lines.move_id.check_access("read")  # their company and customer checked when written
         lines.partner_id.check_access("read")
@@ -39,8 +40,10 @@ class RelanceControlList(models.AbstractModel):
             """
             SELECT p.ref, p.name, p.zip, COALESCE(up.name, ''), m.name,
                    m.invoice_date, l.due_date, l.days_late,
-                   CASE WHEN m.move_type = 'out_refund' THEN -m.amount_total
-                        WHEN m.move_type = 'out_invoice' THEN m.amount_total
+                   CASE WHEN m.move_type IN ('out_invoice', 'out_refund')
+                        THEN COALESCE(e.amount_currency,
+                                      CASE WHEN m.move_type = 'out_refund' THEN -m.amount_total
+                                           ELSE m.amount_total END)
                         ELSE l.residual END,
                    l.residual, l.level_before, l.date_before, l.level_after,
                    COALESCE(p.email, ''), c.name, l.is_deduction, pl.id
@@ -48,6 +51,7 @@ class RelanceControlList(models.AbstractModel):
               JOIN relance_edition_partner pl ON pl.id = l.partner_line_id
               JOIN res_partner p ON p.id = l.partner_id
               JOIN account_move m ON m.id = l.move_id
+              LEFT JOIN account_move_line e ON e.id = l.move_line_id  -- the échéance
               JOIN res_currency c ON c.id = l.currency_id
               LEFT JOIN res_users u ON u.id = p.user_id
               LEFT JOIN res_partner up ON up.id = u.partner_id

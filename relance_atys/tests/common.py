@@ -165,6 +165,16 @@ class RelanceCommon(AccountTestInvoicingCommon):
         return move
 
     @classmethod
+    def _write_move_levels(cls, moves_levels, date):
+        """Give documents ({move id: level}) a level and date on all their échéances,
+        as a run does."""
+        moves = cls.env["account.move"].browse(list(moves_levels))
+        cls.env["relance.service"]._write_levels(
+            {line.id: moves_levels[line.move_id.id] for line in moves._relance_receivable_lines()},
+            date,
+        )
+
+    @classmethod
     def _pay(cls, invoice, amount):
         """Register a partial (or full) payment on ``invoice``."""
         return (

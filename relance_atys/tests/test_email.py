@@ -300,7 +300,7 @@ class TestEmail(RelanceCommon):
 
     def test_failure_keeps_levels_given_since(self):
         run = self._send(self._email_review())
-        self.env["relance.service"]._write_levels({self.alpha_40.id: 3}, TODAY + timedelta(days=5))
+        self._write_move_levels({self.alpha_40.id: 3}, TODAY + timedelta(days=5))
         with mail_gateway(self.env, refuse=["compta@alpha.example.com"]):
             run.line_ids.mail_id.send()
         self.assertEqual(

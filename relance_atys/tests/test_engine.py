@@ -248,6 +248,89 @@ class TestFilters(BaseCase):
 
 
 @tagged("post_install", "-at_install")
+class TestEcheances(BaseCase):
+    """An invoice of 1,000 on terms "30 % now, 70 % at 120 days": two échéances (items
+    11 and 12 of document 1), each with its own due date, residual, level and date.
+    Bounds: level 1 [1, 29], level 2 [30, 59], level 3 from 60 days late; as of 31
+    July. Odoo's due date of the invoice is the last instalment's: the engine counts
+    days late per échéance."""
+
+    LEVELS = (Level(1, 1, 29), Level(2, 30, 59), Level(3, 60, 9999))
+    AS_OF = july(31)
+
+    # name, échéances: (residual, days late, level, days since its last reminder),
+    # rule, expected outcome per échéance (level or skip reason), group total
+    ROWS = (
+        ("30 % late 60 days, 70 % not due (in 60 days): the 30 % at level 3",
+         [(300.0, 60, 0, None), (700.0, -60, 0, None)], BOUNDS, [3, "not_due"], 300.0),
+        ("30 % late 40 days, 70 % not due: level 2 by bounds",
+         [(300.0, 40, 0, None), (700.0, -80, 0, None)], BOUNDS, [2, "not_due"], 300.0),
+        ("both late: each its own level, one letter for both",
+         [(300.0, 150, 0, None), (700.0, 30, 0, None)], BOUNDS, [3, 2], 1000.0),
+        ("30 % paid (no longer open): the 70 % alone",
+         [(700.0, 10, 0, None)], BOUNDS, [1], 700.0),
+        ("30 % partly paid, 100 left: its residual is dunned",
+         [(100.0, 35, 0, None), (700.0, -85, 0, None)], BOUNDS, [2, "not_due"], 100.0),
+        ("30 % at level 2, dunned again at level 2? already; the 70 % gets its first",
+         [(300.0, 45, 2, 10), (700.0, 5, 0, None)], BOUNDS, ["already_dunned", 1], 700.0),
+        ("30 % at the top level 10 days ago: too recent; the 70 % moves on",
+         [(300.0, 90, 3, 10), (700.0, 35, 1, 20)], BOUNDS, ["too_recent", 2], 700.0),
+        ("30 % at the top level 30 days ago: repeated",
+         [(300.0, 120, 3, 30), (700.0, -5, 0, None)], BOUNDS, [3, "not_due"], 300.0),
+        ("progressive: each échéance one level at a time, from its own dates",
+         [(300.0, 70, 1, 35), (700.0, 2, 0, None)], PROG, [2, 1], 1000.0),
+        ("progressive: the 70 % not due yet",
+         [(300.0, 70, 1, 35), (700.0, -1, 0, None)], PROG, [2, "not_due"], 300.0),
+    )  # fmt: skip
+
+    def _items(self, echeances, **flags):
+        return [
+            doc(
+                11 + index,
+                residual=residual,
+                due=self.AS_OF - timedelta(days=late),
+                level=level,
+                last_date=since is not None and self.AS_OF - timedelta(days=since) or None,
+                move_id=1,
+                **flags,
+            )
+            for index, (residual, late, level, since) in enumerate(echeances)
+        ]
+
+    def test_rows(self):
+        for name, echeances, rule, expected, total in self.ROWS:
+            with self.subTest(name):
+                items = self._items(echeances)
+                prm = params(rule, self.AS_OF, self.LEVELS)
+                proposal = engine.propose(items, {}, prm)
+                (group,) = proposal.groups
+                got = {p.item.id: p.level for p in group.proposed} | reasons(proposal)
+                self.assertEqual([got[item.id] for item in items], expected)
+                self.assertEqual(group.total, total)
+                self.assertEqual(group.level, max(n for n in expected if isinstance(n, int)))
+                self.assertEqual(
+                    [p.days_late for p in group.proposed],
+                    [e[1] for e, n in zip(echeances, expected, strict=True) if isinstance(n, int)],
+                    "days late counted per échéance",
+                )
+
+    def test_document_exclusion_and_dispute_hold_for_every_echeance(self):
+        late = [(300.0, 60, 0, None), (700.0, 10, 0, None)]
+        for flags, reason in (({"excluded": True}, "excluded"), ({"blocked": True}, "blocked")):
+            with self.subTest(reason):
+                proposal = engine.propose(
+                    self._items(late, **flags), {}, params(BOUNDS, self.AS_OF, self.LEVELS)
+                )
+                self.assertEqual(proposal.groups, ())
+                self.assertEqual(reasons(proposal), {11: reason, 12: reason})
+
+    def test_echeances_ordered_by_due_date_in_their_group(self):
+        items = self._items([(700.0, 10, 0, None), (300.0, 60, 0, None)])
+        proposal = engine.propose(items, {}, params(BOUNDS, self.AS_OF, self.LEVELS))
+        self.assertEqual([p.item.id for p in proposal.groups[0].proposed], [12, 11])
+
+
+@tagged("post_install", "-at_install")
 class TestGrouping(BaseCase):
     """Deductions, currencies, ordering and the amount threshold."""
 

@@ -48,6 +48,7 @@ class TestHistory(RelanceCommon):
                 {
                     "partner_id": partner.id,
                     "move_id": move.id,
+                    "move_line_id": move._relance_receivable_lines().id,
                     "level_before": move.relance_level,
                     "date_before": move.relance_date,
                     "level_after": level,

@@ -339,7 +339,7 @@ class TestScheduledSequential(RelanceCommon):
         new_invoice = self._invoice(never, 100.0, 20)
         old_invoice = self._invoice(once, 200.0, 40)
         service = self.env["relance.service"]
-        service._write_levels({old_invoice.id: 1}, TODAY - timedelta(days=20))
+        self._write_move_levels({old_invoice.id: 1}, TODAY - timedelta(days=20))
         service._write_partner_levels(self.company, {once.id: 1}, TODAY - timedelta(days=20))
         with jobs_performed():
             service._cron_relance_email(as_of=TODAY)

@@ -59,7 +59,7 @@ class TestLevelManage(RelanceCommon):
             )
         )
         cls.in_company_2.action_post()
-        cls.service._write_levels({cls.inv_old.id: 2, cls.inv_mid.id: 1}, LAST_RUN)
+        cls._write_move_levels({cls.inv_old.id: 2, cls.inv_mid.id: 1}, LAST_RUN)
         cls.service._write_partner_levels(cls.company, {cls.partner.id: 2}, LAST_RUN)
 
     def _wizard(self, **vals):
@@ -299,14 +299,15 @@ class TestLevelManage(RelanceCommon):
             if count == 1:  # warms the ORM caches (access rules, groups) up
                 wizard.action_validate()
                 continue
-            # 21: the wizard, its company, its customers (their relation table, then
+            # 22: the wizard, its company, its customers (their relation table, then
             # them: several may be chosen), its lines (search, read) (6);
-            # the lock in its savepoint (3); the documents' levels before (1); one
-            # UPDATE of every document (1); the run's sequence (3) and INSERT (1);
+            # the lock in its savepoint (3); the échéances still open, and their
+            # levels before (1); their documents (1); one statement for the levels
+            # of every échéance and document (1); the run's sequence (3) and INSERT (1);
             # the currency read, one INSERT of every line, then their currency again
             # and one UPDATE of their stored related fields (4); the date checked
             # against the company's days ahead and the user's today (1);
             # one more since the security checks and the date check met (1).
-            with self.assertQueryCount(21):
+            with self.assertQueryCount(22):
                 wizard.action_validate()
             self.assertEqual(set(wizard.line_ids.move_id.mapped("relance_level")), {2})

@@ -55,8 +55,7 @@ class TestScreens(RelanceCommon):
     # -- 8. open invoices by level -------------------------------------------------------
 
     def test_open_invoices_groups_show_the_level_not_a_sum(self):
-        service = self.env["relance.service"]
-        service._write_levels(
+        self._write_move_levels(
             {self.alpha_home.id: 2, self.alpha_home_2.id: 2, self.alpha_chf.id: 2}, TODAY
         )
         action = self.env.ref("relance_atys.action_relance_open_invoices")

@@ -51,7 +51,7 @@ class TestWords(RelanceCommon):
         cls.reminded = cls._customer("électricité Girard", lang="fr_FR")
         cls.reminded_40 = cls._invoice(cls.reminded, 400.0, 40)
         cls.reminded_3 = cls._invoice(cls.reminded, 90.0, 3)
-        cls.env["relance.service"]._write_levels({cls.reminded_40.id: 1}, MARCH_11)
+        cls._write_move_levels({cls.reminded_40.id: 1}, MARCH_11)
         cls.english = cls._customer("Brown Partners", lang="en_US")
         cls.english_20 = cls._invoice(cls.english, 200.0, 20)
 

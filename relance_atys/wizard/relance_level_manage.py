@@ -116,22 +116,23 @@ class RelanceLevelManage(models.TransientModel):
             "date_from": self.date_from,
             "date_to": self.date_to,
         }
-        moves = self.env["relance.service"]._level_documents(self.company_id, options)
+        echeances = self.env["relance.service"]._level_documents(self.company_id, options)
         self.line_ids.unlink()
-        self.env["relance.level.manage.line"].create([self._line_vals(move) for move in moves])
+        self.env["relance.level.manage.line"].create([self._line_vals(e) for e in echeances])
 
-    def _line_vals(self, move):
-        sign = -1 if move.move_type == "out_refund" else 1
+    def _line_vals(self, echeance):
+        move = echeance.move_id
         return {
             "wizard_id": self.id,
             "partner_id": move.commercial_partner_id.id,
             "move_id": move.id,
+            "move_line_id": echeance.id,
             "invoice_date": move.invoice_date,
-            "due_date": move.invoice_date_due,
-            "residual": sign * move.amount_residual,
-            "currency_id": move.currency_id.id,
-            "level": move.relance_level,
-            "level_date": move.relance_date,
+            "due_date": echeance.date_maturity or move.invoice_date_due,
+            "residual": echeance.amount_residual_currency,
+            "currency_id": echeance.currency_id.id,
+            "level": echeance.relance_level,
+            "level_date": echeance.relance_date,
         }
 
     def _reopen(self):
@@ -199,6 +200,7 @@ class RelanceLevelManageLine(models.TransientModel):
     selected = fields.Boolean(string="Change")
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     move_id = fields.Many2one("account.move", string="Document", required=True, readonly=True)
+    move_line_id = fields.Many2one("account.move.line", string="Instalment", readonly=True)
     invoice_date = fields.Date(string="Date", readonly=True)
     due_date = fields.Date(readonly=True)
     residual = fields.Monetary(currency_field="currency_id", readonly=True)
