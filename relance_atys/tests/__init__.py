@@ -28,3 +28,4 @@ from . import test_words
 from . import test_i18n
 from . import test_tour_campaign
 from . import test_level_texts
+from . import test_echeances
