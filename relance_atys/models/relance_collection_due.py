@@ -56,7 +56,7 @@ class RelanceCollectionDue(models.Model):
         "account.move.line": [
             "account_id", "partner_id", "move_id", "date_maturity", "currency_id",
             "amount_residual", "amount_residual_currency", "reconciled", "parent_state",
-            "company_id",
+            "company_id", "relance_level", "relance_excluded",
         ],
         "account.move": ["move_type", "relance_level", "relance_excluded", "payment_state"],
         "res.partner": ["commercial_partner_id", "user_id", "relance_excluded"],
@@ -77,9 +77,9 @@ class RelanceCollectionDue(models.Model):
                                     WHEN 'out_refund' THEN 'refund'
                                     ELSE 'other' END AS kind,
                    CASE WHEN m.move_type IN ('out_invoice', 'out_refund')
-                        THEN COALESCE(m.relance_level, 0) ELSE 0 END AS level,
-                   COALESCE(m.relance_excluded, false) OR COALESCE(p.relance_excluded, false)
-                       AS excluded,
+                        THEN COALESCE(l.relance_level, 0) ELSE 0 END AS level,  -- échéance's
+                   COALESCE(m.relance_excluded, false) OR COALESCE(l.relance_excluded, false)
+                       OR COALESCE(p.relance_excluded, false) AS excluded,
                    m.payment_state = 'blocked' AS disputed,
                    d.due AS date_maturity, d.days AS days_late,
                    CASE WHEN d.days <= 0 THEN '0_not_due'
