@@ -8,6 +8,7 @@ from . import res_partner
 from . import account_move
 from . import sale_order
 from . import relance_currency_totals
+from . import relance_echeance_line
 from . import relance_wizard
 from . import relance_run
 from . import relance_collection_due

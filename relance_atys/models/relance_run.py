@@ -342,7 +342,7 @@ LINE_RECORDED = (
 
 class RelanceRunLine(models.Model):
     _name = "relance.run.line"
-    _inherit = ["relance.currency.totals"]
+    _inherit = ["relance.currency.totals", "relance.echeance.line"]
     _description = "Dunning run line"
     _order = "date desc, id"
 
@@ -379,21 +379,11 @@ class RelanceRunLine(models.Model):
     days_late = fields.Integer(string="Days late")
     is_deduction = fields.Boolean(string="Deduction")
     invoice_date = fields.Date(related="move_id.invoice_date", string="Date")
-    amount_total = fields.Monetary(compute="_compute_amount_total", string="Amount")
     # the job of a background run that processes this line (one batch of customers)
     batch = fields.Integer(index="btree_not_null")
 
     mail_id = fields.Many2one("mail.mail", ondelete="set null", index="btree_not_null")
     message_id = fields.Many2one("mail.message", ondelete="set null")
-
-    @api.depends("move_line_id", "move_id")
-    def _compute_amount_total(self):
-        """An invoice's échéance: its amount; a payment: its total."""
-        for line in self:
-            invoice = line.move_id.is_invoice() and line.move_line_id
-            line.amount_total = (
-                invoice.amount_currency if invoice else line.move_id.amount_total_in_currency_signed
-            )
 
     @api.depends("level_before", "level_after", "date_before", "date_after")
     def _compute_level_moved(self):
