@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ADDON = Path(__file__).resolve().parent.parent / "relance_atys"
-WIZARD_LINES = 1045  # 2,009 before the use cases left them, 1,214 after; issue 13 wants 700
+WIZARD_LINES = 985  # 2,009 before the use cases left them, 1,214 after; issue 13 wants 700
 MAX_METHOD_LINES = 60
 MEDIAN_METHOD_LINES = 10
 LONG_ALLOWED = {"report/relance_xlsx.py"}

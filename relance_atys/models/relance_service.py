@@ -384,20 +384,20 @@ class RelanceService(models.AbstractModel):
             return False
         return item.residual < 0 or engine.days_between(item.due_date, today) > 0
 
-    def _check_documents_of(self, company, partner, moves):
+    def _check_documents_of(self, company, partners, moves):
         """Refuse ``moves`` of another company than ``company``, or of another
-        customer than ``partner``, or that the user cannot read. Nothing of them
-        is named: they may be another company's."""
-        customer = partner.sudo().commercial_partner_id
+        customer than ``partners`` (one or several), or that the user cannot read.
+        Nothing of them is named: they may be another company's."""
+        customers = partners.sudo().commercial_partner_id
 
         def stranger(move):
             if move.company_id != company:
                 return True
-            if move.commercial_partner_id == customer:
+            if move.commercial_partner_id in customers:
                 return False
             # a payment or an entry: its receivable lines name the customer
-            return move.is_invoice(include_receipts=True) or customer not in (
-                move.line_ids.partner_id.commercial_partner_id
+            return move.is_invoice(include_receipts=True) or not (
+                customers & move.line_ids.partner_id.commercial_partner_id
             )
 
         strangers = moves.sudo().filtered(stranger)
@@ -948,10 +948,12 @@ class RelanceService(models.AbstractModel):
         )
         return f"{name}.{extension}"
 
-    def _check_level_change(self, company, partners, options):
-        """Refuse a change of levels by hand that cannot be made: no customer, one
-        of another company, a level out of range, an inverted date range."""
+    def _check_level_change(self, company, options):
+        """Refuse a change of levels by hand that cannot be made: no customer
+        (``options['partners']``), one of another company, a level out of range,
+        an inverted date range, a date the company refuses."""
         _ = self.env._
+        partners = options["partners"]
         if not partners:
             raise UserError(_("Choose at least one customer."))
         for partner in partners.filtered(lambda p: p.company_id and p.company_id != company):
@@ -975,15 +977,16 @@ class RelanceService(models.AbstractModel):
             raise UserError(
                 _("The date range is inverted: 'Documents from' is after 'Documents to'.")
             )
+        company._relance_check_date(options["date"])
 
     def _level_documents(self, company, options):
-        """Open échéances of customer invoices and credit notes of
-        ``options['partner_ids']`` whose level a manager may change: at
-        ``options['current_level']`` (-1: any), invoiced from ``date_from`` to
-        ``date_to``; by customer, date and due date."""
+        """The level management's line values of the open échéances of customer
+        invoices and credit notes of ``options['partners']`` whose level a manager
+        may change: at ``options['current_level']`` (-1: any), invoiced from
+        ``date_from`` to ``date_to``; by customer, date and due date."""
         domain = [
             ("company_id", "=", company.id),
-            ("move_id.commercial_partner_id", "in", options["partner_ids"]),
+            ("move_id.commercial_partner_id", "in", options["partners"].commercial_partner_id.ids),
             ("move_id.move_type", "in", ("out_invoice", "out_refund")),
             ("parent_state", "=", "posted"),
             ("move_id.payment_state", "in", ("not_paid", "partial", "blocked")),
@@ -1001,7 +1004,7 @@ class RelanceService(models.AbstractModel):
         names += ["relance_level", "relance_date"]
         lines = self.env["account.move.line"].search_fetch(domain, names)
         lines.move_id.fetch(["commercial_partner_id", "invoice_date", "name"])
-        return lines.sorted(
+        lines = lines.sorted(
             lambda line: (
                 line.move_id.commercial_partner_id.id,
                 line.move_id.invoice_date,
@@ -1011,12 +1014,28 @@ class RelanceService(models.AbstractModel):
                 line.id,
             )
         )
+        return [
+            {
+                "partner_id": line.move_id.commercial_partner_id.id,
+                "move_id": line.move_id.id,
+                "move_line_id": line.id,
+                "invoice_date": line.move_id.invoice_date,
+                "due_date": line.date_maturity or line.move_id.invoice_date_due,
+                "residual": line.amount_residual_currency,
+                "currency_id": line.currency_id.id,
+                "level": line.relance_level,
+                "level_date": line.relance_date,
+            }
+            for line in lines
+        ]
 
     def _change_levels(self, company, options, lines):
         """Use case: change levels by hand. The documents of ``lines`` (a level
         management's ticked lines) get ``options['new_level']`` on
         ``options['date']``, the customers' levels left as they are; a manual run
         records it, with ``options`` (the filters used) as its parameters."""
+        if not lines:
+            raise UserError(self.env._("Tick the documents whose level changes."))
         level, date = options["new_level"], options["date"]
         self._lock_documents(lines.move_id.ids)
         self._check_open_echeances(lines.move_line_id)

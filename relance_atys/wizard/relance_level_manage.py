@@ -16,11 +16,9 @@ from ..guard import check_company, check_manager
 
 class RelanceLevelManage(models.TransientModel):
     _name = "relance.level.manage"
+    _inherit = ["relance.wizard"]
     _description = "Dunning level management"
 
-    company_id = fields.Many2one(
-        "res.company", required=True, default=lambda self: self.env.company
-    )
     state = fields.Selection(
         [("consult", "Consultation"), ("modify", "Modification")],
         default="consult",
@@ -84,56 +82,35 @@ class RelanceLevelManage(models.TransientModel):
 
     # -- checks --------------------------------------------------------------
 
-    @api.constrains("company_id")
-    def _check_company_allowed(self):
-        """A wizard of a company its user works in, checked again by every action."""
-        for wizard in self:
-            check_company(wizard)
-
     def _check_manager(self):
         """Raw SQL writes the levels: refuse anyone but a dunning manager first."""
         check_manager(self.env, self.env._("Only dunning managers can change levels by hand."))
 
-    def _check_input(self):
+    def _options(self):
+        """What the user asked, checked (``relance.service._check_level_change``)."""
         self.ensure_one()
         check_company(self)
         options = {
+            "partners": self.partner_ids,
             "current_level": self.current_level,
             "new_level": self.new_level,
+            "date": self.date,
             "date_from": self.date_from,
             "date_to": self.date_to,
         }
-        self.env["relance.service"]._check_level_change(self.company_id, self.partner_ids, options)
-        self.company_id._relance_check_date(self.date)
+        self.env["relance.service"]._check_level_change(self.company_id, options)
+        return options
 
     # -- consultation -----------------------------------------------------------
 
     def _load_lines(self):
-        """Replace the lines by the matching documents, fetched in one query."""
-        options = {
-            "partner_ids": self.partner_ids.commercial_partner_id.ids,
-            "current_level": self.current_level,
-            "date_from": self.date_from,
-            "date_to": self.date_to,
-        }
-        echeances = self.env["relance.service"]._level_documents(self.company_id, options)
+        """Replace the lines by the matching documents."""
+        self._check_manager()
+        documents = self.env["relance.service"]._level_documents(self.company_id, self._options())
         self.line_ids.unlink()
-        self.env["relance.level.manage.line"].create([self._line_vals(e) for e in echeances])
-
-    def _line_vals(self, echeance):
-        move = echeance.move_id
-        return {
-            "wizard_id": self.id,
-            "partner_id": move.commercial_partner_id.id,
-            "move_id": move.id,
-            "move_line_id": echeance.id,
-            "invoice_date": move.invoice_date,
-            "due_date": echeance.date_maturity or move.invoice_date_due,
-            "residual": echeance.amount_residual_currency,
-            "currency_id": echeance.currency_id.id,
-            "level": echeance.relance_level,
-            "level_date": echeance.relance_date,
-        }
+        self.env["relance.level.manage.line"].create(
+            [dict(vals, wizard_id=self.id) for vals in documents]
+        )
 
     def _reopen(self):
         return reopen_action(
@@ -144,16 +121,12 @@ class RelanceLevelManage(models.TransientModel):
 
     def action_consult(self):
         """Show the matching documents, greyed: nothing can be ticked yet."""
-        self._check_manager()
-        self._check_input()
         self._load_lines()
         self.state = "consult"
         return self._reopen()
 
     def action_modify(self):
         """Show the matching documents again, ready to be ticked."""
-        self._check_manager()
-        self._check_input()
         self._load_lines()
         if not self.line_ids:
             raise UserError(self.env._("No open document matches these filters."))
@@ -165,27 +138,9 @@ class RelanceLevelManage(models.TransientModel):
     def action_validate(self):
         """Give the ticked documents the new level and date, and record a manual run."""
         self._check_manager()
-        self._check_input()
         lines = self.line_ids.filtered("selected")
-        if not lines:
-            raise UserError(self.env._("Tick the documents whose level changes."))
-        options = {
-            "partners": self.partner_ids,
-            "current_level": self.current_level,
-            "new_level": self.new_level,
-            "date": self.date,
-            "date_from": self.date_from,
-            "date_to": self.date_to,
-        }
-        run = self.env["relance.service"]._change_levels(self.company_id, options, lines)
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "relance.run",
-            "res_id": run.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "current",
-        }
+        run = self.env["relance.service"]._change_levels(self.company_id, self._options(), lines)
+        return dict(run._get_form_action(), views=[(False, "form")])
 
 
 class RelanceLevelManageLine(models.TransientModel):
@@ -211,20 +166,6 @@ class RelanceLevelManageLine(models.TransientModel):
     @api.constrains("move_id", "wizard_id")
     def _check_document_owner(self):
         """A document of the wizard's customers, in the wizard's company."""
+        service = self.env["relance.service"]
         for wizard, lines in self.grouped("wizard_id").items():
-            customers = wizard.partner_ids.commercial_partner_id
-            strangers = [
-                move
-                for move in lines.sudo().move_id
-                if move.company_id != wizard.company_id
-                or move.commercial_partner_id not in customers
-            ]
-            if strangers:
-                raise UserError(
-                    self.env._(
-                        "%(count)s document(s) are not open items of this customer in "
-                        "%(company)s: only its own documents can be listed.",
-                        count=len(strangers),
-                        company=wizard.company_id.sudo().name,
-                    )
-                )
+            service._check_documents_of(wizard.company_id, wizard.partner_ids, lines.move_id)
