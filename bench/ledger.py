@@ -855,18 +855,21 @@ def describe(env):
 # The ``runs`` most recent dunnings of a batch of customers (a fifth of them, by id)
 # at level 1 seven days after the due date, level 2 at 22 days, level 3 at 37 days:
 # one run each (two batches by email, the others by letter), its lines the
-# invoices late at that level on that date and still unpaid then, each with its
-# residual then (the reconciliations dated up to the run's date taken off).
+# invoices' échéances late at that level on that date and still unpaid then, each
+# with its residual then (the reconciliations dated up to the run's date taken off).
 HISTORY = """
     WITH candidates AS (
-        SELECT m.id AS move_id, m.company_id, m.commercial_partner_id AS partner_id,
-               m.currency_id, m.amount_total, k.level, m.commercial_partner_id %% 5 AS batch,
-               m.invoice_date_due + (7 + 15 * (k.level - 1)) AS run_date
-          FROM account_move m
+        SELECT l.move_id, l.id AS move_line_id, m.company_id,
+               m.commercial_partner_id AS partner_id, l.currency_id,
+               l.amount_currency AS amount, k.level, m.commercial_partner_id %% 5 AS batch,
+               l.date_maturity + (7 + 15 * (k.level - 1)) AS run_date
+          FROM account_move_line l
+          JOIN account_move m ON m.id = l.move_id
          CROSS JOIN generate_series(1, 3) k(level)
          WHERE m.move_type = 'out_invoice' AND m.state = 'posted'
+           AND l.display_type = 'payment_term'
            AND m.company_id = %(company)s
-           AND m.invoice_date_due + (7 + 15 * (k.level - 1)) < %(as_of)s
+           AND l.date_maturity + (7 + 15 * (k.level - 1)) < %(as_of)s
     ), keys AS (
         SELECT run_date, level, batch FROM candidates
          GROUP BY run_date, level, batch ORDER BY run_date DESC, level, batch LIMIT %(runs)s
@@ -883,11 +886,11 @@ HISTORY = """
         RETURNING id, date, level, run_type, parameters
     )
     INSERT INTO relance_run_line (run_id, company_id, run_type, date, partner_id, move_id,
-                                  level_before, level_after, level_moved, residual,
-                                  currency_id, channel, outcome,
+                                  move_line_id, level_before, level_after, level_moved,
+                                  residual, currency_id, channel, outcome,
                                   create_uid, create_date, write_uid, write_date)
-    SELECT r.id, c.company_id, r.run_type, r.date, c.partner_id, c.move_id,
-           c.level - 1, c.level, true, c.amount_total - COALESCE(paid.amount, 0),
+    SELECT r.id, c.company_id, r.run_type, r.date, c.partner_id, c.move_id, c.move_line_id,
+           c.level - 1, c.level, true, c.amount - COALESCE(paid.amount, 0),
            c.currency_id, r.run_type,
            CASE WHEN r.run_type = 'email' THEN 'sent' ELSE 'printed' END,
            %(uid)s, now(), %(uid)s, now()
@@ -896,11 +899,9 @@ HISTORY = """
                  AND r.parameters = '{"batch": ' || c.batch || '}'
       LEFT JOIN LATERAL (
            SELECT SUM(pr.debit_amount_currency) AS amount
-             FROM account_move_line il
-             JOIN account_partial_reconcile pr ON pr.debit_move_id = il.id
-            WHERE il.move_id = c.move_id AND il.display_type = 'payment_term'
-              AND pr.max_date <= c.run_date) paid ON true
-     WHERE c.amount_total - COALESCE(paid.amount, 0) > 0
+             FROM account_partial_reconcile pr
+            WHERE pr.debit_move_id = c.move_line_id AND pr.max_date <= c.run_date) paid ON true
+     WHERE c.amount - COALESCE(paid.amount, 0) > 0
 """
 
 

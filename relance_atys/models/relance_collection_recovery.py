@@ -26,6 +26,7 @@ class RelanceCollectionRecovery(models.Model):
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     user_id = fields.Many2one("res.users", string="Salesperson", readonly=True)
     move_id = fields.Many2one("account.move", string="Document", readonly=True)
+    move_line_id = fields.Many2one("account.move.line", string="Instalment", readonly=True)
     level = fields.Integer(string="Dunning level", readonly=True, aggregator=False)
     channel = fields.Selection(
         [("letter", "Letter"), ("email", "Email"), ("call", "Call")], readonly=True
@@ -58,7 +59,7 @@ class RelanceCollectionRecovery(models.Model):
 
     _depends = {
         "relance.run.line": [
-            "run_id", "company_id", "date", "partner_id", "move_id", "level_after",
+            "run_id", "company_id", "date", "partner_id", "move_id", "move_line_id", "level_after",
             "channel", "outcome", "residual", "currency_id", "is_deduction",
         ],
         "relance.run": ["state"],
@@ -80,6 +81,7 @@ class RelanceCollectionRecovery(models.Model):
         return SQL(
             """
             SELECT d.id, d.run_id, d.company_id, d.date, d.partner_id, p.user_id, d.move_id,
+                   d.move_line_id,
                    d.level, d.channel, d.currency_id, d.dunned,
                    CASE WHEN %(window_15)s THEN d.dunned ELSE 0 END AS dunned_15,
                    CASE WHEN %(window_15)s THEN d.paid_15 ELSE 0 END AS paid_15,
@@ -102,7 +104,8 @@ class RelanceCollectionRecovery(models.Model):
         return SQL(
             """
             SELECT rl.id, rl.run_id, rl.company_id, rl.date, rl.partner_id, rl.move_id,
-                   rl.level_after AS level, rl.channel, rl.currency_id, rl.residual AS dunned,
+                   rl.move_line_id, rl.level_after AS level, rl.channel, rl.currency_id,
+                   rl.residual AS dunned,
                    LEAST(rl.residual, COALESCE(paid.within_15, 0)) AS paid_15,
                    LEAST(rl.residual, COALESCE(paid.within_30, 0)) AS paid_30
               FROM relance_run_line rl
@@ -115,6 +118,7 @@ class RelanceCollectionRecovery(models.Model):
                      FROM relance_run_line line
                      JOIN (%(payments)s) pay
                        ON pay.move_id = line.move_id
+                      AND (line.move_line_id IS NULL OR pay.move_line_id = line.move_line_id)
                       AND pay.max_date > line.date AND pay.max_date <= line.date + 30
                     GROUP BY line.id
               ) paid ON paid.id = rl.id
@@ -129,11 +133,14 @@ class RelanceCollectionRecovery(models.Model):
         )
 
     def _payments_query(self):
-        """What settled invoices, by invoice: the reconciliations of their receivable
-        lines (debit side) with anything but a credit note, in the invoice's currency."""
+        """What settled invoices, by échéance: the reconciliations of their receivable
+        lines (debit side) with anything but a credit note, in the invoice's currency.
+        A run line of an échéance counts that échéance's; one of a whole invoice (before
+        échéances were dunned on their own) all of them."""
         return SQL(
             """
-            SELECT il.move_id, pr.max_date, pr.debit_amount_currency AS amount
+            SELECT il.move_id, il.id AS move_line_id, pr.max_date,
+                   pr.debit_amount_currency AS amount
               FROM account_partial_reconcile pr
               JOIN account_move_line il ON il.id = pr.debit_move_id
               JOIN account_move_line cl ON cl.id = pr.credit_move_id

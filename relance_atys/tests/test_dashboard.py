@@ -230,6 +230,71 @@ class TestDashboard(RelanceCommon):
 
 
 @tagged("post_install", "-at_install")
+class TestDashboardInstalments(RelanceCommon):
+    """An invoice of 1,000 on "30 % now, 70 % at 120 days" terms, dated 170 days ago,
+    dunned 40 days ago instalment by instalment (one run line each, 300 and 700);
+    300 paid 5 days after: the 30 %'s (Odoo settles the oldest instalment first)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        today = fields.Date.context_today(cls.env.user)
+        term = cls.env["account.payment.term"].create(
+            {
+                "name": "30 % now, 70 % at 120 days",
+                "line_ids": [
+                    Command.create({"value": "percent", "value_amount": 30, "nb_days": 0}),
+                    Command.create({"value": "percent", "value_amount": 70, "nb_days": 120}),
+                ],
+            }
+        )
+        customer = cls._customer("Client Échéances", company_id=cls.company.id)
+        line = {"name": "Prestation", "quantity": 1, "price_unit": 1000.0, "tax_ids": []}
+        cls.invoice = cls.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": customer.id,
+                "invoice_date": today - timedelta(days=170),
+                "invoice_payment_term_id": term.id,
+                "invoice_line_ids": [Command.create(line)],
+            }
+        )
+        cls.invoice.action_post()
+        cls.first, cls.second = cls.invoice.relance_echeance_ids.sorted("date_maturity")
+        dunned_on = today - timedelta(days=40)
+        cls.env["relance.run"].sudo().create(
+            {
+                "run_type": "letter", "date": dunned_on, "level": 1,
+                "line_ids": [
+                    Command.create({
+                        "partner_id": customer.id, "move_id": cls.invoice.id,
+                        "move_line_id": echeance.id, "residual": echeance.amount_currency,
+                        "currency_id": cls.invoice.currency_id.id, "channel": "letter",
+                        "outcome": "printed", "level_after": 1,
+                    })
+                    for echeance in (cls.first, cls.second)
+                ],
+            }
+        )  # fmt: skip
+        cls.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=cls.invoice.ids
+        ).create(
+            {"amount": 300.0, "payment_date": dunned_on + timedelta(days=5)}
+        )._create_payments()
+
+    def test_each_instalment_recovers_its_own_payments(self):
+        rows = self.env["relance.collection.recovery"].search([("move_id", "=", self.invoice.id)])
+        paid = {row.move_line_id: (row.dunned, row.paid_15, row.paid_30) for row in rows}
+        self.assertEqual(paid, {self.first: (300.0, 300.0, 300.0), self.second: (700.0, 0.0, 0.0)})
+        dashboard = self.env["relance.dashboard"].create({})
+        (level_1,) = [
+            figures
+            for _level, figures in dashboard._recovery_figures()[self.invoice.currency_id]["level"]
+        ]
+        self.assertEqual(level_1["rate_15"], 30.0)  # 300 of 1,000, not the 300 counted twice
+
+
+@tagged("post_install", "-at_install")
 class TestDashboardAccess(RelanceCommon):
     """The views are SQL views: their multi-company record rules keep each user to
     the rows of their current companies, in the dashboard and in the pivots."""
