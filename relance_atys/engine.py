@@ -50,6 +50,10 @@ R_SELECTION = "selection"
 R_OTHER_LEVEL = "other_level"
 R_BELOW_AMOUNT = "below_amount"
 R_NOTHING_TO_DUN = "nothing_to_dun"
+# the customer's credit controller's tools (payment promises, pauses, profile)
+R_PROMISED = "promised"
+R_PAUSED = "paused"
+R_MANUAL_ONLY = "manual_only"
 
 # The skip reasons; their words for users are relance.service._reason_labels().
 REASONS = (
@@ -67,7 +71,15 @@ REASONS = (
     R_OTHER_LEVEL,
     R_BELOW_AMOUNT,
     R_NOTHING_TO_DUN,
+    R_PROMISED,
+    R_PAUSED,
+    R_MANUAL_ONLY,
 )
+HOLD_PROMISE, HOLD_PAUSE = "promise", "pause"
+HOLD_REASONS = {HOLD_PROMISE: R_PROMISED, HOLD_PAUSE: R_PAUSED}
+PROMISE_OPEN, PROMISE_KEPT, PROMISE_BROKEN = "open", "kept", "broken"
+# a level's phone call: none, besides the letter or mail, or instead of it
+CALL_NONE, CALL_ALSO, CALL_ONLY = "none", "also", "only"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +106,26 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """A payment promise or a pause of a customer: its documents are left out of
+    the proposals until ``until`` (included). ``move_ids`` empty: all of them."""
+
+    kind: str
+    until: date
+    move_ids: frozenset[int] = frozenset()
+    kept: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Partner:
     id: int
     level: int = 0
     last_date: date | None = None
     enabled: bool = True
     excluded: bool = False
+    # dunning profile: never dunned automatically, only when named by the user
+    manual_only: bool = False
+    holds: tuple[Hold, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +142,8 @@ class Params:
     repeat_days: int = 30
     due_from: date | None = None
     due_to: date | None = None
+    # the customers the user named: a "manual only" customer is dunned only then
+    chosen: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +163,8 @@ class Group:
     total: float
     level: int  # highest proposed level
     selected: bool
+    # the date of a payment promise the customer did not keep, not yet told
+    broken_promise: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +172,7 @@ class Skipped:
     item_id: int
     partner_id: int
     reason: str
+    until: date | None = None  # a promise's or a pause's date
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +371,8 @@ def _filter_reason(item: Item, partner: Partner, params: Params) -> str | None:
         return R_PARTNER_EXCLUDED
     if not partner.enabled:
         return R_PARTNER_DISABLED
+    if partner.manual_only and partner.id not in params.chosen:
+        return R_MANUAL_ONLY
     if item.excluded:
         return R_EXCLUDED
     if item.blocked:
@@ -388,10 +421,64 @@ def _classify(item: Item, partner: Partner, params: Params) -> Proposed | Item |
         return Skipped(item.id, item.partner_id, reason)
     if _is_credit(item):
         return item
+    hold = holding(item, partner, params.as_of)
+    if hold is not None:
+        return Skipped(item.id, item.partner_id, HOLD_REASONS[hold.kind], hold.until)
     number, repeat, reason = _level_for(item, params)
     if reason is not None:
         return Skipped(item.id, item.partner_id, reason)
     return Proposed(item, number, _days_late(item, params), repeat)
+
+
+def holding(item: Item, partner: Partner, as_of: date) -> Hold | None:
+    """The promise or pause that keeps ``item`` out on ``as_of``: not kept, its date
+    not passed, on the whole customer or on this document; the latest one."""
+    holds = [
+        hold
+        for hold in partner.holds
+        if not hold.kept
+        and as_of <= hold.until
+        and (not hold.move_ids or _move_of(item) in hold.move_ids)
+    ]
+    return max(holds, key=_until, default=None)
+
+
+def broken_promise(partner: Partner, as_of: date) -> date | None:
+    """The date of the latest promise ``partner`` did not keep, when it passed after
+    its last dunning (the next reminder may say so), else None."""
+    dates = [
+        hold.until
+        for hold in partner.holds
+        if hold.kind == HOLD_PROMISE and not hold.kept and hold.until < as_of
+    ]
+    latest = max(dates, default=None)
+    if latest is None or (partner.last_date and partner.last_date > latest):
+        return None
+    return latest
+
+
+def promise_state(until: date, today: date, due: float, paid: float) -> str:
+    """A promise to pay ``due`` is kept once ``paid`` reaches it (amounts rounded to
+    their currency by the caller), broken when its date passed without it (paid
+    partly is broken), open until then."""
+    if due > 0 and paid >= due:
+        return PROMISE_KEPT
+    return PROMISE_BROKEN if today > until else PROMISE_OPEN
+
+
+def call_step(step: str | None, takes_calls: bool) -> bool:
+    """Whether a customer due a level of call step ``step`` is called: the level
+    has a call and the customer's profile takes calls."""
+    return step in (CALL_ALSO, CALL_ONLY) and takes_calls
+
+
+def _until(hold: Hold) -> date:
+    return hold.until
+
+
+def _move_of(item: Item) -> int:
+    """The invoice an item belongs to (the item itself while items are invoices)."""
+    return getattr(item, "move_id", None) or item.id
 
 
 def _key(item: Item) -> tuple[int, int]:
@@ -402,14 +489,19 @@ def _due_order(item: Item) -> tuple[date, int]:
     return item.due_date, item.id
 
 
-def _make_group(key: tuple[int, int], docs: list[Proposed], credit_items: list[Item]) -> Group:
+def _make_group(
+    key: tuple[int, int],
+    docs: list[Proposed],
+    credit_items: list[Item],
+    broken: date | None = None,
+) -> Group:
     """Net the proposed documents and the deductions of one partner+currency."""
     docs_t = tuple(sorted(docs, key=lambda p: _due_order(p.item)))
     credits_t = tuple(sorted(credit_items, key=_due_order))
     amounts = [p.item.residual for p in docs_t] + [c.residual for c in credits_t]
     total = round(math.fsum(amounts), 2)
     level = max(p.level for p in docs_t)
-    return Group(*key, docs_t, credits_t, total, level, total > 0)
+    return Group(*key, docs_t, credits_t, total, level, total > 0, broken)
 
 
 def _below_threshold(total: float, currency_id: int, params: Params) -> bool:
@@ -446,7 +538,9 @@ def propose(items: Iterable[Item], partners: Mapping[int, Partner], params: Para
                 credit_items[_key(item)].append(item)
     groups = []
     for key in sorted(proposed):
-        group = _make_group(key, proposed[key], credit_items.pop(key, []))
+        partner = partners.get(key[0]) or Partner(key[0])
+        broken = broken_promise(partner, params.as_of)
+        group = _make_group(key, proposed[key], credit_items.pop(key, []), broken)
         if _below_threshold(group.total, group.currency_id, params):
             dropped = [p.item for p in group.proposed] + list(group.deductions)
             skipped += _skip_items(dropped, R_BELOW_AMOUNT)

@@ -5,6 +5,8 @@ from . import relance_penalty_rate
 from . import relance_penalty
 from . import relance_statement
 from . import res_partner
+from . import relance_promise
+from . import relance_call
 from . import account_move
 from . import sale_order
 from . import relance_currency_totals

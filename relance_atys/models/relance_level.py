@@ -16,6 +16,12 @@ SUBJECT_PLACEHOLDERS = {
     "date": "dunning date",
 }
 
+CALL_STEPS = [
+    (engine.CALL_NONE, "No call"),
+    (engine.CALL_ALSO, "A call besides the letter or mail"),
+    (engine.CALL_ONLY, "A call instead of the letter or mail"),
+]
+
 
 class RelanceLevel(models.Model):
     _name = "relance.level"
@@ -69,6 +75,17 @@ class RelanceLevel(models.Model):
     )
     signatory_id = fields.Many2one(
         "res.users", help="Signs the letter; empty: the company's (Settings > Dunning)."
+    )
+    call_step = fields.Selection(
+        CALL_STEPS,
+        string="Phone call",
+        default=engine.CALL_NONE,
+        required=True,
+        help="A call instead of the letter records the level when the calls are planned; "
+        "a call besides it only plans the call. The call goes to the customer's collector.",
+    )
+    call_script = fields.Html(
+        string="Call script", translate=True, help="What the collector says on the phone."
     )
     active = fields.Boolean(default=True)
 

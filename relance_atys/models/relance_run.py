@@ -18,6 +18,7 @@ PARAMETER_SOURCES = {
     "email": "relance.edition",
     "manual": "relance.level.manage",
     "signature": "relance.signature",
+    "call": "relance.edition",
 }
 PARAMETER_ALIASES = {
     "relance.edition": {"template": "template_key", "level": "level_id"},
@@ -36,6 +37,7 @@ RUN_TYPES = [
     ("email", "Email"),
     ("manual", "Manual level change"),
     ("signature", "Signature reminders"),
+    ("call", "Calls"),
 ]
 RUN_STATES = [
     ("queued", "Queued"),
@@ -51,6 +53,7 @@ OUTCOMES = [
     ("sent", "Sent"),
     ("queued", "Queued"),
     ("changed", "Level changed"),
+    ("called", "Call planned"),
     ("skipped", "Skipped"),
     ("failed", "Failed"),
 ]
@@ -371,7 +374,9 @@ class RelanceRunLine(models.Model):
     )
     residual = fields.Monetary(currency_field="currency_id")
     currency_id = fields.Many2one("res.currency")
-    channel = fields.Selection([("letter", "Letter"), ("email", "Email"), ("none", "None")])
+    channel = fields.Selection(
+        [("letter", "Letter"), ("email", "Email"), ("call", "Phone call"), ("none", "None")]
+    )
     outcome = fields.Selection(OUTCOMES, required=True, default="printed")
     reason = fields.Char()
     # what a mail or a letter made later by a job reads, as the review showed it

@@ -25,7 +25,7 @@ from ..text import sort_key
 from odoo.addons.queue_job.exception import RetryableJobError
 
 # Runs that record levels, and so can be cancelled.
-LEVEL_RUN_TYPES = ("letter", "email", "manual")
+LEVEL_RUN_TYPES = ("letter", "email", "manual", "call")
 # Background runs: customers per job (a job is one transaction; 50 customers'
 # mails, their invoice PDFs included, take well under 60 s), and how often the
 # job closing a run looks again whether its batches are all through.
@@ -131,7 +131,16 @@ WRITE_LEVELS_SQL = """
 PARTNERS_SQL = """
     SELECT p.id, COALESCE((p.relance_level->>%(company_key)s)::int, 0),
            (p.relance_date->>%(company_key)s)::date,
-           COALESCE(p.relance_enabled, false), COALESCE(p.relance_excluded, false)
+           COALESCE(p.relance_enabled, false), COALESCE(p.relance_excluded, false),
+           COALESCE(p.relance_mode = 'manual', false),
+           -- its promises and pauses not kept (kind, date, invoices)
+           (SELECT json_agg(json_build_array(
+                       h.kind, h.date,
+                       ARRAY(SELECT r.move_id FROM relance_promise_account_move_rel r
+                              WHERE r.promise_id = h.id)))
+              FROM relance_promise h
+             WHERE h.partner_id = p.id AND h.company_id = %(company)s
+               AND h.active AND h.state != 'kept')
       FROM res_partner p
      WHERE p.id = ANY(%(ids)s)
 """
@@ -221,6 +230,7 @@ class RelanceService(models.AbstractModel):
             repeat_days=company.relance_repeat_days,
             due_from=options.get("due_from") or None,
             due_to=options.get("due_to") or None,
+            chosen=frozenset(options.get("partner_ids") or ()),
         )
 
     def _thresholds_by_currency(self, company, min_amount, date):
@@ -313,6 +323,11 @@ class RelanceService(models.AbstractModel):
             conds.append(cond)
             lconds.append(cond)
             args["users"] = list(options["user_ids"])
+        if options.get("collector_ids"):
+            cond = "p.relance_collector_id = ANY(%(collectors)s)"
+            conds.append(cond)
+            lconds.append(cond)
+            args["collectors"] = list(options["collector_ids"])
         if options.get("category_ids"):
             cond = (
                 "EXISTS (SELECT 1 FROM res_partner_res_partner_category_rel r "
@@ -341,10 +356,21 @@ class RelanceService(models.AbstractModel):
         return [engine.Item(*row) for row in self.env.cr.fetchall()]
 
     def _get_partner_states(self, company, partner_ids):
+        """Customers as the engine sees them: levels, profile, promises and pauses."""
+        self.env["relance.promise"].flush_model()
         self.env.cr.execute(
-            PARTNERS_SQL, {"company_key": str(company.id), "ids": list(partner_ids)}
+            PARTNERS_SQL,
+            {"company_key": str(company.id), "company": company.id, "ids": list(partner_ids)},
         )
-        return {row[0]: engine.Partner(*row) for row in self.env.cr.fetchall()}
+        return {row[0]: self._engine_partner(*row) for row in self.env.cr.fetchall()}
+
+    @staticmethod
+    def _engine_partner(*row):
+        holds = tuple(
+            engine.Hold(kind, fields.Date.to_date(until), frozenset(move_ids or ()))
+            for kind, until, move_ids in row[-1] or ()
+        )
+        return engine.Partner(*row[:-1], holds=holds)
 
     def _propose(self, company, options):
         """The engine's proposal for ``company`` under ``options``."""
@@ -462,8 +488,12 @@ class RelanceService(models.AbstractModel):
         self._refresh_statistics(["relance.edition.partner"])  # before the lines point to them
         line_vals = []
         for pline, partner in zip(partner_lines, partners):
+            collector = {"collector_id": partner.relance_collector_id.id}
             for group in groups[partner.id]:
-                line_vals += self._review_line_vals(group, options["date"], edition, pline)
+                line_vals += [
+                    dict(vals, **collector)
+                    for vals in self._review_line_vals(group, options["date"], edition, pline)
+                ]
         self._insert("relance.edition.line", line_vals)
         return self._skipped_text(proposal)
 
@@ -477,6 +507,10 @@ class RelanceService(models.AbstractModel):
             "new_level": max(group.level for group in groups),
             "current_level": partner.relance_level,
             "current_date": partner.relance_date,
+            "collector_id": partner.relance_collector_id.id,
+            "broken_promise": max(
+                (group.broken_promise for group in groups if group.broken_promise), default=None
+            ),
         }
 
     def _review_line_vals(self, group, date, edition, pline):
@@ -506,19 +540,48 @@ class RelanceService(models.AbstractModel):
             "zip": lambda p: (p.zip or "", sort_key(p.name)),
             "ref": lambda p: (p.ref or "", sort_key(p.name)),
             "user": lambda p: (sort_key(p.user_id.name), sort_key(p.name)),
+            "collector": lambda p: (sort_key(p.relance_collector_id.name), sort_key(p.name)),
         }
         return partners.sorted(keys[sort_by])
 
     def _skipped_text(self, proposal):
-        """What ``proposal`` left out, a line per reason, the most frequent first."""
-        counts = defaultdict(int)
+        """What ``proposal`` left out, a line per reason, the most frequent first;
+        then a line per customer held by a promise or a pause, with its date."""
+        counts, holds = defaultdict(int), defaultdict(int)
         for skipped in proposal.skipped:
             counts[skipped.reason] += 1
+            if skipped.until:
+                holds[skipped.partner_id, skipped.reason, skipped.until] += 1
         labels = self._reason_labels()
-        return "\n".join(
+        text = [
             self.env._("%(count)s document(s): %(reason)s", count=count, reason=labels[reason])
             for reason, count in sorted(counts.items(), key=lambda kv: -kv[1])
+        ]
+        return "\n".join(text + self._holds_text(holds))
+
+    def _holds_text(self, holds):
+        """ "Customer: payment promised on 12/12/2026 (2 document(s))", per customer
+        ``holds`` ({(partner id, reason, date): documents}) keeps out."""
+        if not holds:
+            return []
+        names = dict(
+            self.env["res.partner"]
+            .browse({key[0] for key in holds})
+            .mapped(lambda p: (p.id, p.name))
         )
+        promise = self.env["relance.promise"]
+        kinds = {engine.R_PROMISED: engine.HOLD_PROMISE, engine.R_PAUSED: engine.HOLD_PAUSE}
+        return [
+            self.env._(
+                "%(partner)s: %(hold)s (%(count)s document(s))",
+                partner=names.get(partner_id, ""),
+                hold=promise._hold_text(kinds[reason], until),
+                count=count,
+            )
+            for (partner_id, reason, until), count in sorted(
+                holds.items(), key=lambda kv: (sort_key(names.get(kv[0][0], "")), kv[0][2])
+            )
+        ]
 
     def _reason_labels(self):
         """Why the engine left a document out, by its reason code."""
@@ -538,6 +601,9 @@ class RelanceService(models.AbstractModel):
             engine.R_OTHER_LEVEL: _("due for another level"),
             engine.R_BELOW_AMOUNT: _("customer total below the threshold"),
             engine.R_NOTHING_TO_DUN: _("credit with nothing to dun"),
+            engine.R_PROMISED: _("payment promised"),
+            engine.R_PAUSED: _("dunning paused"),
+            engine.R_MANUAL_ONLY: _("customer dunned by hand only"),
         }
 
     @staticmethod
@@ -810,7 +876,10 @@ class RelanceService(models.AbstractModel):
         done = [
             line
             for line in lines
-            if line.get("move_line_id") and line.get("outcome") not in ("skipped", "failed")
+            if line.get("move_line_id")
+            and line.get("outcome") not in ("skipped", "failed")
+            # a call besides the letter keeps the level and date it found
+            and self._moved(dict(line, date_after=line.get("date_after", date)))
         ]
         self._lock_documents({line["move_id"] for line in done})
         self._check_unchanged(lines)

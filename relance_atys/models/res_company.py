@@ -35,6 +35,12 @@ class ResCompany(models.Model):
         help="Every day, send the due dunning emails to the customers that have an "
         "address, exactly as the email mode of the dunning edition does.",
     )
+    relance_max_pause_days = fields.Integer(
+        string="Longest pause (days)",
+        default=90,
+        help="A customer's dunning is paused for this many days at most. 0: no limit "
+        "(a pause always needs an end date).",
+    )
     relance_level_ids = fields.One2many("relance.level", "company_id", string="Dunning levels")
     relance_sign_first_days = fields.Integer(string="First signature reminder after", default=30)
     relance_sign_second_days = fields.Integer(string="Second signature reminder after", default=60)

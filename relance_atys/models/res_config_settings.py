@@ -8,6 +8,9 @@ class ResConfigSettings(models.TransientModel):
     relance_auto_email = fields.Boolean(related="company_id.relance_auto_email", readonly=False)
     relance_repeat_days = fields.Integer(related="company_id.relance_repeat_days", readonly=False)
     relance_future_days = fields.Integer(related="company_id.relance_future_days", readonly=False)
+    relance_max_pause_days = fields.Integer(
+        related="company_id.relance_max_pause_days", readonly=False
+    )
     relance_sign_first_days = fields.Integer(
         related="company_id.relance_sign_first_days", readonly=False
     )

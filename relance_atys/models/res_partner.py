@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
 
 from ..actions import download_action
 from ..guard import check_dunning_write, service_writes
@@ -34,6 +34,33 @@ class ResPartner(models.Model):
         "relance.run.line", "partner_id", string="Dunning history"
     )
     relance_run_count = fields.Integer(compute="_compute_relance_run_count")
+    # the credit controller's tools: who collects, how, promises and pauses
+    relance_collector_id = fields.Many2one(
+        "res.users",
+        string="Collector",
+        compute="_compute_relance_collector_id",
+        store=True,
+        readonly=False,
+        index="btree_not_null",
+        help="Who collects this customer's payments: the calls of its dunning go to "
+        "them. By default the salesperson.",
+    )
+    relance_mode = fields.Selection(
+        [("auto", "Follows the company's levels"), ("manual", "Manual only")],
+        string="Dunning mode",
+        default="auto",
+        help="Manual only: never in a scheduled dunning nor in a proposal, unless "
+        "named in the edition's customers.",
+    )
+    relance_by_call = fields.Boolean(
+        string="Phone calls",
+        default=True,
+        help="The levels that are a phone call plan a call to this customer.",
+    )
+    relance_promise_ids = fields.One2many(
+        "relance.promise", "partner_id", string="Payment promises and pauses"
+    )
+    relance_promise_count = fields.Integer(compute="_compute_relance_promise_count")
 
     @api.model
     def _commercial_fields(self):
@@ -41,7 +68,54 @@ class ResPartner(models.Model):
             "relance_enabled",
             "relance_send_doc",
             "relance_excluded",
+            "relance_collector_id",
+            "relance_mode",
+            "relance_by_call",
         ]
+
+    @api.depends("user_id")
+    def _compute_relance_collector_id(self):
+        """The salesperson, until someone else is named."""
+        for partner in self:
+            partner.relance_collector_id = partner.relance_collector_id or partner.user_id
+
+    @api.constrains("relance_collector_id", "company_id")
+    def _check_relance_collector(self):
+        """A collector works in the customer's company (the current one for a
+        customer shared by every company)."""
+        for partner in self.filtered("relance_collector_id"):
+            company = partner.company_id or self.env.company
+            if company not in partner.relance_collector_id.sudo().company_ids:
+                raise ValidationError(
+                    self.env._(
+                        "%(user)s cannot collect the payments of %(partner)s: they do not "
+                        "work in the company %(company)s.",
+                        user=partner.relance_collector_id.sudo().name,
+                        partner=partner.display_name,
+                        company=company.name,
+                    )
+                )
+
+    def _compute_relance_promise_count(self):
+        groups = self.env["relance.promise"]._read_group(
+            [("partner_id", "in", self.ids)], ["partner_id"], ["__count"]
+        )
+        counts = {partner.id: count for partner, count in groups}
+        for partner in self:
+            partner.relance_promise_count = counts.get(partner.id, 0)
+
+    def action_relance_promises(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "relance_atys.action_relance_promise"
+        )
+        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
+        action["context"] = {"default_partner_id": self.commercial_partner_id.id}
+        return action
+
+    def action_relance_promise_new(self):
+        self.ensure_one()
+        return self.env["relance.promise"].action_new(self)
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -29,3 +29,6 @@ from . import test_i18n
 from . import test_tour_campaign
 from . import test_level_texts
 from . import test_echeances
+from . import test_promise
+from . import test_call
+from . import test_tour_call

@@ -1,0 +1,298 @@
+"""Payment promises and pauses of a customer (the credit controller's tools).
+
+A promise ("paiement promis le 12/12") or a pause ("en pause jusqu'au ...") keeps
+the customer's documents, or only those it names, out of the proposals until its
+date; a promise not paid by then is broken, and the review shows it. The history
+keeps them: a promise is never deleted by the dunning, only archived by hand.
+"""
+
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import format_date
+
+from .. import engine
+
+KINDS = [(engine.HOLD_PROMISE, "Payment promise"), (engine.HOLD_PAUSE, "Pause")]
+STATES = [
+    (engine.PROMISE_OPEN, "Open"),
+    (engine.PROMISE_KEPT, "Kept"),
+    (engine.PROMISE_BROKEN, "Not kept"),
+]
+
+
+class RelancePromise(models.Model):
+    _name = "relance.promise"
+    _description = "Payment promise or pause"
+    _inherit = ["mail.thread"]
+    _order = "date desc, id desc"
+
+    kind = fields.Selection(KINDS, required=True, default=engine.HOLD_PROMISE, tracking=True)
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        domain="[('customer_rank', '>', 0), ('company_id', 'in', (company_id, False)), "
+        "'|', ('is_company', '=', True), ('parent_id', '=', False)]",
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    move_ids = fields.Many2many(
+        "account.move",
+        "relance_promise_account_move_rel",
+        "promise_id",
+        "move_id",
+        string="Invoices",
+        domain="[('commercial_partner_id', '=', partner_id), ('company_id', '=', company_id), "
+        "('move_type', '=', 'out_invoice'), ('state', '=', 'posted'), "
+        "('payment_state', 'in', ('not_paid', 'partial'))]",
+        help="Empty: the promise or the pause holds every document of the customer.",
+    )
+    date = fields.Date(
+        required=True,
+        tracking=True,
+        help="Promise: the day the customer said it would pay. Pause: its last day.",
+    )
+    amount = fields.Monetary(
+        currency_field="currency_id",
+        tracking=True,
+        help="Optional: what the customer promised to pay; else what was due.",
+    )
+    currency_id = fields.Many2one("res.currency", compute="_compute_currency_id", store=True)
+    note = fields.Text(string="Note or reason")
+    due_amount = fields.Monetary(
+        string="Due when recorded",
+        currency_field="currency_id",
+        readonly=True,
+        help="The amount the promise is kept at: the amount promised, else the invoices' "
+        "residual (or the customer's total due) when it was recorded.",
+    )
+    paid_amount = fields.Monetary(
+        string="Paid since", currency_field="currency_id", compute="_compute_paid_amount"
+    )
+    state = fields.Selection(
+        STATES,
+        default=engine.PROMISE_OPEN,
+        compute="_compute_state",
+        store=True,
+        index=True,
+        tracking=True,
+    )
+    reason_text = fields.Char(string="Reason shown", compute="_compute_reason_text")
+    active = fields.Boolean(default=True, tracking=True)
+
+    @api.depends("move_ids.currency_id", "company_id")
+    def _compute_currency_id(self):
+        for promise in self:
+            currencies = promise.move_ids.currency_id
+            promise.currency_id = (
+                currencies[:1] if len(currencies) == 1 else promise.company_id.currency_id
+            )
+
+    def _compute_paid_amount(self):
+        for promise in self:
+            promise.paid_amount = promise._paid()
+
+    def _paid(self):
+        """Paid since the promise was recorded: what its invoices' residual went down
+        by, or the customer's payments (and credit notes) since, in the company's
+        currency."""
+        self.ensure_one()
+        if not self.id or not self.create_date:
+            return 0.0
+        if self.move_ids:
+            residual = sum(self.move_ids.mapped("amount_residual"))
+            return self.currency_id.round(max(self.due_amount - residual, 0.0))
+        lines = (
+            self.env["account.move.line"]
+            .sudo()
+            ._read_group(
+                [
+                    ("company_id", "=", self.company_id.id),
+                    ("partner_id", "child_of", self.partner_id.id),
+                    ("account_id.account_type", "=", "asset_receivable"),
+                    ("parent_state", "=", "posted"),
+                    ("move_id.move_type", "!=", "out_invoice"),
+                    ("balance", "<", 0),
+                    ("date", ">=", fields.Date.to_date(self.create_date)),
+                ],
+                [],
+                ["balance:sum"],
+            )
+        )
+        return self.currency_id.round(-(lines[0][0] or 0.0))
+
+    @api.depends("date", "kind", "due_amount", "move_ids.amount_residual")
+    def _compute_state(self):
+        """Kept once paid, broken once its date passed unpaid (engine.promise_state);
+        a pause is never kept nor broken: open, then over. Refreshed each night
+        (``_cron_refresh_states``): the date passes, payments come in."""
+        today = fields.Date.context_today(self)
+        for promise in self:
+            if promise.kind == engine.HOLD_PAUSE or not promise.date:
+                promise.state = engine.PROMISE_OPEN
+                continue
+            currency = promise.currency_id or promise.company_id.currency_id
+            promise.state = engine.promise_state(
+                promise.date,
+                today,
+                currency.round(promise.due_amount),
+                promise._paid(),
+            )
+
+    @api.depends("kind", "date", "state")
+    def _compute_reason_text(self):
+        for promise in self:
+            promise.reason_text = promise._hold_text(promise.kind, promise.date, promise.state)
+
+    def _hold_text(self, kind, date, state=None):
+        """What the review says of a promise or a pause."""
+        _ = self.env._
+        when = format_date(self.env, date) if date else ""
+        if kind == engine.HOLD_PAUSE:
+            return _("paused until %s", when)
+        if state == engine.PROMISE_BROKEN:
+            return _("promise not kept (payment promised on %s)", when)
+        return _("payment promised on %s", when)
+
+    @api.depends("kind", "partner_id", "date")
+    def _compute_display_name(self):
+        for promise in self:
+            promise.display_name = f"{promise.partner_id.name or ''}: {promise.reason_text}"
+
+    # -- checks -------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._check_vals(vals, creating=True)
+        with self.env.cr.savepoint():  # refused documents: nothing recorded
+            promises = super().create(vals_list)
+            for promise in promises:
+                promise._check_documents()
+        for promise in promises:
+            promise.due_amount = promise._due_when_recorded()
+        return promises
+
+    def write(self, vals):
+        self._check_vals(vals)
+        with self.env.cr.savepoint():  # refused documents: nothing recorded
+            result = super().write(vals)
+            if {"move_ids", "partner_id", "company_id"} & set(vals):
+                for promise in self:
+                    promise._check_documents()
+        return result
+
+    def _check_vals(self, vals, creating=False):
+        """Refuse bad input before anything is written: a date in the past, a pause
+        without an end or longer than the company allows, a negative amount."""
+        _ = self.env._
+        kind = vals.get("kind") or (self[:1].kind if self else engine.HOLD_PROMISE)
+        if (creating or "date" in vals) and not vals.get("date"):
+            if kind == engine.HOLD_PAUSE:
+                raise UserError(_("A pause needs an end date: until when is the customer paused?"))
+            raise UserError(_("A payment promise needs the date the customer promised to pay."))
+        if "date" in vals:
+            self._check_date(kind, fields.Date.to_date(vals["date"]), vals.get("company_id"))
+        if (vals.get("amount") or 0.0) < 0:
+            raise UserError(_("The promised amount cannot be negative."))
+
+    def _check_date(self, kind, date, company_id=None):
+        _ = self.env._
+        today = fields.Date.context_today(self)
+        if date < today:
+            if kind == engine.HOLD_PAUSE:
+                raise UserError(
+                    _("The end of the pause (%s) is in the past.", format_date(self.env, date))
+                )
+            raise UserError(
+                _("The promised date (%s) is in the past.", format_date(self.env, date))
+            )
+        company = self.env["res.company"].browse(company_id) if company_id else self.env.company
+        longest = company.relance_max_pause_days
+        if kind == engine.HOLD_PAUSE and longest and (date - today).days > longest:
+            raise UserError(
+                _(
+                    "A pause lasts at most %(days)s days (Settings > Dunning): "
+                    "end it on %(date)s at the latest.",
+                    days=longest,
+                    date=format_date(self.env, today + timedelta(days=longest)),
+                )
+            )
+
+    def _check_documents(self):
+        """The customer of the promise's company; its invoices the customer's, open,
+        in one currency (amounts are never added across currencies)."""
+        self.ensure_one()
+        _ = self.env._
+        customer = self.partner_id.commercial_partner_id
+        if self.partner_id.company_id and self.partner_id.company_id != self.company_id:
+            raise UserError(_("%s belongs to another company.", self.partner_id.display_name))
+        strangers = self.move_ids.filtered(
+            lambda move: (
+                move.commercial_partner_id != customer or move.company_id != self.company_id
+            )
+        )
+        if strangers:
+            raise UserError(
+                _("These invoices are not the customer's: %s", ", ".join(strangers.mapped("name")))
+            )
+        if len(self.move_ids.currency_id) > 1:
+            raise UserError(
+                _("A promise covers invoices in one currency: record one promise per currency.")
+            )
+
+    def _due_when_recorded(self):
+        """The amount the promise is kept at (see ``due_amount``)."""
+        if self.amount:
+            return self.amount
+        if self.move_ids:
+            return sum(self.move_ids.mapped("amount_residual"))
+        groups = (
+            self.env["account.move.line"]
+            .sudo()
+            ._read_group(
+                [
+                    ("company_id", "=", self.company_id.id),
+                    ("partner_id", "child_of", self.partner_id.id),
+                    ("account_id.account_type", "=", "asset_receivable"),
+                    ("parent_state", "=", "posted"),
+                    ("reconciled", "=", False),
+                ],
+                [],
+                ["amount_residual:sum"],
+            )
+        )
+        return max(groups[0][0] or 0.0, 0.0)
+
+    # -- scheduled ------------------------------------------------------------
+
+    def _cron_refresh_states(self):
+        """Each night: open promises whose date passed, or that were paid, change state."""
+        promises = self.search(
+            [("state", "=", engine.PROMISE_OPEN), ("kind", "=", engine.HOLD_PROMISE)]
+        )
+        self.env.add_to_compute(self._fields["state"], promises)
+        promises.flush_recordset(["state"])
+        return promises
+
+    # -- front doors --------------------------------------------------------
+
+    @api.model
+    def action_new(self, partner, moves=None, kind=engine.HOLD_PROMISE):
+        """The form of a new promise (or pause) of ``partner``, on ``moves`` if given."""
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Payment promise or pause"),
+            "res_model": self._name,
+            "view_mode": "form",
+            "target": "new",
+            "context": {
+                "default_partner_id": partner.commercial_partner_id.id,
+                "default_kind": kind,
+                "default_move_ids": [(6, 0, moves.ids if moves else [])],
+            },
+        }

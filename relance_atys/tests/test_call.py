@@ -1,0 +1,118 @@
+"""Phone-call steps end to end: planned from the review, an activity for the
+collector, the result recorded in the history, a promise made."""
+
+from datetime import timedelta
+
+from odoo import fields
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from .common import TODAY, RelanceCommon
+from odoo.addons.relance_atys import engine
+
+
+@tagged("post_install", "-at_install")
+class TestCallStep(RelanceCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.levels.filtered(lambda lv: lv.number == 2).write(
+            {"call_step": "only", "call_script": "<p>Bonjour, nous n'avons pas reçu...</p>"}
+        )
+        cls.levels.filtered(lambda lv: lv.number == 3).call_step = "also"
+        cls.collector = cls.env["res.users"].create(
+            {"name": "Recouvreur", "login": "recouvreur_call",
+             "company_ids": [(6, 0, cls.company.ids)], "company_id": cls.company.id}
+        )  # fmt: skip
+        cls.alpha = cls._customer("Alpha", relance_collector_id=cls.collector.id)
+        cls.beta = cls._customer("Beta")
+        cls.gamma = cls._customer("Gamma", relance_by_call=False)
+        cls.alpha_20 = cls._invoice(cls.alpha, 200.0, 20)  # level 2: a call instead
+        cls.beta_40 = cls._invoice(cls.beta, 400.0, 40)  # level 3: a call besides
+        cls.gamma_20 = cls._invoice(cls.gamma, 100.0, 20)  # takes no call
+
+    def _plan(self):
+        wizard = self.env["relance.edition"].create({"date": TODAY, "output": "letters"})
+        wizard.action_review()
+        action = wizard.action_plan_calls()
+        return self.env["relance.run"].browse(action["res_id"])
+
+    def test_call_step_end_to_end(self):
+        run = self._plan()
+        self.assertEqual(run.run_type, "call")
+        calls = self.env["relance.call"].search([("run_id", "=", run.id)])
+        self.assertEqual(calls.partner_id, self.alpha | self.beta, "Gamma takes no call")
+        # a call instead of the letter records the level; a call besides it does not
+        self.assertEqual((self.alpha_20.relance_level, self.alpha_20.relance_date), (2, TODAY))
+        self.assertEqual(self.alpha.with_company(self.company).relance_level, 2)
+        self.assertEqual((self.beta_40.relance_level, self.beta_40.relance_date), (0, False))
+        self.assertEqual(self.beta.with_company(self.company).relance_level, 0)
+        self.assertEqual(set(run.line_ids.mapped("channel")), {"call"})
+        # the activity: for the collector (else the user), the documents and the script
+        call = calls.filtered(lambda c: c.partner_id == self.alpha)
+        activity = call.activity_ids
+        self.assertEqual(
+            activity.activity_type_id, self.env.ref("relance_atys.mail_activity_type_relance_call")
+        )
+        self.assertEqual(activity.user_id, self.collector)
+        self.assertIn(self.alpha_20.name, str(activity.note))
+        self.assertRegex(str(activity.note), "200[.,]00")
+        self.assertIn("nous n'avons pas reçu", str(activity.note))
+        self.assertEqual(
+            calls.filtered(lambda c: c.partner_id == self.beta).collector_id, self.env.user
+        )
+        # the result: a promise
+        when = fields.Date.context_today(call) + timedelta(days=7)
+        call.write({"result": "promise", "note": "Paiera vendredi", "promise_date": when})
+        call.action_record_result()
+        self.assertEqual(call.state, "done")
+        self.assertFalse(call.activity_ids, "the activity is marked done")
+        promise = call.promise_id
+        self.assertEqual(
+            (promise.partner_id, promise.date, promise.move_ids), (self.alpha, when, self.alpha_20)
+        )
+        line = run.line_ids.filtered(lambda ln: ln.partner_id == self.alpha)
+        self.assertIn("Payment promised", line.reason)
+        self.assertIn("Paiera vendredi", line.reason)
+        self.assertIn("Call result", self.alpha.message_ids[0].body)
+        # the promise holds the customer from now on
+        proposal = self.env["relance.service"]._propose(
+            self.company, {"date": TODAY + timedelta(days=40)}
+        )
+        self.assertEqual(
+            {s.item_id: s.reason for s in proposal.skipped}.get(self.alpha_20.id), engine.R_PROMISED
+        )
+
+    def test_result_without_a_note_is_recorded_as_such(self):
+        run = self._plan()
+        call = run and self.env["relance.call"].search([("partner_id", "=", self.beta.id)])
+        call._record_result("no_answer", False)
+        self.assertEqual(call.result, "no_answer")
+        line = run.line_ids.filtered(lambda ln: ln.partner_id == self.beta)
+        self.assertIn("No answer", line.reason)
+        self.assertIn("(no note)", line.reason)
+        with self.assertRaisesRegex(UserError, "already recorded"):
+            call._record_result("reached", "encore")
+
+    def test_promise_result_needs_its_date(self):
+        self._plan()
+        call = self.env["relance.call"].search([("partner_id", "=", self.alpha.id)])
+        with self.assertRaisesRegex(UserError, "needs the date"):
+            call._record_result("promise", "bientôt")
+        self.assertEqual(call.state, "todo")
+        with self.assertRaisesRegex(UserError, "Choose the result"):
+            call._record_result(False, "")
+
+    def test_cancelling_the_calls_gives_the_levels_back(self):
+        run = self._plan()
+        run.action_cancel()
+        self.assertEqual((self.alpha_20.relance_level, self.alpha_20.relance_date), (0, False))
+        self.assertEqual(self.alpha.with_company(self.company).relance_level, 0)
+
+    def test_no_call_level_refused(self):
+        self.levels.write({"call_step": "none"})
+        with self.assertRaisesRegex(
+            UserError, "No ticked customer is due a level with a phone call"
+        ):
+            self._plan()
+        self.assertFalse(self.env["relance.call"].search([]))
