@@ -47,6 +47,7 @@ SEED_INVOICES = 500  # open invoices of one seed block; N is a multiple of it
 MEASURES = [
     "proposal_bounds",
     "proposal_sequential",
+    "proposal_promises",
     "review",
     "xlsx",
     "letters",

@@ -223,6 +223,47 @@ def propose(rule):
     return run
 
 
+def promises_on_tenth(env, _prepared):
+    """Issue 17's load: one customer in ten with open invoices has a payment promise or
+    a pause (a quarter pauses; a third on one invoice only; one in twenty broken,
+    dated before the as-of date), and one in thirty is dunned by hand only."""
+    company, as_of = company_and_date(env)
+    args = {"company": company.id, "as_of": as_of, "currency": company.currency_id.id}
+    customers = """
+        SELECT DISTINCT commercial_partner_id AS id FROM account_move
+         WHERE company_id = %(company)s AND move_type = 'out_invoice' AND state = 'posted'
+           AND amount_residual > 0
+    """
+    env.cr.execute(
+        f"""
+        INSERT INTO relance_promise (kind, partner_id, company_id, date, state, active,
+                                     amount, due_amount, currency_id, create_uid,
+                                     create_date, write_uid, write_date)
+        SELECT CASE WHEN id %% 4 = 0 THEN 'pause' ELSE 'promise' END, id, %(company)s,
+               %(as_of)s::date + CASE WHEN id %% 20 = 0 THEN -5 ELSE 10 END, 'open', true,
+               0, 0, %(currency)s, 1, now(), 1, now()
+          FROM ({customers}) c WHERE id %% 10 = 0
+        """,
+        args,
+    )
+    env.cr.execute(
+        """
+        INSERT INTO relance_promise_account_move_rel (promise_id, move_id)
+        SELECT h.id, (SELECT m.id FROM account_move m
+                       WHERE m.commercial_partner_id = h.partner_id
+                         AND m.move_type = 'out_invoice' AND m.amount_residual > 0
+                       ORDER BY m.id LIMIT 1)
+          FROM relance_promise h WHERE h.id %% 3 = 0
+        """
+    )
+    env.cr.execute(
+        f"UPDATE res_partner SET relance_mode = 'manual' "
+        f"WHERE id IN ({customers}) AND id %% 30 = 7",
+        args,
+    )
+    env.invalidate_all()
+
+
 def new_edition(env, _prepared):
     company, as_of = company_and_date(env)
     return env["relance.edition"].create(
@@ -618,6 +659,10 @@ def measures(letters):
     return {
         "proposal_bounds": Measure("Proposal, bounds rule", propose("bounds")),
         "proposal_sequential": Measure("Proposal, sequential rule", propose("sequential")),
+        "proposal_promises": Measure(
+            "Proposal, bounds rule, promises and profiles on 10 % of customers",
+            propose("bounds"), setup=promises_on_tenth,
+        ),
         "review": Measure("Review screen", open_review, setup=new_edition, count=review_count),
         "xlsx": Measure(
             "XLSX control list", export_xlsx, setup=prepared_wizard,

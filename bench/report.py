@@ -12,6 +12,7 @@ SHARED_LOAD = 1.5  # a 1-minute load average above this: other work shared the 2
 TARGETS = {
     "proposal_bounds": (5, "≤ 5 s at 100k, queries constant"),
     "proposal_sequential": (5, "≤ 5 s at 100k, queries constant"),
+    "proposal_promises": (5, "≤ 5 s at 100k, queries constant (issue 17: 10 % held)"),
     "review": (15, "≤ 15 s at 100k"),
     "xlsx": (10, "≤ 10 s and ≤ 300 MB at 100k, queries constant"),
     "letters": (60, "≤ 60 s for 1,000 letters"),
@@ -35,7 +36,14 @@ VERSUS = {
     "email_few_jobs": ("peer_email", 3),
 }
 XLSX_MEMORY_MB = 300
-CONSTANT_QUERIES = ("proposal_bounds", "proposal_sequential", "xlsx", "definitive", "signature")
+CONSTANT_QUERIES = (
+    "proposal_bounds",
+    "proposal_sequential",
+    "proposal_promises",
+    "xlsx",
+    "definitive",
+    "signature",
+)
 
 
 def save(result):

@@ -72,63 +72,105 @@ class RelanceCall(models.Model):
 
     @api.model
     def _plan_calls(self, company, options, lines):
-        """Use case: the calls of ``lines`` (document lines of a review's ticked
-        customers) whose proposed level is a call step. A call instead of the
-        letter records the level, as a letter would; a call besides it records
-        nothing but the call. One run "Calls" keeps them; each customer's collector
-        (else the user) gets an activity. Returns the run."""
+        """Use case: the calls of ``lines`` (run line values of the chosen documents:
+        a review's ticked ones, or a scheduled run's proposal) due a level with a
+        phone call, for the customers that take calls. A call instead of the letter
+        records the level, as a letter would; a call besides it records nothing but
+        the call. One run "Calls" keeps them; each customer's collector (else the
+        user) gets an activity. Returns the run."""
         check_manager(self.env, self.env._("Only dunning managers can plan dunning calls."))
         steps = self._call_steps(company)
-        planned = lines.filtered(
-            lambda line: engine.call_step(
-                steps.get(line.level_after), line.partner_id.relance_by_call
-            )
-        )
-        partners = planned.filtered(lambda line: not line.is_deduction).partner_id
-        if not partners:
+        lines = self._call_lines(company, lines, steps)
+        if not lines:
             raise UserError(
                 self.env._("No ticked customer is due a level with a phone call (or takes calls).")
             )
-        planned = planned.filtered(lambda line: line.partner_id in partners)
+        proposed = {}  # the level each customer's call is for
+        for line in lines:
+            line.update(channel="call", outcome="skipped" if line.get("is_deduction") else "called")
+            if not line.get("is_deduction"):
+                proposed[line["partner_id"]] = max(
+                    proposed.get(line["partner_id"], 0), line["level_after"]
+                )
+                if steps.get(line["level_after"]) != engine.CALL_ONLY:  # the letter records it
+                    line.update(
+                        level_after=line["level_before"], date_after=line.get("date_before")
+                    )
         service = self.env["relance.service"]
-        vals = service._line_values(planned, "called", "call")
-        only = []  # a call instead of the letter: it moves the level as a letter would
-        for line in vals:
-            if steps.get(line["level_after"]) == engine.CALL_ONLY and not line["is_deduction"]:
-                only.append(line)
-            else:
-                line.update(level_after=line["level_before"], date_after=line["date_before"])
-        levels = [{"level_after": number} for number in planned.mapped("level_after")]
+        only = [line for line in lines if line["outcome"] == "called" and self._moves(line)]
         run = service._record_definitive(
             company,
-            service._run_vals(company, "call", options, levels),
-            vals,
+            service._run_vals(
+                company, "call", options, [{"level_after": n} for n in proposed.values()]
+            ),
+            lines,
             service._partner_levels(only),
         )
-        self._create_calls(company, run, planned, steps)
+        self._create_calls(company, run, lines, proposed)
         return run
+
+    @staticmethod
+    def _moves(line):
+        return (line["level_after"], line.get("date_after")) != (
+            line["level_before"],
+            line.get("date_before"),
+        )
+
+    def _call_lines(self, company, lines, steps):
+        """The lines of the customers that take calls with a document due a call
+        level (their deductions too)."""
+        partners = self.env["res.partner"].browse({line["partner_id"] for line in lines})
+        takes = {partner.id for partner in partners if partner.relance_by_call}
+        called = {
+            line["partner_id"]
+            for line in lines
+            if not line.get("is_deduction")
+            and engine.call_step(steps.get(line["level_after"]), line["partner_id"] in takes)
+        }
+        return [dict(line) for line in lines if line["partner_id"] in called]
+
+    def _split_calls(self, company, lines):
+        """A scheduled run's proposal ``lines`` cut in two: the lines to mail (not
+        the documents a call replaces), and the lines to call about."""
+        steps = self._call_steps(company)
+        calls = self._call_lines(company, lines, steps)
+        called = {line["partner_id"] for line in calls}
+        instead = {
+            line["move_id"]
+            for line in calls
+            if not line.get("is_deduction") and steps.get(line["level_after"]) == engine.CALL_ONLY
+        }
+        mails = [
+            line
+            for line in lines
+            if not (line["partner_id"] in called and line["move_id"] in instead)
+        ]
+        mailed = {line["partner_id"] for line in mails if line["outcome"] == "planned"}
+        return [line for line in mails if line["partner_id"] in mailed], calls
 
     def _call_steps(self, company):
         """{level number: its call step} of ``company``."""
         levels = self.env["relance.service"]._get_levels(company)
         return {level.number: level.call_step for level in levels}
 
-    def _create_calls(self, company, run, lines, steps):
-        """A call per customer of ``lines`` and its activity for the collector."""
-        levels = {level.number: level for level in self.env["relance.service"]._get_levels(company)}
-        for partner in lines.partner_id:
-            own = lines.filtered(lambda line, p=partner: line.partner_id == p)
-            number = max(own.mapped("level_after"))
+    def _create_calls(self, company, run, lines, proposed):
+        """A call per customer of ``lines`` and its activity for the collector;
+        ``proposed``: the level each customer is called for."""
+        levels = {lv.number: lv for lv in self.env["relance.service"]._get_levels(company)}
+        partners = self.env["res.partner"].browse(list(proposed))
+        for partner in partners:
+            own = [line for line in lines if line["partner_id"] == partner.id]
+            number = proposed[partner.id]
             call = self.create(
                 {
                     "partner_id": partner.id,
                     "company_id": company.id,
                     "run_id": run.id,
                     "level": number,
-                    "step": steps.get(number),
+                    "step": levels[number].call_step if number in levels else False,
                     "collector_id": (partner.relance_collector_id or self.env.user).id,
                     "date": run.date,
-                    "move_ids": [(6, 0, own.move_id.ids)],
+                    "move_ids": [(6, 0, [line["move_id"] for line in own if line.get("move_id")])],
                     "summary": self._summary(own),
                     "script": levels[number].call_script if number in levels else False,
                 }
@@ -143,14 +185,19 @@ class RelanceCall(models.Model):
 
     def _summary(self, lines):
         """The documents to speak of: number, due date, residual, days late."""
+        moves = self.env["account.move"].browse([line["move_id"] for line in lines])
+        names = dict(zip(moves.ids, moves.mapped("name"), strict=True))
+        currencies = self.env["res.currency"].browse({line["currency_id"] for line in lines})
         rows = Markup("").join(
             Markup("<li>%s</li>")
             % self.env._(
                 "%(document)s due %(due)s: %(residual)s (%(days)s days late)",
-                document=line.move_id.name,
-                due=format_date(self.env, line.due_date),
-                residual=format_amount(self.env, line.residual, line.currency_id),
-                days=line.days_late,
+                document=names[line["move_id"]],
+                due=format_date(self.env, line["due_date"]),
+                residual=format_amount(
+                    self.env, line["residual"], currencies.browse(line["currency_id"])
+                ),
+                days=line.get("days_late") or 0,
             )
             for line in lines
         )

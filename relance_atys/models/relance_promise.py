@@ -268,6 +268,18 @@ class RelancePromise(models.Model):
         )
         return max(groups[0][0] or 0.0, 0.0)
 
+    def _broken_sentence(self, company, partner, date):
+        """What a letter of ``date`` says of a promise ``partner`` did not keep since
+        its last dunning (engine.broken_promise), or ''."""
+        state = self.env["relance.service"]._get_partner_states(company, partner.ids)
+        until = partner.id in state and engine.broken_promise(state[partner.id], date)
+        if not until:
+            return ""
+        return self.env._(
+            "You had promised us a payment for %s; we have not received it.",
+            format_date(self.env, until),
+        )
+
     # -- scheduled ------------------------------------------------------------
 
     def _cron_refresh_states(self):
@@ -281,6 +293,34 @@ class RelancePromise(models.Model):
 
     # -- front doors --------------------------------------------------------
 
+    def action_save_back(self):
+        """The dialog's Save: back to the review (the documents the promise or the
+        pause holds unticked) or the composer it was opened from."""
+        self.ensure_one()
+        context = self.env.context
+        edition = self.env["relance.edition"].browse(context.get("relance_edition_id"))
+        if edition.exists():
+            held = edition.line_ids.filtered(
+                lambda line: (
+                    line.partner_id == self.partner_id
+                    and (not self.move_ids or line.move_id in self.move_ids)
+                )
+            )
+            held.selected = False
+            if not self.move_ids:
+                held.partner_line_id.selected = False
+            return edition._reopen()
+        composer = self.env["relance.composer"].browse(context.get("relance_composer_id"))
+        if composer.exists():
+            return {
+                "type": "ir.actions.act_window",
+                "res_model": composer._name,
+                "res_id": composer.id,
+                "view_mode": "form",
+                "target": "new",
+            }
+        return {"type": "ir.actions.act_window_close"}
+
     @api.model
     def action_new(self, partner, moves=None, kind=engine.HOLD_PROMISE):
         """The form of a new promise (or pause) of ``partner``, on ``moves`` if given."""
@@ -289,6 +329,7 @@ class RelancePromise(models.Model):
             "name": self.env._("Payment promise or pause"),
             "res_model": self._name,
             "view_mode": "form",
+            "views": [(self.env.ref("relance_atys.relance_promise_view_form_dialog").id, "form")],
             "target": "new",
             "context": {
                 "default_partner_id": partner.commercial_partner_id.id,

@@ -1669,6 +1669,9 @@ class RelanceService(models.AbstractModel):
         for number in numbers:
             proposal = self._propose(company, dict(options, level=number))
             lines += self._proposal_lines(proposal)
+        lines, calls = self.env["relance.call"]._split_calls(company, lines)
+        if calls:  # the levels that are a phone call: the collectors' activities
+            self.env["relance.call"]._plan_calls(company, dict(options, scheduled=True), calls)
         partners = self.env["res.partner"].browse({line["partner_id"] for line in lines})
         sendable = {partner.id for partner in partners if not mailer._no_mail_reason(partner)}
         lines = [line for line in lines if line["partner_id"] in sendable]

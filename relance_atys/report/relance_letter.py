@@ -141,6 +141,12 @@ class Letter:
             )
         ]
 
+    def _letter_broken_promise(self):
+        """A sentence on the payment promise the customer did not keep since its last
+        dunning, in the letter's language, or ''."""
+        promises = self.env["relance.promise"].with_context(lang=self._letter_lang())
+        return promises._broken_sentence(self.company_id, self.partner_id, self.date)
+
     def _letter_lang(self):
         """The customer's language when it is installed, else the company's: the
         words and the dates of a letter are always in one language."""

@@ -116,3 +116,14 @@ class TestCallStep(RelanceCommon):
         ):
             self._plan()
         self.assertFalse(self.env["relance.call"].search([]))
+
+    def test_scheduled_run_plans_the_calls(self):
+        """The scheduled email dunning calls instead of mailing where the level says so."""
+        run = self.env["relance.service"]._send_scheduled_emails(self.company, TODAY)
+        self.assertNotIn(self.alpha, run.line_ids.partner_id, "a call instead of the mail")
+        self.assertIn(self.beta, run.line_ids.partner_id, "a call besides the mail")
+        self.assertIn(self.gamma, run.line_ids.partner_id, "takes no call: mailed")
+        calls = self.env["relance.call"].search([("company_id", "=", self.company.id)])
+        self.assertEqual(calls.partner_id, self.alpha | self.beta)
+        self.assertEqual(calls.run_id.run_type, "call")
+        self.assertEqual(self.alpha_20.relance_level, 2)

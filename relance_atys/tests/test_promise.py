@@ -112,6 +112,23 @@ class TestPromises(RelanceCommon):
         after = self._propose(promise.date + timedelta(days=1))
         self.assertEqual(self._group(after, self.alpha).broken_promise, promise.date)
 
+    def test_the_next_letter_says_the_promise_was_not_kept(self):
+        promise = self._promise(self.alpha)
+        after = promise.date + timedelta(days=1)
+        wizard = self.env["relance.edition"].create({"date": after, "output": "letters"})
+        wizard.action_review()
+        pline = wizard.partner_line_ids.filtered(lambda pl: pl.partner_id == self.alpha)
+        self.assertEqual(pline.broken_promise, promise.date)
+        letters = self.env["relance.letter"]._letters(self.company, after, pline.line_ids)
+        sentence = letters[0]._letter_broken_promise()
+        # in the customer's language (French here)
+        self.assertIn("Vous nous aviez promis un règlement pour le", sentence)
+        self.assertIn(promise.date.strftime("%d/%m/%Y"), sentence)
+        beta = wizard.partner_line_ids.filtered(lambda pl: pl.partner_id == self.beta)
+        self.assertFalse(beta.broken_promise)
+        beta_letter = self.env["relance.letter"]._letters(self.company, after, beta.line_ids)
+        self.assertEqual(beta_letter[0]._letter_broken_promise(), "")
+
     def test_customer_promise_kept_by_a_payment_of_its_amount(self):
         promise = self._promise(self.alpha, amount=250.0)
         self.assertEqual(promise.due_amount, 250.0)
@@ -195,6 +212,38 @@ class TestPromises(RelanceCommon):
         self.assertEqual(
             self.env["relance.promise"].search(self.alpha.action_relance_promises()["domain"]),
             promise,
+        )
+
+    def test_promise_from_the_review_unticks_what_it_holds(self):
+        wizard = self.env["relance.edition"].create({"date": TODAY, "output": "control"})
+        wizard.action_review()
+        promise = (
+            self.env["relance.promise"]
+            .with_context(relance_edition_id=wizard.id)
+            .create(
+                {
+                    "partner_id": self.alpha.id,
+                    "date": self.today + timedelta(days=5),
+                    "move_ids": [(6, 0, self.alpha_40.ids)],
+                }
+            )
+        )
+        action = promise.action_save_back()
+        self.assertEqual(action["res_id"], wizard.id, "back to the review")
+        alpha = wizard.partner_line_ids.filtered(lambda pl: pl.partner_id == self.alpha)
+        self.assertTrue(alpha.selected)
+        held = alpha.line_ids.filtered(lambda line: not line.selected)
+        self.assertEqual(held.move_id, self.alpha_40)
+        pause = (
+            self.env["relance.promise"]
+            .with_context(relance_edition_id=wizard.id)
+            .create({"partner_id": self.beta.id, "kind": "pause", "date": self.today})
+        )
+        pause.action_save_back()
+        beta = wizard.partner_line_ids.filtered(lambda pl: pl.partner_id == self.beta)
+        self.assertFalse(beta.selected)
+        self.assertEqual(
+            promise.with_context({}).action_save_back()["type"], "ir.actions.act_window_close"
         )
 
     def test_query_count_constant_with_promises(self):

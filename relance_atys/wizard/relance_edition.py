@@ -330,7 +330,9 @@ class RelanceEdition(models.TransientModel):
         """The calls of the ticked customers due a level with a phone call."""
         self.ensure_one()
         check_company(self)
-        lines = self._lines_of(self._letter_partner_lines())
+        lines = self.env["relance.service"]._line_values(
+            self._lines_of(self._letter_partner_lines()), "called", "call"
+        )
         run = self.env["relance.call"]._plan_calls(self.company_id, self._run_options(), lines)
         return run._get_form_action()
 
