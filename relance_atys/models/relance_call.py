@@ -34,12 +34,10 @@ class RelanceCall(models.Model):
         "res.partner", string="Customer", required=True, readonly=True, index=True
     )
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
-    run_id = fields.Many2one(
-        "relance.run", string="Run", readonly=True, index=True, ondelete="cascade"
-    )
+    run_id = fields.Many2one("relance.run", readonly=True, index=True, ondelete="cascade")
     level = fields.Integer(readonly=True, aggregator=False)
     step = fields.Selection(CALL_STEPS, readonly=True)
-    collector_id = fields.Many2one("res.users", string="Collector", readonly=True, index=True)
+    collector_id = fields.Many2one("res.users", readonly=True, index=True)
     date = fields.Date(string="Call planned on", readonly=True)
     move_ids = fields.Many2many("account.move", string="Invoices", readonly=True)
     summary = fields.Html(readonly=True, sanitize=True, help="What the customer owes, as planned.")
@@ -52,7 +50,7 @@ class RelanceCall(models.Model):
     promise_date = fields.Date(string="Promised for")
     promise_amount = fields.Monetary(string="Amount promised", currency_field="currency_id")
     currency_id = fields.Many2one(related="company_id.currency_id")
-    promise_id = fields.Many2one("relance.promise", string="Promise", readonly=True)
+    promise_id = fields.Many2one("relance.promise", readonly=True)
     result_date = fields.Datetime(readonly=True)
     result_user_id = fields.Many2one("res.users", string="Called by", readonly=True)
 
@@ -88,7 +86,7 @@ class RelanceCall(models.Model):
         proposed = {}  # the level each customer's call is for
         for line in lines:
             line.update(channel="call", outcome="skipped" if line.get("is_deduction") else "called")
-            if not line.get("is_deduction"):
+            if engine.call_step(steps.get(line["level_after"]), True):  # the call's level
                 proposed[line["partner_id"]] = max(
                     proposed.get(line["partner_id"], 0), line["level_after"]
                 )

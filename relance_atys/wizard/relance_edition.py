@@ -353,7 +353,7 @@ class RelanceEditionPartner(models.TransientModel):
     partner_ref = fields.Char(related="partner_id.ref", string="Ref.")
     zip = fields.Char(related="partner_id.zip")
     salesperson_id = fields.Many2one(related="partner_id.user_id", string="Salesperson")
-    collector_id = fields.Many2one("res.users", string="Collector", readonly=True)
+    collector_id = fields.Many2one("res.users", readonly=True)
     broken_promise = fields.Date(string="Promise not kept", readonly=True)
     current_level = fields.Integer(readonly=True, aggregator=False)
     current_date = fields.Date(string="Last dunning", readonly=True)
@@ -424,7 +424,7 @@ class RelanceEditionLine(models.TransientModel):
     )
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     level_after = fields.Integer(string="Proposed level", readonly=True, aggregator=False)
-    collector_id = fields.Many2one("res.users", string="Collector", readonly=True)
+    collector_id = fields.Many2one("res.users", readonly=True)
 
     def action_back_to_proposal(self):
         """From the control list (its button, whatever the lines ticked): the proposal
