@@ -107,6 +107,12 @@ class RelanceCall(models.Model):
         self._create_calls(company, run, lines, proposed)
         return run
 
+    @api.model
+    def _plan_review_calls(self, company, options, lines):
+        """The review's front door: its ticked document ``lines``; the run's form."""
+        values = self.env["relance.service"]._line_values(lines, "called", "call")
+        return self._plan_calls(company, options, values)._get_form_action()
+
     @staticmethod
     def _moves(line):
         return (line["level_after"], line.get("date_after")) != (

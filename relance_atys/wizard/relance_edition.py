@@ -14,7 +14,6 @@ SORTS = [
     ("zip", "Zip code"),
     ("ref", "Customer reference"),
     ("user", "Salesperson"),
-    ("collector", "Collector"),
 ]
 SELECTIONS = [
     (engine.SELECT_NEVER, "Never dunned documents (level 0)"),
@@ -26,7 +25,6 @@ FILTERS = (
     "partner_ids",
     "category_ids",
     "user_ids",
-    "collector_ids",
     "payment_method_line_ids",
     "payment_term_ids",
 )
@@ -85,9 +83,6 @@ class RelanceEdition(models.TransientModel):
     )
     category_ids = fields.Many2many("res.partner.category", string="Customer tags")
     user_ids = fields.Many2many("res.users", string="Salespersons")
-    collector_ids = fields.Many2many(
-        "res.users", "relance_edition_collector_rel", string="Collectors"
-    )
     payment_method_line_ids = fields.Many2many(
         "account.payment.method.line",
         string="Payment methods",
@@ -326,16 +321,6 @@ class RelanceEdition(models.TransientModel):
             )
         return run._get_form_action()
 
-    def action_plan_calls(self):
-        """The calls of the ticked customers due a level with a phone call."""
-        self.ensure_one()
-        check_company(self)
-        lines = self.env["relance.service"]._line_values(
-            self._lines_of(self._letter_partner_lines()), "called", "call"
-        )
-        run = self.env["relance.call"]._plan_calls(self.company_id, self._run_options(), lines)
-        return run._get_form_action()
-
     def _check_manager(self):
         message = self.env._("Only dunning managers can record a definitive dunning.")
         check_manager(self.env, message)
@@ -353,8 +338,6 @@ class RelanceEditionPartner(models.TransientModel):
     partner_ref = fields.Char(related="partner_id.ref", string="Ref.")
     zip = fields.Char(related="partner_id.zip")
     salesperson_id = fields.Many2one(related="partner_id.user_id", string="Salesperson")
-    collector_id = fields.Many2one("res.users", readonly=True)
-    broken_promise = fields.Date(string="Promise not kept", readonly=True)
     current_level = fields.Integer(readonly=True, aggregator=False)
     current_date = fields.Date(string="Last dunning", readonly=True)
     new_level = fields.Integer(string="New level", readonly=True, aggregator=False)
@@ -424,7 +407,6 @@ class RelanceEditionLine(models.TransientModel):
     )
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     level_after = fields.Integer(string="Proposed level", readonly=True, aggregator=False)
-    collector_id = fields.Many2one("res.users", readonly=True)
 
     def action_back_to_proposal(self):
         """From the control list (its button, whatever the lines ticked): the proposal
