@@ -253,7 +253,7 @@ def promises_on_tenth(env, _prepared):
                        WHERE m.commercial_partner_id = h.partner_id
                          AND m.move_type = 'out_invoice' AND m.amount_residual > 0
                        ORDER BY m.id LIMIT 1)
-          FROM relance_promise h WHERE h.id %% 3 = 0
+          FROM relance_promise h WHERE h.id % 3 = 0
         """
     )
     env.cr.execute(
