@@ -28,7 +28,8 @@ class RelanceEdition(models.TransientModel):
 
     def action_plan_calls(self):
         """The calls of the ticked customers due a level with a phone call."""
-        lines = self._lines_of(self._letter_partner_lines())
+        nothing = self.env._("No customer is ticked: no call to plan.")
+        lines = self._lines_of(self._ticked_partner_lines(nothing))
         return self.env["relance.call"]._plan_review_calls(
             self.company_id, self._run_options(), lines
         )
