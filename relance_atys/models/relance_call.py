@@ -139,15 +139,15 @@ class RelanceCall(models.Model):
         steps = self._call_steps(company)
         calls = self._call_lines(company, lines, steps)
         called = {line["partner_id"] for line in calls}
-        instead = {
-            line["move_id"]
+        instead = {  # the échéances a call replaces the mail of
+            line["move_line_id"]
             for line in calls
             if not line.get("is_deduction") and steps.get(line["level_after"]) == engine.CALL_ONLY
         }
         mails = [
             line
             for line in lines
-            if not (line["partner_id"] in called and line["move_id"] in instead)
+            if not (line["partner_id"] in called and line["move_line_id"] in instead)
         ]
         mailed = {line["partner_id"] for line in mails if line["outcome"] == "planned"}
         return [line for line in mails if line["partner_id"] in mailed], calls

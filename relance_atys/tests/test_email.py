@@ -11,16 +11,10 @@ from odoo.addons.queue_job.tests.common import trap_jobs
 
 FAKE_PDF = b"%PDF-1.4 invoice"
 # one more since the security and date checks met, one more since the run lines go in
-<<<<<<< HEAD
-# one INSERT (their ids drawn first, then the rows); the same at 2 and 6
-CLICK = 32
-BATCH = 37  # one more since the amount a mail lists is its échéance's (their lines read)
-=======
 # one INSERT (their ids drawn first, then the rows); one more for the edition's
 # collectors filter (issue 17); the same at 2 and 6
 CLICK = 33
-BATCH = 36
->>>>>>> 7f0a8be (Plan the calls: the ticked customers through the edition's _ticked_partner_lines (issue 13 renamed it); the email click's query count with the collectors filter)
+BATCH = 37  # one more since the amount a mail lists is its échéance's (their lines read)
 
 
 @tagged("post_install", "-at_install")
