@@ -114,6 +114,8 @@ class Hold:
     until: date
     move_ids: frozenset[int] = frozenset()
     kept: bool = False
+    # échéances (receivable lines): when given, the hold covers these only
+    line_ids: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,9 +438,7 @@ def holding(item: Item, partner: Partner, as_of: date) -> Hold | None:
     holds = [
         hold
         for hold in partner.holds
-        if not hold.kept
-        and as_of <= hold.until
-        and (not hold.move_ids or _move_of(item) in hold.move_ids)
+        if not hold.kept and as_of <= hold.until and _covers(hold, item)
     ]
     return max(holds, key=_until, default=None)
 
@@ -470,6 +470,14 @@ def call_step(step: str | None, takes_calls: bool) -> bool:
     """Whether a customer due a level of call step ``step`` is called: the level
     has a call and the customer's profile takes calls."""
     return step in (CALL_ALSO, CALL_ONLY) and takes_calls
+
+
+def _covers(hold: Hold, item: Item) -> bool:
+    """Whether ``hold`` covers ``item``: its échéances if it names some, else its
+    invoices if it names some, else every document of the customer."""
+    if hold.line_ids:
+        return item.id in hold.line_ids
+    return not hold.move_ids or _move_of(item) in hold.move_ids
 
 
 def _until(hold: Hold) -> date:

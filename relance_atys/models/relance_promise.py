@@ -51,6 +51,17 @@ class RelancePromise(models.Model):
         "('payment_state', 'in', ('not_paid', 'partial'))]",
         help="Empty: the promise or the pause holds every document of the customer.",
     )
+    line_ids = fields.Many2many(
+        "account.move.line",
+        "relance_promise_echeance_rel",
+        "promise_id",
+        "line_id",
+        string="Due dates",
+        domain="[('move_id', 'in', move_ids), ('display_type', '=', 'payment_term'), "
+        "('reconciled', '=', False)]",
+        help="Instalments of the invoices above (échéances): when given, the promise or "
+        "the pause holds these only.",
+    )
     date = fields.Date(
         required=True,
         tracking=True,
@@ -104,7 +115,7 @@ class RelancePromise(models.Model):
         if not self.id or not self.create_date:
             return 0.0
         if self.move_ids:
-            residual = sum(self.move_ids.mapped("amount_residual"))
+            residual = self._documents_residual()
             return self.currency_id.round(max(self.due_amount - residual, 0.0))
         lines = (
             self.env["account.move.line"]
@@ -125,7 +136,9 @@ class RelancePromise(models.Model):
         )
         return self.currency_id.round(-(lines[0][0] or 0.0))
 
-    @api.depends("date", "kind", "due_amount", "move_ids.amount_residual")
+    @api.depends(
+        "date", "kind", "due_amount", "move_ids.amount_residual", "line_ids.amount_residual"
+    )
     def _compute_state(self):
         """Kept once paid, broken once its date passed unpaid (engine.promise_state);
         a pause is never kept nor broken: open, then over. Refreshed each night
@@ -181,7 +194,7 @@ class RelancePromise(models.Model):
         self._check_vals(vals)
         with self.env.cr.savepoint():  # refused documents: nothing recorded
             result = super().write(vals)
-            if {"move_ids", "partner_id", "company_id"} & set(vals):
+            if {"move_ids", "line_ids", "partner_id", "company_id"} & set(vals):
                 for promise in self:
                     promise._check_documents()
         return result
@@ -240,17 +253,25 @@ class RelancePromise(models.Model):
             raise UserError(
                 _("These invoices are not the customer's: %s", ", ".join(strangers.mapped("name")))
             )
+        if self.line_ids.move_id - self.move_ids:
+            raise UserError(_("The due dates chosen must be instalments of the invoices chosen."))
         if len(self.move_ids.currency_id) > 1:
             raise UserError(
                 _("A promise covers invoices in one currency: record one promise per currency.")
             )
+
+    def _documents_residual(self):
+        """What is left to pay on the promise's due dates, else on its invoices."""
+        if self.line_ids:
+            return sum(self.line_ids.mapped("amount_residual_currency"))
+        return sum(self.move_ids.mapped("amount_residual"))
 
     def _due_when_recorded(self):
         """The amount the promise is kept at (see ``due_amount``)."""
         if self.amount:
             return self.amount
         if self.move_ids:
-            return sum(self.move_ids.mapped("amount_residual"))
+            return self._documents_residual()
         groups = (
             self.env["account.move.line"]
             .sudo()
@@ -304,6 +325,7 @@ class RelancePromise(models.Model):
                 lambda line: (
                     line.partner_id == self.partner_id
                     and (not self.move_ids or line.move_id in self.move_ids)
+                    and (not self.line_ids or line.move_line_id in self.line_ids)
                 )
             )
             held.selected = False

@@ -133,11 +133,13 @@ PARTNERS_SQL = """
            (p.relance_date->>%(company_key)s)::date,
            COALESCE(p.relance_enabled, false), COALESCE(p.relance_excluded, false),
            COALESCE(p.relance_mode = 'manual', false),
-           -- its promises and pauses not kept (kind, date, invoices)
+           -- its promises and pauses not kept (kind, date, invoices, échéances)
            (SELECT json_agg(json_build_array(
                        h.kind, h.date,
                        ARRAY(SELECT r.move_id FROM relance_promise_account_move_rel r
-                              WHERE r.promise_id = h.id)))
+                              WHERE r.promise_id = h.id),
+                       ARRAY(SELECT e.line_id FROM relance_promise_echeance_rel e
+                              WHERE e.promise_id = h.id)))
               FROM relance_promise h
              WHERE h.partner_id = p.id AND h.company_id = %(company)s
                AND h.active AND h.state != 'kept')
@@ -367,8 +369,13 @@ class RelanceService(models.AbstractModel):
     @staticmethod
     def _engine_partner(*row):
         holds = tuple(
-            engine.Hold(kind, fields.Date.to_date(until), frozenset(move_ids or ()))
-            for kind, until, move_ids in row[-1] or ()
+            engine.Hold(
+                kind,
+                fields.Date.to_date(until),
+                frozenset(move_ids or ()),
+                line_ids=frozenset(line_ids or ()),
+            )
+            for kind, until, move_ids, line_ids in row[-1] or ()
         )
         return engine.Partner(*row[:-1], holds=holds)
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from freezegun import freeze_time
 
-from odoo import fields
+from odoo import Command, fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
 
@@ -64,6 +64,50 @@ class TestPromises(RelanceCommon):
         fate = self._fate(self._propose())
         self.assertEqual(fate[self.alpha_40.id], (engine.R_PROMISED, promise.date))
         self.assertEqual(fate[self.alpha_20.id], 2)
+
+    def test_promise_on_one_echeance_holds_that_instalment_only(self):
+        """Terms "30 % now, 70 % at 30 days", both late: a promise on the first
+        instalment holds it, the second is dunned."""
+        term = self.env["account.payment.term"].create(
+            {
+                "name": "30 % now, 70 % at 30 days",
+                "line_ids": [
+                    Command.create({"value": "percent", "value_amount": 30, "nb_days": 0}),
+                    Command.create({"value": "percent", "value_amount": 70, "nb_days": 30}),
+                ],
+            }
+        )
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.beta.id,
+                "invoice_date": TODAY - timedelta(days=60),
+                "invoice_payment_term_id": term.id,
+                "invoice_line_ids": [
+                    Command.create(
+                        {"name": "Prestation", "quantity": 1, "price_unit": 1000.0, "tax_ids": []}
+                    )
+                ],
+            }
+        )
+        invoice.action_post()
+        first, second = invoice.line_ids.filtered(
+            lambda line: line.display_type == "payment_term"
+        ).sorted("date_maturity")
+        promise = self._promise(
+            self.beta, move_ids=[(6, 0, invoice.ids)], line_ids=[(6, 0, first.ids)]
+        )
+        self.assertEqual(promise.due_amount, 300.0)
+        fate = self._fate(self._propose())
+        self.assertEqual(fate[first.id], (engine.R_PROMISED, promise.date))
+        self.assertEqual(fate[second.id], 2)
+        with self.assertRaisesRegex(UserError, "instalments of the invoices chosen"):
+            self._promise(
+                self.beta, move_ids=[(6, 0, self.beta_20.ids)], line_ids=[(6, 0, first.ids)]
+            )
+        self._pay(invoice, 300.0)  # Odoo allocates it to the first instalment
+        self.assertEqual(promise.paid_amount, 300.0)
+        self.assertEqual(promise.state, "kept")
 
     def test_review_says_why_with_the_date(self):
         promise = self._promise(self.alpha)
