@@ -8,6 +8,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from .common import TODAY, RelanceCommon
+from .test_promise import fate_of
 from odoo.addons.relance_atys import engine
 
 
@@ -79,9 +80,7 @@ class TestCallStep(RelanceCommon):
         proposal = self.env["relance.service"]._propose(
             self.company, {"date": TODAY + timedelta(days=40)}
         )
-        self.assertEqual(
-            {s.item_id: s.reason for s in proposal.skipped}.get(self.alpha_20.id), engine.R_PROMISED
-        )
+        self.assertEqual(fate_of(self.env, proposal)[self.alpha_20][0], engine.R_PROMISED)
 
     def test_result_without_a_note_is_recorded_as_such(self):
         run = self._plan()

@@ -13,6 +13,15 @@ from .common import TODAY, RelanceCommon
 from odoo.addons.relance_atys import engine
 
 
+def fate_of(env, proposal):
+    by_id = {p.item.id: p.level for g in proposal.groups for p in g.proposed}
+    by_id.update({s.item_id: (s.reason, s.until) for s in proposal.skipped})
+    lines = env["account.move.line"].browse(list(by_id))
+    fate = {line: by_id[line.id] for line in lines}
+    fate.update({line.move_id: by_id[line.id] for line in lines})
+    return fate
+
+
 @tagged("post_install", "-at_install")
 class TestPromises(RelanceCommon):
     @classmethod
@@ -34,10 +43,9 @@ class TestPromises(RelanceCommon):
         return self.env["relance.service"]._propose(self.company, {"date": as_of, **options})
 
     def _fate(self, proposal):
-        """{invoice: level proposed, or (reason, date) skipped}"""
-        fate = {p.item.id: p.level for g in proposal.groups for p in g.proposed}
-        fate.update({s.item_id: (s.reason, s.until) for s in proposal.skipped})
-        return fate
+        """{échéance, and its invoice (one instalment): level proposed, or (reason,
+        date) skipped}; keyed by records, the items being receivable lines"""
+        return fate_of(self.env, proposal)
 
     def _group(self, proposal, partner):
         return next(g for g in proposal.groups if g.partner_id == partner.id)
@@ -48,13 +56,13 @@ class TestPromises(RelanceCommon):
         promise = self._promise(self.alpha, amount=600.0, note="Virement annoncé")
         until = promise.date
         fate = self._fate(self._propose())
-        self.assertEqual(fate[self.alpha_20.id], (engine.R_PROMISED, until))
-        self.assertEqual(fate[self.alpha_40.id], (engine.R_PROMISED, until))
-        self.assertEqual(fate[self.beta_20.id], 2, "another customer is dunned as before")
+        self.assertEqual(fate[self.alpha_20], (engine.R_PROMISED, until))
+        self.assertEqual(fate[self.alpha_40], (engine.R_PROMISED, until))
+        self.assertEqual(fate[self.beta_20], 2, "another customer is dunned as before")
         # on the promised day itself, still held; the day after, dunned again, flagged
-        self.assertEqual(self._fate(self._propose(until))[self.alpha_40.id][0], engine.R_PROMISED)
+        self.assertEqual(self._fate(self._propose(until))[self.alpha_40][0], engine.R_PROMISED)
         after = self._propose(until + timedelta(days=1))
-        self.assertEqual(self._fate(after)[self.alpha_40.id], 3)
+        self.assertEqual(self._fate(after)[self.alpha_40], 3)
         self.assertEqual(self._group(after, self.alpha).broken_promise, until)
         self.assertIsNone(self._group(after, self.beta).broken_promise)
 
@@ -62,8 +70,8 @@ class TestPromises(RelanceCommon):
         promise = self._promise(self.alpha, move_ids=[(6, 0, self.alpha_40.ids)])
         self.assertEqual(promise.due_amount, 400.0)
         fate = self._fate(self._propose())
-        self.assertEqual(fate[self.alpha_40.id], (engine.R_PROMISED, promise.date))
-        self.assertEqual(fate[self.alpha_20.id], 2)
+        self.assertEqual(fate[self.alpha_40], (engine.R_PROMISED, promise.date))
+        self.assertEqual(fate[self.alpha_20], 2)
 
     def test_promise_on_one_echeance_holds_that_instalment_only(self):
         """Terms "30 % now, 70 % at 30 days", both late: a promise on the first
@@ -99,8 +107,8 @@ class TestPromises(RelanceCommon):
         )
         self.assertEqual(promise.due_amount, 300.0)
         fate = self._fate(self._propose())
-        self.assertEqual(fate[first.id], (engine.R_PROMISED, promise.date))
-        self.assertEqual(fate[second.id], 2)
+        self.assertEqual(fate[first], (engine.R_PROMISED, promise.date))
+        self.assertEqual(fate[second], 2)
         with self.assertRaisesRegex(UserError, "instalments of the invoices chosen"):
             self._promise(
                 self.beta, move_ids=[(6, 0, self.beta_20.ids)], line_ids=[(6, 0, first.ids)]
@@ -118,20 +126,18 @@ class TestPromises(RelanceCommon):
 
     def test_pause_holds_then_ends_without_a_broken_flag(self):
         pause = self._promise(self.beta, days=20, kind="pause", note="Litige en cours")
-        self.assertEqual(
-            self._fate(self._propose())[self.beta_20.id], (engine.R_PAUSED, pause.date)
-        )
+        self.assertEqual(self._fate(self._propose())[self.beta_20], (engine.R_PAUSED, pause.date))
         self.assertIn(
             "Beta: paused until", self.env["relance.service"]._skipped_text(self._propose())
         )
         after = self._propose(pause.date + timedelta(days=1))
-        self.assertEqual(self._fate(after)[self.beta_20.id], 3)
+        self.assertEqual(self._fate(after)[self.beta_20], 3)
         self.assertIsNone(self._group(after, self.beta).broken_promise)
         self.assertEqual(pause.state, "open")
 
     def test_archived_promise_holds_nothing(self):
         self._promise(self.alpha).active = False
-        self.assertEqual(self._fate(self._propose())[self.alpha_20.id], 2)
+        self.assertEqual(self._fate(self._propose())[self.alpha_20], 2)
 
     # -- kept, broken, paid partly --------------------------------------------
 
@@ -190,7 +196,7 @@ class TestPromises(RelanceCommon):
         self.assertEqual(promise.paid_amount, 250.0)
         self.assertEqual(promise.state, "kept")
         # kept: it holds nothing any more
-        self.assertEqual(self._fate(self._propose())[self.alpha_20.id], 2)
+        self.assertEqual(self._fate(self._propose())[self.alpha_20], 2)
 
     def test_cron_breaks_promises_whose_date_passed(self):
         promise = self._promise(self.alpha, amount=250.0)
@@ -332,7 +338,7 @@ class TestProfileAndCollector(RelanceCommon):
     def test_manual_only_customer_left_out_unless_named(self):
         proposal = self._propose()
         self.assertEqual(
-            {s.item_id: s.reason for s in proposal.skipped}[self.manual_20.id],
+            fate_of(self.env, proposal)[self.manual_20][0],
             engine.R_MANUAL_ONLY,
         )
         self.assertIn(
