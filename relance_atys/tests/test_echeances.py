@@ -6,10 +6,12 @@ import io
 from datetime import timedelta
 
 import openpyxl
+from lxml import etree
 
 from odoo import Command
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+from odoo.tools.safe_eval import safe_eval
 
 from .common import TODAY, RelanceCommon
 
@@ -189,3 +191,17 @@ class TestEcheances(RelanceCommon):
         )  # fmt: skip
         due_subtotals = [row for row in rows if str(row[1]).startswith("Subtotal due")]
         self.assertEqual(len(due_subtotals), 4, "one per due date: 150, 60, 30, 20 days late")
+
+    # -- the invoices' list --------------------------------------------------------
+
+    def test_overdue_filter_finds_a_late_first_instalment(self):
+        """ "Overdue, to dun" reads the échéances: the invoice whose 30 % is late, due
+        (Odoo's due date, the 70 %'s) in 60 days, is found."""
+        view = self.env.ref("account.view_account_invoice_filter")
+        arch = etree.fromstring(self.env["account.move"].get_view(view.id, "search")["arch"])
+        (overdue,) = arch.xpath("//filter[@name='relance_overdue']")
+        domain = safe_eval(overdue.get("domain"), {"context_today": lambda: TODAY})
+        domain += [("partner_id", "=", self.alpha.id)]
+        self.assertEqual(self.env["account.move"].search(domain), self.first_due | self.single)
+        self.first_due.relance_excluded = True
+        self.assertEqual(self.env["account.move"].search(domain), self.single)
