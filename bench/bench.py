@@ -51,6 +51,7 @@ MEASURES = [
     "review",
     "xlsx",
     "letters",
+    "notices",
     "definitive",
     "signature",
     "dashboard",

@@ -339,6 +339,16 @@ def render_letters(env, wizard):
     return pdf
 
 
+def notices_setup(env, wizard_id):
+    """The same letters as formal notices with their penalties, each followed by its
+    customer's statement of account (the settings rolled back with the run)."""
+    wizard = env["relance.edition"].browse(wizard_id)
+    env["relance.level"].search([("company_id", "=", wizard.company_id.id)]).formal_notice = True
+    wizard.company_id.write({"relance_penalties": True, "relance_indemnity": True})
+    wizard.attach_statement = True
+    return wizard
+
+
 def pdf_count(env, wizard, pdf):
     return {
         "letters": len(wizard._selected_partner_lines()),
@@ -670,6 +680,11 @@ def measures(letters):
         ),
         "letters": Measure(
             f"{letters:,} letters, one PDF", render_letters, setup=prepared_wizard,
+            prepare=lambda env: reviewed_letters(env, letters), count=pdf_count,
+        ),
+        "notices": Measure(
+            f"{letters:,} formal notices with penalties and statements, one PDF",
+            render_letters, setup=notices_setup,
             prepare=lambda env: reviewed_letters(env, letters), count=pdf_count,
         ),
         "definitive": Measure(

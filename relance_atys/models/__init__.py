@@ -3,6 +3,7 @@ from . import res_config_settings
 from . import relance_level
 from . import relance_penalty_rate
 from . import relance_penalty
+from . import relance_penalty_invoice
 from . import relance_statement
 from . import res_partner
 from . import relance_promise

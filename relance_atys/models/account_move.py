@@ -62,6 +62,16 @@ class AccountMove(models.Model):
     relance_line_ids = fields.One2many(
         "relance.run.line", "move_id", string="Dunning history", readonly=True
     )
+    relance_penalty_run_id = fields.Many2one(
+        "relance.run",
+        string="Penalties of dunning run",
+        copy=False,
+        readonly=True,
+        index="btree_not_null",
+        ondelete="restrict",
+        help="This invoice claims the late-payment penalties and recovery indemnities "
+        "of that run's formal notices.",
+    )
     relance_residual = fields.Monetary(
         string="Due (currency)",
         compute="_compute_relance_residual",

@@ -9,6 +9,7 @@ lines failed and gives the documents their previous level, and
 `_resend_failed` queues it again and records the levels again.
 """
 
+import json
 import re
 from collections import defaultdict
 
@@ -243,8 +244,9 @@ class RelanceMailer(models.AbstractModel):
         """The mail of a reminder by hand to ``partner``, from what its writer gave
         (``mail``: ``sender``, ``email_to`` and ``email_cc`` as typed, ``subject``,
         ``body``, its files ``attachments``, ``attach_invoices``: the PDFs of the
-        invoices of ``lines`` too): at least one recipient, valid addresses, a
-        subject, the files readable and within the limits."""
+        invoices of ``lines`` too, ``attach_statement``: the customer's statement
+        of account at today): at least one recipient, valid addresses, a subject,
+        the files readable and within the limits."""
         email_to = self._split_addresses(mail["email_to"])
         if not email_to:
             raise UserError(self.env._("Give at least one recipient address."))
@@ -256,6 +258,10 @@ class RelanceMailer(models.AbstractModel):
         if mail["attach_invoices"]:
             pdfs = self._invoice_attachments(lines.move_id)
             attachments |= self.env["ir.attachment"].union(*pdfs.values())
+        if mail.get("attach_statement"):
+            today = fields.Date.context_today(self)
+            statement = self.env["relance.statement"]._attachments(company, partner, today)
+            attachments |= statement[partner]
         self._check_attachments(attachments)
         lang = partner.lang or self.env.lang
         return {
@@ -448,6 +454,7 @@ class RelanceMailer(models.AbstractModel):
         mail_lines = lines.filtered(lambda line: line.partner_id in todo.partner_id)
         levels = {level.number: level for level in service._get_levels(run.company_id)}
         pdfs = self._invoice_attachments(mail_lines.move_id)
+        statements = self._statement_attachments(run, todo.partner_id)
         sender = {
             "author_id": self.env.user.partner_id.id,
             "email_from": self._company_sender_address(run.company_id),
@@ -457,6 +464,8 @@ class RelanceMailer(models.AbstractModel):
             try:
                 with self.env.cr.savepoint():
                     values = self._run_mail_values(run, partner, partner_lines, levels, pdfs)
+                    if partner in statements:
+                        values["attachment_ids"].append(statements[partner].id)
                     mail = self._queue_mail(partner, dict(sender, **values))
             except psycopg2.Error:
                 raise  # the database's (a serialization failure): queue_job runs the batch again
@@ -469,6 +478,14 @@ class RelanceMailer(models.AbstractModel):
         service._write_run_levels(run, done)
         self._trigger_mail_queue()
         return f"{len(done.partner_id)} mail(s) queued"
+
+    @api.model
+    def _statement_attachments(self, run, partners):
+        """{customer: its statement of account at the run's date} when the run's
+        options ask for it (one wkhtmltopdf call for the batch), else {}."""
+        if not json.loads(run.parameters or "{}").get("statement"):
+            return {}
+        return self.env["relance.statement"]._attachments(run.company_id, partners, run.date)
 
     @api.model
     def _run_mail_values(self, run, partner, lines, levels, pdfs):

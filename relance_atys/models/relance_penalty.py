@@ -19,6 +19,7 @@ DUES_SQL = """
       JOIN account_account a ON a.id = l.account_id
      WHERE l.move_id = ANY(%s)
        AND m.move_type = 'out_invoice'
+       AND m.relance_penalty_run_id IS NULL  -- no penalty on penalties
        AND a.account_type = 'asset_receivable'
        AND l.amount_currency > 0
        AND NOT l.reconciled

@@ -97,6 +97,12 @@ class RelanceRun(models.Model):
     done_count = fields.Integer(compute="_compute_counts", string="Done")
     skipped_count = fields.Integer(compute="_compute_counts", string="Skipped")
     failed_count = fields.Integer(compute="_compute_counts", string="Failed")
+    penalty_move_ids = fields.One2many(
+        "account.move", "relance_penalty_run_id", string="Penalty invoices", readonly=True
+    )
+    penalty_move_count = fields.Integer(
+        compute="_compute_penalty_move_count", string="Number of penalty invoices"
+    )
     cancelled_by_id = fields.Many2one("res.users", readonly=True)
     cancel_date = fields.Datetime(readonly=True)
 
@@ -315,6 +321,28 @@ class RelanceRun(models.Model):
     def action_cancel(self):
         """Give back the levels this run recorded (managers only)."""
         return self.env["relance.service"]._cancel_runs(self)
+
+    def action_invoice_penalties(self):
+        """Invoice the penalties and indemnities its formal notices claimed (managers)."""
+        self.ensure_one()
+        moves = self.env["relance.penalty.invoice"]._invoice_run(self)
+        return self._penalty_moves_action(moves)
+
+    def action_open_penalty_moves(self):
+        self.ensure_one()
+        return self._penalty_moves_action(self.penalty_move_ids)
+
+    def _penalty_moves_action(self, moves):
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "account.action_move_out_invoice_type"
+        )
+        action.update(domain=[("id", "in", moves.ids)], context={"create": False})
+        return action
+
+    @api.depends("penalty_move_ids")
+    def _compute_penalty_move_count(self):
+        for run in self:
+            run.penalty_move_count = len(run.penalty_move_ids)
 
     def action_resend_failed(self):
         return self.env["relance.service"]._resend_failed(self)

@@ -1754,7 +1754,9 @@ class RelanceService(models.AbstractModel):
                     later=later.run_id.name,
                 )
             )
+        self.env["relance.penalty.invoice"]._check_cancellable(run)
         self._restore_documents(lines)
+        self.env["relance.penalty.invoice"]._cancel_moves(run)
         if run.run_type != "manual":
             self._restore_partners(run.company_id, lines)
         # mails of the run still waiting in the queue do not leave any more

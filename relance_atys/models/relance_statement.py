@@ -8,7 +8,12 @@ from odoo.exceptions import UserError
 from odoo.tools import format_date
 
 from .. import statement
-from ..report.relance_letter import letter_zoom, number_letter_pages
+from ..report.relance_letter import (
+    letter_page_counts,
+    letter_zoom,
+    number_letter_pages,
+    split_parts,
+)
 from ..report.relance_xlsx import write_statement
 
 # The customer's open receivable lines in a company: échéances of invoices,
@@ -105,6 +110,40 @@ class RelanceStatement(models.AbstractModel):
 
     def _pdf(self, company, partners, as_of):
         """One PDF of the statements of ``partners``, one wkhtmltopdf call."""
+        return number_letter_pages(self._print(company, partners, as_of))
+
+    def _pdfs(self, company, partners, as_of):
+        """{customer: the PDF of its statement}, all printed in one wkhtmltopdf call."""
+        pdf = self._print(company, partners, as_of)
+        parts = split_parts(number_letter_pages(pdf), letter_page_counts(pdf))
+        if len(parts) != len(partners):
+            raise UserError(self.env._("The statements of account could not be produced."))
+        return dict(zip(partners, parts, strict=True))
+
+    def _attachments(self, company, partners, as_of):
+        """{customer: its statement, attached to it}, for mails."""
+        pdfs = self._pdfs(company, partners, as_of)
+        # a dunning user may not edit the customers its mails are logged on
+        attachments = (
+            self.env["ir.attachment"]
+            .sudo()
+            .create(
+                [
+                    {
+                        "name": self._file_name(partner, as_of, "pdf"),
+                        "raw": pdfs[partner],
+                        "mimetype": "application/pdf",
+                        "res_model": "res.partner",
+                        "res_id": partner.id,
+                    }
+                    for partner in partners
+                ]
+            )
+        )
+        return dict(zip(partners, attachments, strict=True))
+
+    def _print(self, company, partners, as_of):
+        """The statements of ``partners`` in one wkhtmltopdf call, pages not numbered."""
         report = self.env["ir.actions.report"].new({"paperformat_id": self.env.ref(PAPERFORMAT).id})
         body = Markup('<div style="page-break-after: always;"></div>').join(
             self._html(company, partner, as_of) for partner in partners
@@ -115,7 +154,7 @@ class RelanceStatement(models.AbstractModel):
         pdf = report._run_wkhtmltopdf([html.decode()])
         if not pdf or not pdf.startswith(b"%PDF"):
             raise UserError(self.env._("The statement of account could not be produced."))
-        return number_letter_pages(pdf)
+        return pdf
 
     def _xlsx(self, company, partner, as_of):
         _ = self.env._

@@ -88,6 +88,23 @@ class ResCompany(models.Model):
     relance_penalty_rate_ids = fields.One2many(
         "relance.penalty.rate", "company_id", string="Penalty rates"
     )
+    relance_penalty_product_id = fields.Many2one(
+        "product.product",
+        string="Product for invoiced penalties",
+        help="The product of the lines of the invoices of late-payment penalties and "
+        "recovery indemnities (a service, without tax: neither is subject to VAT).",
+    )
+    relance_penalty_account_id = fields.Many2one(
+        "account.account",
+        string="Income account for invoiced penalties",
+        domain="[('account_type', 'in', ('income', 'income_other'))]",
+        help="The account those lines are booked to (e.g. 7631 or 7638 for penalties).",
+    )
+    relance_attach_invoices = fields.Boolean(
+        string="Invoices after each letter",
+        help="The dunning edition prints, by default, the PDF of each invoice a letter "
+        "lists right after the letter.",
+    )
 
     def _relance_bank_account(self):
         """The bank account the letters ask to pay to: the company's first."""

@@ -36,6 +36,15 @@ class ResConfigSettings(models.TransientModel):
     relance_no_bank_account = fields.Boolean(compute="_compute_relance_no_bank_account")
     relance_penalties = fields.Boolean(related="company_id.relance_penalties", readonly=False)
     relance_indemnity = fields.Boolean(related="company_id.relance_indemnity", readonly=False)
+    relance_penalty_product_id = fields.Many2one(
+        related="company_id.relance_penalty_product_id", readonly=False
+    )
+    relance_penalty_account_id = fields.Many2one(
+        related="company_id.relance_penalty_account_id", readonly=False
+    )
+    relance_attach_invoices = fields.Boolean(
+        related="company_id.relance_attach_invoices", readonly=False
+    )
     relance_penalty_rate = fields.Float(string="Penalty rate (% a year)", digits=(5, 2))
     relance_penalty_rate_date = fields.Date(string="Rate applies from")
 

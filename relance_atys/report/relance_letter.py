@@ -265,8 +265,33 @@ class RelanceLetter(models.AbstractModel):
             )
         printed = [letter for letter in letters if letter.partner_id not in failures]
         self._check_in_pdf(pdf, printed, options)
-        pdf = number_letter_pages(pdf)  # after the check: the same text, read once
+        counts = letter_page_counts(pdf)  # the same text as the check's, read once
+        pdf = number_letter_pages(pdf)
+        if options.get("invoices"):
+            pdf = self._with_invoices(pdf, counts, printed, options)
         return pdf, failures
+
+    def _with_invoices(self, pdf, counts, letters, options):
+        """``pdf`` (of ``letters``, whose parts have ``counts`` pages) with the PDF of
+        each invoice a letter lists right after the letter (and its statement):
+        each invoice's own PDF, printed and stored on it first if it has none, as
+        the dunning mails attach them."""
+        per_letter = 2 if options.get("statement") else 1
+        if len(counts) != per_letter * len(letters):
+            raise UserError(
+                self.env._(
+                    "The invoices cannot be put after each letter: the letter template "
+                    "does not mark where each letter starts. Print them without the invoices."
+                )
+            )
+        moves = self.env["account.move"].union(*(letter._documents().move_id for letter in letters))
+        attachments = moves._relance_invoice_pdfs()
+        extras = []
+        for letter in letters:
+            extras += [[]] * (per_letter - 1)
+            documents = letter._documents().move_id
+            extras.append([attachments[m.id].raw for m in documents if m.id in attachments])
+        return insert_after_parts(pdf, counts, extras)
 
     @api.model
     def _html(self, letters, options, definitive):
@@ -360,6 +385,39 @@ def letter_page_counts(pdf):
         else:
             counts[-1] += 1
     return counts
+
+
+def insert_after_parts(pdf, counts, extras):
+    """``pdf``, whose parts have ``counts`` pages, with the pages of the PDFs of
+    ``extras[i]`` after its part i (pages copied as they are, none parsed)."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    writer = PdfFileWriter()
+    index = 0
+    for count, others in zip(counts, extras, strict=True):
+        for number in range(index, index + count):
+            writer.addPage(reader.getPage(number))
+        index += count
+        for other in others:
+            for page in PdfFileReader(io.BytesIO(other), strict=False).pages:
+                writer.addPage(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def split_parts(pdf, counts):
+    """The PDFs of the parts of ``pdf`` whose pages ``counts`` gives, in order."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    parts, index = [], 0
+    for count in counts:
+        writer = PdfFileWriter()
+        for number in range(index, index + count):
+            writer.addPage(reader.getPage(number))
+        index += count
+        out = io.BytesIO()
+        writer.write(out)
+        parts.append(out.getvalue())
+    return parts
 
 
 def number_letter_pages(pdf):

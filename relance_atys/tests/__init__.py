@@ -32,3 +32,5 @@ from . import test_echeances
 from . import test_promise
 from . import test_call
 from . import test_tour_call
+from . import test_penalty_invoice
+from . import test_letter_attachments

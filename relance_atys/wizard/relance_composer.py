@@ -56,6 +56,11 @@ class RelanceComposer(models.TransientModel):
         default=True,
         help="Attach the PDF of each ticked invoice or credit note.",
     )
+    attach_statement = fields.Boolean(
+        string="Attach the statement of account",
+        help="Attach the customer's statement of account at today: every open item, "
+        "the balance and the aged balance.",
+    )
     attachment_ids = fields.Many2many(
         "ir.attachment",
         "relance_composer_attachment_rel",
@@ -177,6 +182,7 @@ class RelanceComposer(models.TransientModel):
             sender=self.sender_id,
             attachments=self.attachment_ids,
             attach_invoices=self.attach_invoices,
+            attach_statement=self.attach_statement,
         )
         mail_values = mailer._reminder_mail_values(self.company_id, self.partner_id, lines, mail)
         uploaded = self.attachment_ids.filtered(

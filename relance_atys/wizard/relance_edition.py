@@ -79,7 +79,12 @@ class RelanceEdition(models.TransientModel):
     attach_statement = fields.Boolean(
         string="Statement of account after each letter",
         help="Each letter is followed by its customer's statement of account: every open "
-        "item, the balance and the aged balance.",
+        "item, the balance and the aged balance. In email mode, it is attached to each mail.",
+    )
+    attach_invoices = fields.Boolean(
+        string="Invoices after each letter",
+        default=lambda self: self.env.company.relance_attach_invoices,
+        help="Each letter is followed by the PDF of every invoice it lists.",
     )
     category_ids = fields.Many2many("res.partner.category", string="Customer tags")
     user_ids = fields.Many2many("res.users", string="Salespersons")
@@ -246,6 +251,7 @@ class RelanceEdition(models.TransientModel):
             template=self.template_key,
             subtotal_due=self.subtotal_due,
             statement=self.attach_statement,
+            invoices=self.attach_invoices,
         )
 
     def action_select_all(self):
