@@ -21,7 +21,7 @@ from ..report.relance_xlsx import write_statement
 STATEMENT_SQL = """
     SELECT l.id, m.id, m.name, m.move_type, COALESCE(m.invoice_date, l.date),
            COALESCE(l.date_maturity, l.date), l.currency_id, l.amount_currency,
-           l.amount_residual_currency
+           l.amount_residual_currency, lp.commercial_partner_id
       FROM account_move_line l
       JOIN account_move m ON m.id = l.move_id
       JOIN account_account a ON a.id = l.account_id
@@ -31,7 +31,7 @@ STATEMENT_SQL = """
        AND a.account_type = 'asset_receivable'
        AND NOT l.reconciled
        AND l.amount_residual_currency != 0
-       AND lp.commercial_partner_id = %(partner)s
+       AND lp.commercial_partner_id = ANY(%(partners)s)
      ORDER BY COALESCE(l.date_maturity, l.date), m.name, l.id
 """
 PAPERFORMAT = "relance_atys.paperformat_relance_letter"
@@ -41,12 +41,22 @@ class RelanceStatement(models.AbstractModel):
     _name = "relance.statement"
     _description = "Dunning: statement of account"
 
-    def _sections(self, company, partner, as_of):
-        """Per currency (by name): its rows (dicts), its balance and aged buckets."""
-        partner = partner.commercial_partner_id
+    def _rows(self, company, partners):
+        """{customer id: its open items' rows} of ``partners``, read at once."""
+        ids = list(set(partners.commercial_partner_id.ids))
         self.env.flush_all()
-        self.env.cr.execute(STATEMENT_SQL, {"company": company.id, "partner": partner.id})
-        rows = self.env.cr.fetchall()
+        self.env.cr.execute(STATEMENT_SQL, {"company": company.id, "partners": ids})
+        rows = {partner_id: [] for partner_id in ids}
+        for row in self.env.cr.fetchall():
+            rows[row[-1]].append(row[:-1])
+        return rows
+
+    def _sections(self, company, partner, as_of, rows=None):
+        """Per currency (by name): its rows (dicts), its balance and aged buckets;
+        ``rows``: the customer's, when read already (``_rows``)."""
+        partner = partner.commercial_partner_id
+        if rows is None:
+            rows = self._rows(company, partner)[partner.id]
         currencies = self.env["res.currency"].browse({row[6] for row in rows})
         items = [statement.Item(row[0], row[6], row[5], row[8]) for row in rows]
         digits = {currency.id: currency.decimal_places for currency in currencies}
@@ -92,17 +102,18 @@ class RelanceStatement(models.AbstractModel):
                 return lang
         return "en_US"
 
-    def _html(self, company, partner, as_of):
-        """The statement's HTML body, in the customer's language."""
+    def _html(self, company, partner, as_of, rows=None):
+        """The statement's HTML body, in the customer's language (``rows``: its
+        open items when read already)."""
         lang = self._lang(partner)
-        localized = self.with_context(lang=lang)
+        localized = self.with_context(lang=lang, relance_letters=True)
         return localized.env["ir.qweb"]._render(
             "relance_atys.statement_document",
             {
                 "company": company,
                 "partner": partner.commercial_partner_id,
                 "as_of": as_of,
-                "sections": localized._sections(company, partner, as_of),
+                "sections": localized._sections(company, partner, as_of, rows),
                 "bucket_labels": localized._bucket_labels(),
                 "lang": lang,
             },
@@ -115,7 +126,8 @@ class RelanceStatement(models.AbstractModel):
     def _pdfs(self, company, partners, as_of):
         """{customer: the PDF of its statement}, all printed in one wkhtmltopdf call."""
         pdf = self._print(company, partners, as_of)
-        parts = split_parts(number_letter_pages(pdf), letter_page_counts(pdf))
+        counts = letter_page_counts(pdf)
+        parts = split_parts(number_letter_pages(pdf, counts), counts)
         if len(parts) != len(partners):
             raise UserError(self.env._("The statements of account could not be produced."))
         return dict(zip(partners, parts, strict=True))
@@ -145,8 +157,10 @@ class RelanceStatement(models.AbstractModel):
     def _print(self, company, partners, as_of):
         """The statements of ``partners`` in one wkhtmltopdf call, pages not numbered."""
         report = self.env["ir.actions.report"].new({"paperformat_id": self.env.ref(PAPERFORMAT).id})
+        rows = self._rows(company, partners)
         body = Markup('<div style="page-break-after: always;"></div>').join(
-            self._html(company, partner, as_of) for partner in partners
+            self._html(company, partner, as_of, rows[partner.commercial_partner_id.id])
+            for partner in partners
         )
         html = report._render_template(
             "relance_atys.letters_standalone", {"letters": body, "zoom": letter_zoom()}

@@ -22,7 +22,9 @@ from odoo.tools.pdf import (
     ArrayObject,
     DecodedStreamObject,
     DictionaryObject,
+    IndirectObject,
     NameObject,
+    NumberObject,
     PdfFileReader,
     PdfFileWriter,
 )
@@ -109,12 +111,13 @@ class Letter:
     customer, company and date, and the document lines it lists (a review's
     ticked lines or a run's lines: the same fields)."""
 
-    def __init__(self, company, date, partner, lines):
+    def __init__(self, company, date, partner, lines, levels=None):
         self.env = lines.env
         self.company_id = company
         self.date = date
         self.partner_id = partner
         self.line_ids = lines
+        self._levels = levels  # {number: level} of the company, shared by its letters
 
     def _mail_partner(self):
         """The invoicing contact of the customer, else the customer itself."""
@@ -159,9 +162,10 @@ class Letter:
     def _letter_level(self):
         """The level whose texts the letter carries (the highest proposed), in its language."""
         number = max(self._documents().mapped("level_after"), default=0)
-        level = self.env["relance.level"].search(
-            [("company_id", "=", self.company_id.id), ("number", "=", number)], limit=1
-        )
+        if self._levels is None:
+            levels = self.env["relance.level"].search([("company_id", "=", self.company_id.id)])
+            self._levels = {level.number: level for level in levels}
+        level = self._levels.get(number, self.env["relance.level"])
         return level.with_context(lang=self._letter_lang())
 
     def _letter_history(self):
@@ -234,8 +238,10 @@ class RelanceLetter(models.AbstractModel):
     @api.model
     def _letters(self, company, date, lines):
         """One letter per customer of ``lines`` (document lines), in their order."""
+        levels = self.env["relance.level"].search([("company_id", "=", company.id)])
+        levels = {level.number: level for level in levels}
         return [
-            Letter(company, date, partner, partner_lines)
+            Letter(company, date, partner, partner_lines, levels)
             for partner, partner_lines in lines.grouped("partner_id").items()
         ]
 
@@ -266,7 +272,7 @@ class RelanceLetter(models.AbstractModel):
         printed = [letter for letter in letters if letter.partner_id not in failures]
         self._check_in_pdf(pdf, printed, options)
         counts = letter_page_counts(pdf)  # the same text as the check's, read once
-        pdf = number_letter_pages(pdf)
+        pdf = number_letter_pages(pdf, counts)
         if options.get("invoices"):
             pdf = self._with_invoices(pdf, counts, printed, options)
         return pdf, failures
@@ -300,6 +306,7 @@ class RelanceLetter(models.AbstractModel):
         self._check_template(template)
         report = self.env["ir.actions.report"]
         penalties = self.env["relance.penalty"]._for_letters(letters)
+        statements = options.get("statement") and self._statement_rows(letters)
         html, failures = [], {}
         for letter in letters:
             values = {
@@ -310,24 +317,33 @@ class RelanceLetter(models.AbstractModel):
             }
             try:
                 with self.env.cr.savepoint():
-                    page = report.with_context(lang=letter._letter_lang())._render_template(
-                        template, values
-                    )
+                    page = report.with_context(
+                        lang=letter._letter_lang(), relance_letters=True
+                    )._render_template(template, values)
             except Exception as error:  # any template error: kept, per letter
                 failures[letter.partner_id] = str(error).strip() or type(error).__name__
                 continue
             page = without_invisible(page.decode())
-            if options.get("statement"):
-                page += PAGE_BREAK + self._statement_html(letter)
+            if statements:
+                page += PAGE_BREAK + self._statement_html(letter, statements)
             html.append(page)
         return html, failures
 
-    def _statement_html(self, letter):
-        """The statement of account of ``letter``'s customer at the letter's date."""
-        statement = self.env["relance.statement"]
-        return without_invisible(
-            str(statement._html(letter.company_id, letter.partner_id, letter.date))
+    def _statement_rows(self, letters):
+        """{customer id: open items} of the customers of ``letters``, read at once."""
+        if not letters:
+            return {}
+        partners = self.env["res.partner"].union(*(letter.partner_id for letter in letters))
+        return self.env["relance.statement"]._rows(letters[0].company_id, partners)
+
+    def _statement_html(self, letter, rows):
+        """The statement of account of ``letter``'s customer at the letter's date
+        (``rows``: the open items of the letters' customers)."""
+        partner = letter.partner_id.commercial_partner_id
+        statement = self.env["relance.statement"]._html(
+            letter.company_id, partner, letter.date, rows[partner.id]
         )
+        return without_invisible(str(statement))
 
     def _check_in_pdf(self, pdf, letters, options):
         """Refuse a PDF that lacks a customer's letter: each letter lists the
@@ -420,18 +436,131 @@ def split_parts(pdf, counts):
     return parts
 
 
-def number_letter_pages(pdf):
+def number_letter_pages(pdf, counts=None):
     """``pdf`` with "Page x / y" at the foot of every page of its letters longer
-    than one page (the others are left as they are).
+    than one page (the others are left as they are); ``counts``: its letters'
+    page counts, when already read.
 
     The number is a small content stream added after each page's own, which is
     wrapped in q/Q so that whatever state it leaves does not move the number:
-    nothing of the page is parsed (merging pages with PyPDF2 parses every
-    content stream: minutes for a thousand letters)."""
-    counts = letter_page_counts(pdf)
+    nothing of the page is parsed. The stamped pages are appended to the PDF as
+    an incremental update (PDF 1.7, 7.5.6): the file is not rewritten (PyPDF2's
+    writer hashes every object of it: a minute for a thousand letters)."""
+    counts = counts or letter_page_counts(pdf)
     if all(count == 1 for count in counts):
         return pdf
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    if not _classic_xref(pdf):
+        return _number_by_rewriting(reader, counts)
+    update = _Update(pdf, reader)
+    save = update.add(_stream_bytes(b"q\n"))
+    font = update.add(
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+    )
+    index = 0
+    for count in counts:
+        for number in range(1, count + 1):
+            if count > 1:
+                page = reader.pages[index]
+                stamp = update.add(_stream_bytes(_stamp_ops(page, f"Page {number} / {count}")))
+                update.replace(page.indirect_reference, _stamped_page(page, save, stamp, font))
+            index += 1
+    return update.bytes()
+
+
+def _classic_xref(pdf):
+    """Whether ``pdf`` ends with a classic cross-reference table (wkhtmltopdf's)."""
+    tail = pdf[-1024:]
+    offset = tail.rfind(b"startxref")
+    if offset < 0:
+        return False
+    start = int(tail[offset + 9 :].split()[0])
+    return pdf[start : start + 4] == b"xref"
+
+
+def _stream_bytes(data):
+    return b"<< /Length %d >>\nstream\n%s\nendstream" % (len(data), data)
+
+
+def _stamp_ops(page, text):
+    """Restore the state the page's content left, then ``text`` at its foot,
+    right-aligned 15 mm from the edge."""
+    width = float(page.mediabox.width)
+    x = width - 15 * mm - stringWidth(text, "Helvetica", 8)
+    return f"Q\nq BT /RLPageNo 8 Tf 0.33 g {x:.2f} {8 * mm:.2f} Td ({text}) Tj ET Q".encode()
+
+
+def _stamped_page(page, save, stamp, font):
+    """A copy of ``page``'s dictionary drawing ``save``, its own content, then
+    ``stamp``, with the font ``font`` (references) among its resources."""
+    page = DictionaryObject(page)
+    contents = page.get("/Contents")
+    own = contents.get_object() if contents is not None else None
+    own = list(own) if isinstance(own, ArrayObject) else [page.raw_get("/Contents")]
+    page[NameObject("/Contents")] = ArrayObject([save, *own, stamp])
+    resources = page["/Resources"].get_object() if "/Resources" in page else {}
+    resources = DictionaryObject(resources)
+    fonts = resources.get("/Font")
+    fonts = DictionaryObject(fonts.get_object() if fonts is not None else {})
+    fonts[NameObject("/RLPageNo")] = font
+    resources[NameObject("/Font")] = fonts
+    page[NameObject("/Resources")] = resources
+    return page
+
+
+class _Update:
+    """An incremental update of a PDF: objects added or replaced, a new xref
+    section and trailer appended after the original bytes."""
+
+    def __init__(self, pdf, reader):
+        self.pdf, self.reader = pdf, reader
+        self.next_number = int(reader.trailer["/Size"])
+        self.objects = {}  # number: (generation, bytes)
+
+    def add(self, body):
+        number = self.next_number
+        self.next_number += 1
+        self.objects[number] = (0, body)
+        return IndirectObject(number, 0, self.reader)
+
+    def replace(self, reference, obj):
+        out = io.BytesIO()
+        obj.write_to_stream(out, None)
+        self.objects[reference.idnum] = (reference.generation, out.getvalue())
+
+    def bytes(self):
+        out = io.BytesIO()
+        out.write(self.pdf if self.pdf.endswith(b"\n") else self.pdf + b"\n")
+        offsets = {}
+        for number, (generation, body) in sorted(self.objects.items()):
+            offsets[number] = out.tell()
+            out.write(b"%d %d obj\n%s\nendobj\n" % (number, generation, body))
+        xref = out.tell()
+        out.write(b"xref\n")
+        for number, offset in sorted(offsets.items()):
+            generation = self.objects[number][0]
+            out.write(b"%d 1\n%010d %05d n\r\n" % (number, offset, generation))
+        out.write(b"trailer\n")
+        self._trailer().write_to_stream(out, None)
+        out.write(b"\nstartxref\n%d\n%%%%EOF\n" % xref)
+        return out.getvalue()
+
+    def _trailer(self):
+        previous = self.pdf[self.pdf.rfind(b"startxref") + 9 :].split()[0]
+        trailer = DictionaryObject(
+            {
+                NameObject("/Size"): NumberObject(self.next_number),
+                NameObject("/Prev"): NumberObject(int(previous)),
+            }
+        )
+        for key in ("/Root", "/Info", "/ID"):
+            if key in self.reader.trailer:
+                trailer[NameObject(key)] = self.reader.trailer.raw_get(key)
+        return trailer
+
+
+def _number_by_rewriting(reader, counts):
+    """number_letter_pages for a PDF whose xref is a stream: the file rewritten."""
     writer = PdfFileWriter()
     font = DictionaryObject(
         {

@@ -3,13 +3,14 @@ each letter, the statement of account after it or attached to the emails and to
 the composer's mail."""
 
 import re
+from datetime import date
 from unittest import mock
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from ..report import relance_letter
-from .common import TODAY, RelanceCommon, jobs_performed, own_registry_lock
+from .common import TODAY, RelanceCommon, jobs_performed, load_french, own_registry_lock
 from .test_edition import pdf_text
 
 PAGE = re.compile(rb"/Type\s*/Page\b")
@@ -109,3 +110,28 @@ class TestLetterAttachments(RelanceCommon):
         mail = self.env["relance.run"].search([], limit=1).line_ids.mail_id[:1]
         self.assertEqual(len(mail.attachment_ids), 1)
         self.assertIn("Acme SAS", pdf_text(mail.attachment_ids.raw))
+
+
+@tagged("post_install", "-at_install")
+class TestLetterFormats(RelanceCommon):
+    """The letters' fast amounts and dates read exactly as Odoo's widgets write them."""
+
+    def test_same_as_odoo_widgets(self):
+        load_french(self.env)
+        euro = self.setup_other_currency("EUR")
+        usd = self.company.currency_id
+        qweb = self.env["ir.qweb"]
+        for lang in ("fr_FR", "en_US"):
+            env_qweb = qweb.with_context(lang=lang, relance_letters=True)
+            odoo_qweb = qweb.with_context(lang=lang)
+            cases = [
+                (amount, {"widget": "monetary", "display_currency": currency})
+                for amount in (0.0, 1.005, -1234.5, 1234567.891, 40)
+                for currency in (euro, usd)
+            ] + [(date(2026, 3, 31), {"widget": "date"}), (date(2025, 12, 1), {"widget": "date"})]
+            for value, options in cases:
+                with self.subTest(lang=lang, value=value, options=options):
+                    ours = env_qweb._get_widget(value, "x", "td", dict(options), {})
+                    theirs = odoo_qweb._get_widget(value, "x", "td", dict(options), {})
+                    self.assertEqual(ours[1], theirs[1])
+                    self.assertEqual(ours[0], {k: theirs[0][k] for k in ours[0]})
