@@ -242,8 +242,8 @@ class RelanceMailer(models.AbstractModel):
 
     def _reminder_mail_values(self, company, partner, lines, mail):
         """The mail of a reminder by hand to ``partner``, from what its writer gave
-        (``mail``: ``sender``, ``email_to`` and ``email_cc`` as typed, ``subject``,
-        ``body``, its files ``attachments``, ``attach_invoices``: the PDFs of the
+        (``mail``: ``sender_id``, ``email_to`` and ``email_cc`` as typed,
+        ``subject``, ``body``, its files ``attachment_ids``, ``attach_invoices``: the PDFs of the
         invoices of ``lines`` too, ``attach_statement``: the customer's statement
         of account at today): at least one recipient, valid addresses, a subject,
         the files readable and within the limits."""
@@ -253,7 +253,7 @@ class RelanceMailer(models.AbstractModel):
         email_cc = self._split_addresses(mail["email_cc"])
         if not (mail["subject"] or "").strip():
             raise UserError(self.env._("The mail has no subject."))
-        attachments = mail["attachments"]
+        attachments = mail["attachment_ids"]
         attachments.check("read")
         if mail["attach_invoices"]:
             pdfs = self._invoice_attachments(lines.move_id)
@@ -265,8 +265,8 @@ class RelanceMailer(models.AbstractModel):
         self._check_attachments(attachments)
         lang = partner.lang or self.env.lang
         return {
-            "author_id": mail["sender"].id,
-            "email_from": self._sender_address(mail["sender"]),
+            "author_id": mail["sender_id"].id,
+            "email_from": self._sender_address(mail["sender_id"]),
             "email_to": ", ".join(email_to),
             "email_cc": ", ".join(email_cc),
             "subject": mail["subject"],

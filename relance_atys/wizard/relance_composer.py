@@ -56,11 +56,7 @@ class RelanceComposer(models.TransientModel):
         default=True,
         help="Attach the PDF of each ticked invoice or credit note.",
     )
-    attach_statement = fields.Boolean(
-        string="Attach the statement of account",
-        help="Attach the customer's statement of account at today: every open item, "
-        "the balance and the aged balance.",
-    )
+    attach_statement = fields.Boolean(string="Attach the statement of account")
     attachment_ids = fields.Many2many(
         "ir.attachment",
         "relance_composer_attachment_rel",
@@ -177,13 +173,8 @@ class RelanceComposer(models.TransientModel):
         self.ensure_one()
         self._check_input()
         mailer, lines = self.env["relance.mailer"], self._selected_lines()
-        mail = {name: self[name] for name in ("email_to", "email_cc", "subject", "body")}
-        mail.update(
-            sender=self.sender_id,
-            attachments=self.attachment_ids,
-            attach_invoices=self.attach_invoices,
-            attach_statement=self.attach_statement,
-        )
+        names = ("email_to", "email_cc", "subject", "body", "sender_id", "attachment_ids")
+        mail = {name: self[name] for name in (*names, "attach_invoices", "attach_statement")}
         mail_values = mailer._reminder_mail_values(self.company_id, self.partner_id, lines, mail)
         uploaded = self.attachment_ids.filtered(
             lambda attachment: attachment.res_model == self._name

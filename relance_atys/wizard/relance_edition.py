@@ -78,13 +78,10 @@ class RelanceEdition(models.TransientModel):
     subtotal_due = fields.Boolean(string="Subtotal per due date")
     attach_statement = fields.Boolean(
         string="Statement of account after each letter",
-        help="Each letter is followed by its customer's statement of account: every open "
-        "item, the balance and the aged balance. In email mode, it is attached to each mail.",
+        help="Each letter followed by the customer's statement (in email mode: attached).",
     )
     attach_invoices = fields.Boolean(
-        string="Invoices after each letter",
-        default=lambda self: self.env.company.relance_attach_invoices,
-        help="Each letter is followed by the PDF of every invoice it lists.",
+        "Invoices after each letter", default=lambda self: self.env.company.relance_attach_invoices
     )
     category_ids = fields.Many2many("res.partner.category", string="Customer tags")
     user_ids = fields.Many2many("res.users", string="Salespersons")
