@@ -140,6 +140,9 @@ def _cell(measured):
         return "–"
     seconds, queries = _seconds(measured["seconds"]), measured["queries"]
     text = f"{seconds} · {queries:,} q · {measured['rss_mb']:.0f} MB"
+    if measured.get("children_cpu_seconds"):  # wkhtmltopdf's: the wall time waits for a core
+        own, children = measured["cpu_seconds"], measured["children_cpu_seconds"]
+        text += f" · CPU {_seconds(own)} + {_seconds(children)} in wkhtmltopdf/pdftotext"
     if "python_peak_mb" in measured:
         peak, heap = measured["rss_peak_mb"], measured["python_peak_mb"]
         text += f" (process peak {peak:.0f} MB, Python heap {heap:.0f} MB)"
