@@ -41,7 +41,8 @@ class TestLetterAttachments(RelanceCommon):
 
     def _draft(self, **options):
         letters = self.env["relance.letter"].with_context(force_report_rendering=True)
-        return letters._print_draft(self.company, {"date": TODAY, **options}, self._lines())
+        pdf, _name = letters._print_draft(self.company, {"date": TODAY, **options}, self._lines())
+        return pdf
 
     def _pages(self, pdf):
         """Each page's text, whitespace squeezed."""
