@@ -141,6 +141,29 @@ class RelanceDemo(models.AbstractModel):
                 "vat": "FR32123456789",
             }
         )
+        self._demo_penalty_settings(company)
+
+    def _demo_penalty_settings(self, company):
+        """The product and account the penalties of a run are invoiced on (no tax)."""
+        product = self.env["product.product"].create(
+            {
+                "name": "Pénalités de retard et indemnité de recouvrement",
+                "type": "service",
+                "company_id": company.id,
+                "taxes_id": [Command.clear()],
+            }
+        )
+        account = self.env["account.account"].create(
+            {
+                "code": "763100",
+                "name": "Pénalités de retard et indemnités de recouvrement",
+                "account_type": "income_other",
+                "company_ids": [Command.link(company.id)],
+            }
+        )
+        company.write(
+            {"relance_penalty_product_id": product.id, "relance_penalty_account_id": account.id}
+        )
 
     def _demo_partners(self, company, fr_active):
         tags = {}
