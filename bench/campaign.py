@@ -426,12 +426,12 @@ def manage_levels(walk):
         walk.page.locator(".o-autocomplete--dropdown-item").first.click()
         walk.settle()
     walk.shot("niveaux-clients-choisis")
-    walk.click_button("Consultation", dialog)
+    walk.click_button("Afficher les pièces", dialog)
     walk.shot("niveaux-consultation")
     for row in rows(walk, ".o_dialog .o_field_widget[name=line_ids] .o_data_row"):
         walk.note("  " + row)
     walk.note("footer: " + dialog.locator("tfoot").inner_text().replace("\n", " "))
-    walk.click_button("Modification niveau", dialog)
+    walk.click_button("Choisir les pièces à changer", dialog)
     dialog.locator(".o_field_widget[name=line_ids] .o_data_row").first.locator(
         "td.o_data_cell"
     ).first.click()
@@ -643,6 +643,122 @@ def history_lines(walk):
     walk.shot("client-historique-relances")
     for row in rows(walk, ".o_list_view .o_data_row, .o_group_header")[:15]:
         walk.note("  " + row)
+
+
+@step
+def customer_picker(walk):
+    """The edition's customer picker: its suggestions and its list, in French order."""
+    open_edition(walk)
+    field = walk.dialog().locator("div[name=partner_ids] input")
+    field.fill("e")
+    walk.page.wait_for_timeout(1200)
+    walk.shot("clients-suggestions")
+    walk.note(
+        "suggestions: "
+        + " | ".join(walk.page.locator(".o-autocomplete--dropdown-item").all_inner_texts())
+    )
+    more = walk.page.locator(".o-autocomplete--dropdown-item", has_text="Rechercher plus")
+    if more.count():
+        more.first.click()
+        walk.settle()
+        walk.shot("clients-liste")
+        names = walk.page.locator(
+            ".o_dialog .o_list_view .o_data_row td[name=complete_name], "
+            ".o_dialog .o_list_view .o_data_row td[name=display_name]"
+        )
+        walk.note("list: " + " | ".join(names.all_inner_texts()))
+        walk.page.keyboard.press("Escape")
+        walk.settle()
+
+
+PLAIN_LOGIN, PLAIN_PASSWORD = "utilisateur.relances", "utilisateur"
+
+
+@step
+def plain_user(walk):
+    """A plain dunning "Utilisateur" (no manager): what it is offered, what it can finish."""
+    found = walk.rpc("res.users", "search", [("login", "=", PLAIN_LOGIN)])
+    if not found:
+        groups = []
+        for xmlid in (
+            "base.group_user",
+            "account.group_account_invoice",
+            "sales_team.group_sale_salesman",
+            "relance_atys.group_relance_user",
+        ):
+            module, name = xmlid.split(".")
+            groups += walk.rpc(
+                "ir.model.data",
+                "search_read",
+                [("module", "=", module), ("name", "=", name)],
+                ["res_id"],
+            )
+        walk.rpc(
+            "res.users",
+            "create",
+            {
+                "name": "Julie Utilisateur",
+                "login": PLAIN_LOGIN,
+                "password": PLAIN_PASSWORD,
+                "email": "julie@relances-demo.example",
+                "lang": "fr_FR",
+                "groups_id": [(6, 0, [g["res_id"] for g in groups])],
+            },
+        )
+    browser = walk.page.context.browser
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900}, locale="fr-FR", accept_downloads=True
+    )
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    user = Walk(page, walk.url, walk.out)
+    user.shots = walk.shots
+    user.goto("/web/login")
+    page.fill("input[name=login]", PLAIN_LOGIN)
+    page.fill("input[name=password]", PLAIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/odoo.*"))
+    user.settle()
+    user.menu("Facturation", "Clients")
+    user.shot("utilisateur-menu-clients")
+    user.note(
+        "menu: " + " | ".join(page.locator(".o-dropdown--menu .dropdown-item").all_inner_texts())
+    )
+    page.keyboard.press("Escape")
+    open_edition(user)
+    review(user)
+    user.shot("utilisateur-proposition")
+    user.note(
+        "buttons: " + " | ".join(user.dialog().locator(".modal-footer button").all_inner_texts())
+    )
+    user.dialog().get_by_text("Courriers", exact=True).count()
+    path = user.download(
+        "Imprimer les courriers brouillon", user.dialog(), name="utilisateur-brouillon.pdf"
+    )
+    user.pdf_pages(path, "utilisateur-brouillon", 1, 1)
+    user.click_button("Liste de contrôle à l'écran", user.dialog())
+    user.shot("utilisateur-liste-controle")
+    user.menu("Facturation", "Clients", "Historique")
+    user.shot("utilisateur-historique")
+    page.locator(".o_list_view .o_data_row td.o_data_cell").first.click()
+    user.settle()
+    user.shot("utilisateur-passage")
+    user.note(
+        "run buttons: "
+        + " | ".join(page.locator(".o_form_view .o_statusbar_buttons button").all_inner_texts())
+    )
+    open_customer(user, "Boulangerie Martin")
+    user.shot("utilisateur-client")
+    compose = page.locator("button[name=action_relance_compose]")
+    user.note(f"composer button on the customer: {compose.count()}")
+    if compose.count():
+        compose.first.click()
+        user.settle()
+        user.shot("utilisateur-composeur")
+        user.note("sender: " + user.dialog().locator("div[name=sender_id]").inner_text())
+        page.keyboard.press("Escape")
+    walk.shots = user.shots
+    context.close()
 
 
 if __name__ == "__main__":

@@ -39,7 +39,29 @@ EARLIER = {
                 "effectuer le règlement sous huit jours à compter de la date du présent "
                 "courrier.",
             },
-        }
+        },
+        # 18.0.1.1.1 to 18.0.1.2.0: the warning of "a formal notice" read as untrue to a
+        # customer already given formal notice about other invoices
+        {
+            "name": {
+                "en_US": "Reminder before formal notice",
+                "fr_FR": "Relance avant mise en demeure",
+            },
+            "subject_template": {
+                "en_US": "Unpaid invoices - {partner} - {documents}",
+                "fr_FR": "Factures impayées - {partner} - {documents}",
+            },
+            "header": {
+                "en_US": "Dear Sir or Madam, The invoices listed below are still unpaid although "
+                "their due date has passed. We ask you to settle them within eight days of "
+                "this letter, failing which we will have to send you a formal notice to pay.",
+                "fr_FR": "Madame, Monsieur, Les factures détaillées ci-dessous demeurent impayées "
+                "alors que leur échéance est dépassée. Nous vous demandons de bien vouloir en "
+                "effectuer le règlement sous huit jours à compter de la date du présent "
+                "courrier, faute de quoi nous serons contraints de vous adresser une mise en "
+                "demeure.",
+            },
+        },
     ],
     3: [
         {

@@ -14,6 +14,12 @@ from odoo.tools import format_date, formatLang
 # "-350,00 €" into something a spreadsheet or a search does not recognise.
 INVISIBLE = dict.fromkeys(map(ord, "\N{ZERO WIDTH NO-BREAK SPACE}\N{ZERO WIDTH SPACE}"))
 
+# ICU's French collation, which PostgreSQL built with ICU (Debian's and the official
+# packages and images) creates in every database: Odoo creates its databases with
+# LC_COLLATE 'C', where names sort by bytes ("Électricité" after "Zoo").
+FRENCH_COLLATION = "fr-FR-x-icu"
+_collations = {}  # {database name: FRENCH_COLLATION or None}
+
 
 def sort_key(text):
     """Dictionary order: letters first, accents and case only to break ties.
@@ -26,6 +32,15 @@ def sort_key(text):
         char for char in unicodedata.normalize("NFKD", text) if not unicodedata.combining(char)
     )
     return (letters.casefold(), text.casefold(), text)
+
+
+def french_collation(cr):
+    """FRENCH_COLLATION when the database has it, else None (the database's own
+    order is then kept); looked up once per database."""
+    if cr.dbname not in _collations:
+        cr.execute("SELECT 1 FROM pg_collation WHERE collname = %s", [FRENCH_COLLATION])
+        _collations[cr.dbname] = FRENCH_COLLATION if cr.fetchone() else None
+    return _collations[cr.dbname]
 
 
 def without_invisible(text):
@@ -55,14 +70,56 @@ def totals_text(lines):
     )
 
 
-def reminded_text(lines):
+# The documents' history: letters and mails that left (and levels changed by hand).
+SENT_SQL = """
+    SELECT l.move_id, l.date, l.outcome IN ('printed', 'sent', 'queued')
+      FROM relance_run_line l
+      JOIN relance_run r ON r.id = l.run_id
+     WHERE l.move_id = ANY(%s)
+       AND l.run_id != ALL(%s)
+       AND r.state IN ('done', 'partial')
+       AND (l.outcome IN ('printed', 'sent', 'queued') OR l.run_type = 'manual' AND l.level_moved)
+  ORDER BY l.date, l.id
+"""
+
+
+def reminders_sent(lines):
+    """{document id: date of the last reminder the customer was sent about it, or
+    None when unknown} for the documents of ``lines`` that were reminded before.
+
+    A reminder sent is a letter or a mail of the dunning history (the run of
+    ``lines`` itself aside); a level set by hand (Gestion des niveaux) sent
+    nothing: a document whose history holds only that was never reminded. A
+    document with a level and no history at all (levels brought from another
+    software) counts as reminded on its last dunning date."""
+    documents = lines.filtered(lambda line: not line.is_deduction and line.level_before > 0)
+    if not documents:
+        return {}
+    runs = lines.run_id.ids if "run_id" in lines._fields else []
+    lines.env.flush_all()
+    lines.env.cr.execute(SENT_SQL, [documents.move_id.ids, runs])
+    history = {}
+    for move_id, date, sent in lines.env.cr.fetchall():  # oldest first
+        history[move_id] = date if sent else history.get(move_id)
+    reminded = {}
+    for line in documents:
+        if line.move_id.id not in history:
+            reminded[line.move_id.id] = line.date_before or None
+        elif history[line.move_id.id]:
+            reminded[line.move_id.id] = history[line.move_id.id]
+    return reminded
+
+
+def reminded_text(lines, sent=None):
     """What the customer was already sent about these documents, as a sentence
     of the context's language; empty when none of them was reminded before
-    (a letter or mail must not claim reminders that were never sent)."""
-    reminded = lines.filtered(lambda line: not line.is_deduction and line.level_before > 0)
+    (a letter or mail must not claim reminders that were never sent).
+    ``sent``: what reminders_sent(lines) gives, when the caller has it."""
+    sent = reminders_sent(lines) if sent is None else sent
+    reminded = lines.filtered(lambda line: line.move_id.id in sent and not line.is_deduction)
     if not reminded:
         return ""
-    dates = [date for date in reminded.mapped("date_before") if date]
+    dates = [sent[move_id] for move_id in reminded.move_id.ids if sent[move_id]]
     values = {
         "documents": ", ".join(reminded.move_id.mapped("name")),
         "date": format_date(lines.env, max(dates), date_format="long") if dates else "",

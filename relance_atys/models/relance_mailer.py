@@ -370,6 +370,16 @@ class RelanceMailer(models.AbstractModel):
             )
 
     @api.model
+    def _default_sender(self, company):
+        """Who a composed reminder comes from unless the user picks another: the
+        company's contact for questions, else the company itself, when it has an
+        email address; else the user."""
+        for sender in (company.relance_contact_id.partner_id, company.partner_id):
+            if sender.email:
+                return sender
+        return self.env.user.partner_id
+
+    @api.model
     def _sender_address(self, sender):
         if not sender.email:
             raise UserError(

@@ -7,6 +7,7 @@ from odoo import models
 from odoo.tools import format_date, formatLang
 
 from .. import penalties
+from ..text import sort_key
 
 # The open échéances of customer invoices: one row per receivable line.
 DUES_SQL = """
@@ -213,7 +214,7 @@ class RelancePenalty(models.AbstractModel):
         if not results:
             return None
         _ = self.env._
-        partners = self.env["res.partner"].browse(list(results)).sorted(lambda p: p.name or "")
+        partners = self.env["res.partner"].browse(list(results)).sorted(lambda p: sort_key(p.name))
         names = {move.id: move.name for move in moves}
         currencies = {
             c.id: c.name

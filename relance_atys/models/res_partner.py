@@ -1,8 +1,11 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
+from odoo.tools import SQL
+from odoo.tools.sql import create_index
 
 from ..actions import download_action
 from ..guard import check_dunning_write, service_writes
+from ..text import french_collation
 
 
 class ResPartner(models.Model):
@@ -61,6 +64,29 @@ class ResPartner(models.Model):
         "relance.promise", "partner_id", string="Payment promises and pauses"
     )
     relance_promise_count = fields.Integer(compute="_compute_relance_promise_count")
+
+    def init(self):
+        super().init()
+        collation = french_collation(self.env.cr)
+        if collation:  # Odoo's customer lists, in the order below, read off an index
+            create_index(
+                self.env.cr,
+                "res_partner__complete_name_relance_fr_index",
+                self._table,
+                [f'complete_name COLLATE "{collation}"', "id DESC"],
+            )
+
+    def _order_field_to_sql(self, alias, field_name, direction, nulls, query):
+        """Names in dictionary order, as French readers sort them (accents and
+        case only break ties), wherever customers are listed by name: pickers,
+        lists, groups. Kept as the database sorts when it lacks the collation."""
+        collation = field_name in ("complete_name", "name") and french_collation(self.env.cr)
+        if not collation:
+            return super()._order_field_to_sql(alias, field_name, direction, nulls, query)
+        sql_field = self._field_to_sql(alias, field_name, query)
+        if query.groupby:
+            query.groupby = SQL("%s, %s", query.groupby, sql_field)
+        return SQL("%s COLLATE %s %s %s", sql_field, SQL.identifier(collation), direction, nulls)
 
     @api.model
     def _commercial_fields(self):

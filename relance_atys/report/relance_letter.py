@@ -29,7 +29,7 @@ from odoo.tools.pdf import (
     PdfFileWriter,
 )
 
-from ..text import reminded_text, without_invisible
+from ..text import reminded_text, reminders_sent, without_invisible
 from odoo.addons.base.models.ir_actions_report import _get_wkhtmltopdf_bin
 
 # Measured: Debian's wkhtmltopdf (unpatched Qt) prints CSS lengths at 0.768 of
@@ -170,7 +170,14 @@ class Letter:
 
     def _letter_history(self):
         """The sentence saying which of the letter's documents were reminded before."""
-        return reminded_text(self.line_ids.with_context(lang=self._letter_lang()))
+        lines = self.line_ids.with_context(lang=self._letter_lang())
+        return reminded_text(lines, self._letter_reminders())
+
+    def _letter_reminders(self):
+        """{document id: date of its last reminder sent} (text.reminders_sent), read once."""
+        if not hasattr(self, "_reminders"):
+            self._reminders = reminders_sent(self.line_ids)
+        return self._reminders
 
     def _letter_address(self, partner):
         """Postal lines of ``partner``; the country only when it is not the company's."""

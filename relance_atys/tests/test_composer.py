@@ -102,8 +102,28 @@ class TestComposer(RelanceCommon):
         self.assertIn("800", composer.amount.replace("\u202f", "").replace(",", ""))
         self.assertNotIn("1100", composer.amount.replace("\u202f", "").replace(",", ""))
 
+    def test_sender_is_the_company_or_its_contact_for_questions(self):
+        """The mail comes from the company's accounts, not from whoever composes it."""
+        contact = new_test_user(
+            self.env,
+            "compta.contact",
+            email="compta@relances.example.com",
+            company_id=self.company.id,
+            company_ids=[Command.set(self.company.ids)],
+        )
+        self.company.write({"email": "contact@relances.example.com"})
+        self.assertEqual(self._composer().sender_id, self.company.partner_id)
+        self.company.relance_contact_id = contact
+        composer = self._composer()
+        self.assertEqual(composer.sender_id, contact.partner_id)
+        composer.action_send()
+        mail = self.env["mail.mail"].search([], order="id desc", limit=1)
+        self.assertEqual(mail.email_from, contact.partner_id.email_formatted)
+
     def test_sender_is_the_user_as_a_person(self):
-        """The user's contact, shown by its name: not as a contact of another company."""
+        """Without a company address, the user's contact, shown by its name: not as
+        a contact of another company."""
+        self.company.email = False
         other = self.env["res.company"].create({"name": "Maison Mère"})
         self.manager.partner_id.parent_id = other.partner_id
         composer = self._composer()

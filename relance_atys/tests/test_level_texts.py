@@ -8,6 +8,7 @@ from odoo.tests import TransactionCase, tagged
 from ..level_texts import EARLIER, plain, restore_shipped_texts
 
 MIGRATION = Path(__file__).parent.parent / "migrations" / "18.0.1.1.1" / "post-migrate.py"
+MIGRATION_2 = Path(__file__).parent.parent / "migrations" / "18.0.2.0.0" / "post-level-texts.py"
 
 
 @tagged("post_install", "-at_install")
@@ -55,7 +56,9 @@ class TestShippedLevelTexts(TransactionCase):
             header_en = self._text(level, "header", "en_US")
             header_fr = self._text(level, "header", "fr_FR")
             self.assertNotIn("Despite", header_en)
-            self.assertIn("failing which we will have to send you a formal notice", header_en)
+            self.assertIn(
+                "failing which we will have to give you formal notice to pay them", header_en
+            )
             self.assertNotIn("Malgré notre premier rappel", header_fr)
             self.assertIn("faute de quoi", header_fr)
             self.assertEqual(level.with_context(lang="fr_FR").name, "Relance avant mise en demeure")
@@ -85,3 +88,20 @@ class TestShippedLevelTexts(TransactionCase):
         header_fr = self._text(self.level_3, "header", "fr_FR")
         self.assertNotIn("Nos précédentes relances", header_fr)
         self.assertIn("nous vous mettons en demeure", header_fr)
+
+    def test_the_level_2_warning_of_18_0_1_1_1_is_restored(self):
+        """A customer already given formal notice about other invoices read "failing which
+        we will have to send you a formal notice": the warning is now about these invoices."""
+        self._as_before(self.level_2, EARLIER[2][1])
+        self.assertIn("adresser une mise en demeure", self._text(self.level_2, "header", "fr_FR"))
+        spec = importlib.util.spec_from_file_location("relance_post_level_texts", MIGRATION_2)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "18.0.1.2.0")
+        self.assertIn(
+            "faute de quoi nous serons contraints de vous mettre en demeure de les régler",
+            self._text(self.level_2, "header", "fr_FR"),
+        )
+        self.assertIn(
+            "give you formal notice to pay them", self._text(self.level_2, "header", "en_US")
+        )

@@ -20,7 +20,7 @@ from odoo.tools.safe_eval import datetime as safe_datetime
 from odoo.tools.safe_eval import dateutil, safe_eval
 from odoo.tools.translate import PoFileReader
 
-from ..text import format_money, sort_key
+from ..text import format_money, french_collation, reminders_sent, sort_key
 from .common import TODAY, RelanceCommon, jobs_performed, load_french
 
 MARCH_11 = TODAY - timedelta(days=20)
@@ -383,3 +383,76 @@ class TestWords(RelanceCommon):
         form = self.env.ref("relance_atys.relance_run_view_form").with_context(lang="fr_FR")
         # a view's term is what Odoo cuts out of its arch (with inline markup)
         self.assertIn("Envoi en arrière-plan, cette page le suit :", form.arch_db)
+
+    # -- session 13: what the second campaign left ----------------------------------------
+
+    def test_the_database_lists_customers_in_dictionary_order(self):
+        """Pickers, lists and groups read res.partner in its SQL order: Odoo creates its
+        databases with LC_COLLATE 'C', which put "Électricité" after "Zoo"."""
+        if not french_collation(self.env.cr):
+            self.skipTest("this PostgreSQL has no ICU: the database's own order is kept")
+        names = ["Zoo Atelier", "Électricité Durand", "atelier Blanc", "Eau Vive", "Etude Roux"]
+        partners = self.env["res.partner"].create(
+            [{"name": name, "is_company": True, "customer_rank": 1} for name in names]
+        )
+        expected = ["atelier Blanc", "Eau Vive", "Électricité Durand", "Etude Roux", "Zoo Atelier"]
+        self.assertEqual(
+            self.env["res.partner"].search([("id", "in", partners.ids)]).mapped("name"), expected
+        )
+        found = self.env["res.partner"].name_search("", [("id", "in", partners.ids)], limit=10)
+        self.assertEqual([name for _id, name in found], expected, "the picker's suggestions")
+        for partner in partners:
+            self._invoice(partner, 100.0, 20)
+        groups = self.env["account.move"].read_group(
+            [("partner_id", "in", partners.ids)], ["amount_total:sum"], ["partner_id"]
+        )
+        self.assertEqual([group["partner_id"][1] for group in groups], expected)
+
+    def test_the_penalty_sheet_lists_customers_in_dictionary_order(self):
+        self.company.write({"relance_penalties": True, "relance_indemnity": True})
+        wizard = self._review()
+        sheet = self.env["relance.penalty"]._control_list_sheet(
+            self.company, wizard._lines_of(wizard.partner_line_ids), TODAY
+        )
+        customers = list(dict.fromkeys(row[1] for row in sheet["rows"]))
+        self.assertEqual(customers, sorted(customers, key=sort_key))
+        self.assertEqual(customers[:2], ["Brown Partners", "électricité Girard"])
+
+    def _set_level_by_hand(self, partner, level, date):
+        manage = self.env["relance.level.manage"].create(
+            {"partner_ids": [(6, 0, partner.ids)], "new_level": level, "date": date}
+        )
+        manage.action_modify()
+        manage.line_ids.selected = True
+        manage.action_validate()
+
+    def test_a_level_set_by_hand_is_no_reminder_sent(self):
+        """Gestion des niveaux records a level, not a letter: later letters and mails
+        do not say the customer was reminded on that day."""
+        self._set_level_by_hand(self.fresh, 2, MARCH_11)
+        self.assertEqual(self.fresh_40.relance_level, 2)
+        text = self._letter(self._review(), self.fresh)
+        self.assertNotIn("déjà relancé", text)
+        self.assertNotIn("11/03/2026", text, "nor in the document's row")
+        # a level brought in without any history still counts as a reminder sent
+        self.assertIn("Nous vous avons déjà relancé", self._letter(self._review(), self.reminded))
+
+    def test_a_level_set_by_hand_after_a_mail_keeps_the_mail_date(self):
+        mail_run = self._send_emails(date=MARCH_11)
+        self.assertEqual(mail_run.state, "done")
+        self._set_level_by_hand(self.fresh, 3, TODAY)
+        manual = self.env["relance.run"].search([("run_type", "=", "manual")])
+        self.assertEqual(len(manual), 1)
+        lines = manual.line_ids.filtered(lambda line: line.move_id == self.fresh_40)
+        self.assertEqual(lines.level_before, 2, "the mail's level (20 days late on 11 March)")
+        self.assertEqual(reminders_sent(lines), {self.fresh_40.id: MARCH_11}, "the mail's day")
+
+    def test_a_level_2_letter_after_a_formal_notice_about_other_invoices(self):
+        """The level-2 warning is about the invoices it lists: true also of a customer
+        already given formal notice about others."""
+        self.env["relance.service"]._write_levels({self.reminded_40.id: 3}, MARCH_11)
+        late_20 = self._invoice(self.reminded, 120.0, 20)
+        text = self._letter(self._review(level_id=self.levels[1].id), self.reminded)
+        self.assertIn(late_20.name, text)
+        self.assertIn("faute de quoi nous serons contraints de vous mettre en demeure de les", text)
+        self.assertNotIn("vous adresser une mise en demeure", text)

@@ -25,9 +25,10 @@ class RelanceComposer(models.TransientModel):
     sender_id = fields.Many2one(
         "res.partner",
         required=True,
-        default=lambda self: self.env.user.partner_id,
+        default=lambda self: self.env["relance.mailer"]._default_sender(self.env.company),
         domain="['|', ('id', '=', company_partner_id), ('user_ids.share', '=', False)]",
-        help="You by default; another user, or the company, may send it instead.",
+        help="The company's contact for questions, else the company, by default (you when "
+        "neither has an email address); another user may send it instead.",
     )
     relance_type = fields.Selection(RELANCE_TYPES, string="Type", required=True, default="dunning")
     template_id = fields.Many2one(

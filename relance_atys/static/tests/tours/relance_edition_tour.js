@@ -14,6 +14,10 @@ function review() {
             content: "The proposal lists customers",
             trigger: `${dialog} .o_field_widget[name=partner_line_ids] .o_data_row`,
         },
+        {
+            content: "The documents left out are listed under their heading",
+            trigger: `${dialog} .o_relance_skipped:contains(Pièces écartées de la proposition)`,
+        },
     ];
 }
 

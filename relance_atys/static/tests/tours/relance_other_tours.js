@@ -72,8 +72,8 @@ tours.add("relance_atys_manage_tour", {
             run: "edit 2",
         },
         {
-            content: "Consult",
-            trigger: `${dialog} button[name=action_consult]:contains(Consultation)`,
+            content: "Show the documents",
+            trigger: `${dialog} button[name=action_consult]:contains(Afficher les pièces)`,
             run: "click",
         },
         {
@@ -85,8 +85,8 @@ tours.add("relance_atys_manage_tour", {
             trigger: `${dialog} .o_field_widget[name=line_ids] .o_data_row:contains(Boulangerie Martin)`,
         },
         {
-            content: "Modify",
-            trigger: `${dialog} button[name=action_modify]`,
+            content: "Choose the documents to change",
+            trigger: `${dialog} button[name=action_modify]:contains(Choisir les pièces à changer)`,
             run: "click",
         },
         {
