@@ -647,28 +647,23 @@ def history_lines(walk):
 
 @step
 def customer_picker(walk):
-    """The edition's customer picker: its suggestions and its list, in French order."""
+    """The customer pickers: the edition's list of customers to add, and the level
+    management's suggestions, in French order."""
     open_edition(walk)
+    walk.dialog().locator("div[name=partner_ids] .o_field_x2many_list_row_add a").click()
+    walk.settle()
+    walk.shot("clients-a-ajouter")
+    names = walk.page.locator(".o_dialog .o_list_view .o_data_row td[name=name]")
+    walk.note("edition picker: " + " | ".join(names.all_inner_texts()))
+    walk.page.keyboard.press("Escape")
+    walk.settle()
+    walk.menu("Facturation", "Clients", "Gestion des niveaux")
     field = walk.dialog().locator("div[name=partner_ids] input")
     field.fill("e")
-    walk.page.wait_for_timeout(1200)
-    walk.shot("clients-suggestions")
-    walk.note(
-        "suggestions: "
-        + " | ".join(walk.page.locator(".o-autocomplete--dropdown-item").all_inner_texts())
-    )
-    more = walk.page.locator(".o-autocomplete--dropdown-item", has_text="Rechercher plus")
-    if more.count():
-        more.first.click()
-        walk.settle()
-        walk.shot("clients-liste")
-        names = walk.page.locator(
-            ".o_dialog .o_list_view .o_data_row td[name=complete_name], "
-            ".o_dialog .o_list_view .o_data_row td[name=display_name]"
-        )
-        walk.note("list: " + " | ".join(names.all_inner_texts()))
-        walk.page.keyboard.press("Escape")
-        walk.settle()
+    walk.page.wait_for_timeout(1500)
+    walk.shot("niveaux-suggestions")
+    items = walk.page.locator(".o-autocomplete--dropdown-item").all_inner_texts()
+    walk.note("level management suggestions: " + " | ".join(items))
 
 
 PLAIN_LOGIN, PLAIN_PASSWORD = "utilisateur.relances", "utilisateur"

@@ -122,11 +122,11 @@ class TestPenaltiesOnInvoices(RelanceCommon):
 
     # -- what the customer reads -------------------------------------------------
 
-    def _letter_text(self, partner):
-        """The draft letter of ``partner``, in French, its spaces plain."""
+    def _letter_text(self, partner, lang="fr_FR"):
+        """The draft letter of ``partner``, in ``lang`` (French), its spaces plain."""
         own_registry_lock(self)
         load_french(self.env)
-        partner.lang = "fr_FR"
+        partner.lang = lang
         wizard = self.env["relance.edition"].create(
             {"date": TODAY, "partner_ids": [(6, 0, partner.ids)]}
         )
@@ -149,6 +149,22 @@ class TestPenaltiesOnInvoices(RelanceCommon):
         self.assertIn("1 426,46", text)
         self.assertIn("2 126,63", text)
         self.assertIn("LETTRE RECOMMANDÉE AVEC ACCUSÉ DE RÉCEPTION", text)
+
+    def test_a_business_abroad_is_claimed_the_indemnity_in_its_language(self):
+        """A French seller's sales follow French law unless its terms choose another
+        (Rome I, art. 4): a business in Geneva owes the 40 € too, read in English, in
+        its invoice's currency (README, "A customer abroad")."""
+        self.env["res.lang"]._activate_lang("en_US")
+        geneva = self._customer(
+            "Alpine Trading SA", city="Genève", zip="1201", country_id=self.env.ref("base.ch").id
+        )
+        self._invoice(geneva, 1000.0, 40, currency=self.chf)
+        text = self._letter_text(geneva, lang="en_US")
+        self.assertIn("Late-payment penalties and recovery indemnity", text)
+        self.assertIn("article L441-10 of the French Commercial Code", text)
+        self.assertIn("A fixed indemnity for recovery costs of 40 euros is also due", text)
+        self.assertRegex(text, r"Recovery indemnity: 1 invoice\(s\) x (CHF ?100\.00|100\.00 ?CHF)")
+        self.assertNotIn("Indemnité", text)
 
     def test_individual_letter_no_indemnity(self):
         text = self._letter_text(self.person)

@@ -78,3 +78,32 @@ class TestCampaignTours(HttpCase):
                 login="admin",
             )
         self.assertGreaterEqual(reads.count(run.ids), 2, "read again while it works")
+
+    def test_history_list_reads_whole(self):
+        """The history's names ("REL/2026/…"), types ("Modification manuelle de …"),
+        users and progress were cut at 1440 px once a manual run and an email run
+        were listed."""
+        admin = self.env.ref("base.user_admin")
+        for run_type in ("manual", "email"):
+            self.env["relance.run"].create(
+                {
+                    "run_type": run_type,
+                    "company_id": admin.company_id.id,
+                    "date": fields.Date.today(),
+                    "user_id": admin.id,
+                }
+            )
+        self.start_tour(
+            "/odoo/action-relance_atys.action_relance_run",
+            "relance_atys_campaign_history_tour",
+            login="admin",
+        )
+
+    def test_customer_picker_in_french_order(self):
+        """The edition's customer picker (SQL order) put "Électricité Girard" after every
+        plain name, and cut its "Niveau de relance" and "Dernière relance" headers."""
+        self.start_tour(
+            "/odoo/action-relance_atys.action_relance_edition",
+            "relance_atys_campaign_picker_tour",
+            login="admin",
+        )

@@ -142,3 +142,44 @@ tours.add("relance_atys_campaign_run_refresh_tour", {
         },
     ],
 });
+
+tours.add("relance_atys_campaign_history_tour", {
+    url: "/odoo/action-relance_atys.action_relance_run",
+    steps: () => [
+        {
+            content: "The runs' names, types, users and progress read whole at 1440 px",
+            trigger: ".o_list_view .o_data_row td[name=run_type]:contains(Modification manuelle de niveau)",
+            run: () =>
+                nothingCut(".o_list_view", ["name", "run_type", "user_id", "progress_text"]),
+        },
+    ],
+});
+
+tours.add("relance_atys_campaign_picker_tour", {
+    url: "/odoo/action-relance_atys.action_relance_edition",
+    steps: () => [
+        {
+            content: "Add customers to the edition",
+            trigger: `${dialog} div[name=partner_ids] .o_field_x2many_list_row_add a`,
+            run: "click",
+        },
+        {
+            content: "The picker lists customers in French order, its headers whole",
+            trigger: `${dialog} .o_list_view .o_data_row td[name=name]:contains(Électricité Girard)`,
+            run: () => {
+                nothingCut(dialog);
+                const names = [
+                    ...document.querySelectorAll(`${dialog} .o_list_view .o_data_row td[name=name]`),
+                ].map((cell) => cell.textContent.trim());
+                const [deco, electricity, farm] = [
+                    "Deco Addict",
+                    "Électricité Girard",
+                    "Ferme des Bonnet",
+                ].map((name) => names.indexOf(name));
+                if (!(deco >= 0 && deco < electricity && electricity < farm)) {
+                    throw new Error(`Not in French order: ${names.join(" | ")}`);
+                }
+            },
+        },
+    ],
+});
