@@ -27,8 +27,7 @@ class RelanceComposer(models.TransientModel):
         required=True,
         default=lambda self: self.env["relance.mailer"]._default_sender(self.env.company),
         domain="['|', ('id', '=', company_partner_id), ('user_ids.share', '=', False)]",
-        help="The company's contact for questions, else the company, by default (you when "
-        "neither has an email address); another user may send it instead.",
+        help="By default the company's contact for questions, else the company, else you.",
     )
     relance_type = fields.Selection(RELANCE_TYPES, string="Type", required=True, default="dunning")
     template_id = fields.Many2one(
