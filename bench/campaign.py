@@ -510,6 +510,29 @@ def wait_run_done(walk, seconds=240):
 
 
 @step
+def email_refused(walk):
+    """Email mode with no server listening (nothing on SMTP_PORT): the run fails,
+    says why in a sentence, and records no level."""
+    mail_server(walk)
+    open_edition(walk)
+    review(walk)
+    walk.click_button("Passer en mode email", walk.dialog())
+    walk.click_button("Envoyer les emails", walk.dialog())
+    walk.confirm()
+    walk.settle(1500)
+    walk.note("state: " + wait_run_done(walk))
+    walk.page.wait_for_timeout(8000)
+    walk.page.reload()
+    walk.settle()
+    walk.shot("email-refuse-passage")
+    walk.note(
+        "form: " + walk.page.locator(".o_form_sheet").first.inner_text()[:300].replace("\n", " | ")
+    )
+    for row in rows(walk, ".o_field_widget[name=line_ids] .o_data_row")[:4]:
+        walk.note("  " + row)
+
+
+@step
 def email_mode(walk):
     sink = Sink(SMTP_PORT)
     try:
