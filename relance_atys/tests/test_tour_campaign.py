@@ -107,3 +107,36 @@ class TestCampaignTours(HttpCase):
             "relance_atys_campaign_picker_tour",
             login="admin",
         )
+
+    def test_a_failed_mail_shows_no_level_after_it(self):
+        """A mail the server refused: its line read "Niveau avant 1, Niveau après 2,
+        En échec" though the document stayed at level 1."""
+        admin = self.env.ref("base.user_admin")
+        invoice = self.env["account.move"].search(
+            [("move_type", "=", "out_invoice"), ("state", "=", "posted")], limit=1
+        )
+        run = self.env["relance.run"].create(
+            {
+                "run_type": "email",
+                "company_id": admin.company_id.id,
+                "date": fields.Date.today(),
+                "state": "failed",
+            }
+        )
+        self.env["relance.run.line"].create(
+            {
+                "run_id": run.id,
+                "partner_id": invoice.partner_id.id,
+                "move_id": invoice.id,
+                "level_before": 1,
+                "level_after": 2,
+                "channel": "email",
+                "outcome": "failed",
+                "reason": "Le serveur d'envoi a refusé la connexion (111 Connection refused).",
+            }
+        )
+        self.start_tour(
+            f"/odoo/action-relance_atys.action_relance_run/{run.id}",
+            "relance_atys_campaign_failed_run_tour",
+            login="admin",
+        )

@@ -149,8 +149,13 @@ tours.add("relance_atys_campaign_history_tour", {
         {
             content: "The runs' names, types, users and progress read whole at 1440 px",
             trigger: ".o_list_view .o_data_row td[name=run_type]:contains(Modification manuelle de niveau)",
-            run: () =>
-                nothingCut(".o_list_view", ["name", "run_type", "user_id", "progress_text"]),
+            run: () => {
+                nothingCut(".o_list_view", ["name", "run_type", "user_id", "progress_text"]);
+                const list = document.querySelector(".o_list_view .o_list_renderer");
+                if (list.scrollWidth > list.clientWidth + 1) {
+                    throw new Error(`The list is wider than the screen: ${list.scrollWidth} px`);
+                }
+            },
         },
     ],
 });
@@ -167,7 +172,7 @@ tours.add("relance_atys_campaign_picker_tour", {
             content: "The picker lists customers in French order, its headers whole",
             trigger: `${dialog} .o_list_view .o_data_row td[name=name]:contains(Électricité Girard)`,
             run: () => {
-                nothingCut(dialog);
+                nothingCut(dialog, ["name", "user_id"]);
                 const names = [
                     ...document.querySelectorAll(`${dialog} .o_list_view .o_data_row td[name=name]`),
                 ].map((cell) => cell.textContent.trim());
@@ -178,6 +183,25 @@ tours.add("relance_atys_campaign_picker_tour", {
                 ].map((name) => names.indexOf(name));
                 if (!(deco >= 0 && deco < electricity && electricity < farm)) {
                     throw new Error(`Not in French order: ${names.join(" | ")}`);
+                }
+            },
+        },
+    ],
+});
+
+tours.add("relance_atys_campaign_failed_run_tour", {
+    steps: () => [
+        {
+            content: "A failed mail's line shows no level after it (nothing was recorded)",
+            trigger: ".o_form_view .o_field_widget[name=line_ids] .o_data_row:contains(En échec)",
+            run() {
+                const after = this.anchor.querySelector("td[name=level_after]");
+                if (after && after.textContent.trim()) {
+                    throw new Error(`Level after a failed mail: ${after.textContent.trim()}`);
+                }
+                const before = this.anchor.querySelector("td[name=level_before]");
+                if (before.textContent.trim() !== "1") {
+                    throw new Error(`Level before: ${before.textContent.trim()}`);
                 }
             },
         },
