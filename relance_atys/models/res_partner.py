@@ -66,7 +66,6 @@ class ResPartner(models.Model):
     relance_promise_count = fields.Integer(compute="_compute_relance_promise_count")
 
     def init(self):
-        super().init()
         collation = french_collation(self.env.cr)
         if collation:  # Odoo's customer lists, in the order below, read off an index
             create_index(
@@ -75,6 +74,7 @@ class ResPartner(models.Model):
                 self._table,
                 [f'complete_name COLLATE "{collation}"', "id DESC"],
             )
+        return super().init()
 
     def _order_field_to_sql(self, alias, field_name, direction, nulls, query):
         """Names in dictionary order, as French readers sort them (accents and
