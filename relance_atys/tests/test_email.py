@@ -347,7 +347,9 @@ class TestEmail(RelanceCommon):
     def test_composer_prefilled_from_partner(self):
         composer = self._composer(self.alpha_contact)
         self.assertEqual(composer.partner_id, self.alpha)
-        self.assertEqual(composer.sender_id, self.env.user.partner_id)
+        # from the company's address, not the user's (no contact for questions set here)
+        self.assertTrue(self.company.email and not self.company.relance_contact_id)
+        self.assertEqual(composer.sender_id, self.company.partner_id)
         self.assertEqual(composer.relance_type, "dunning")
         self.assertEqual(
             composer.template_id, self.env.ref("relance_atys.mail_template_relance_dunning")
