@@ -70,9 +70,10 @@ def totals_text(lines):
     )
 
 
-# The documents' history: letters and mails that left (and levels changed by hand).
+# The documents' history: letters and mails that left (and levels changed by hand);
+# a line of one instalment (move_line_id) or of the whole invoice (before 18.0.2.0.0).
 SENT_SQL = """
-    SELECT l.move_id, l.date, l.outcome IN ('printed', 'sent', 'queued')
+    SELECT l.move_id, l.move_line_id, l.date, l.outcome IN ('printed', 'sent', 'queued')
       FROM relance_run_line l
       JOIN relance_run r ON r.id = l.run_id
      WHERE l.move_id = ANY(%s)
@@ -84,8 +85,8 @@ SENT_SQL = """
 
 
 def reminders_sent(lines):
-    """{document id: date of the last reminder the customer was sent about it, or
-    None when unknown} for the documents of ``lines`` that were reminded before.
+    """{line id: date of the last reminder the customer was sent about its document
+    (its instalment), or None when unknown} for the ``lines`` reminded before.
 
     A reminder sent is a letter or a mail of the dunning history (the run of
     ``lines`` itself aside); a level set by hand (Gestion des niveaux) sent
@@ -98,15 +99,21 @@ def reminders_sent(lines):
     runs = lines.run_id.ids if "run_id" in lines._fields else []
     lines.env.flush_all()
     lines.env.cr.execute(SENT_SQL, [documents.move_id.ids, runs])
-    history = {}
-    for move_id, date, sent in lines.env.cr.fetchall():  # oldest first
-        history[move_id] = date if sent else history.get(move_id)
+    history = defaultdict(list)  # {move id: [(instalment id or None, date, sent)]}, oldest first
+    for move_id, move_line_id, date, sent in lines.env.cr.fetchall():
+        history[move_id].append((move_line_id, date, sent))
     reminded = {}
     for line in documents:
-        if line.move_id.id not in history:
-            reminded[line.move_id.id] = line.date_before or None
-        elif history[line.move_id.id]:
-            reminded[line.move_id.id] = history[line.move_id.id]
+        instalment = line.move_line_id.id if "move_line_id" in line._fields else False
+        rows = [
+            (date, sent)
+            for move_line_id, date, sent in history[line.move_id.id]
+            if not move_line_id or not instalment or move_line_id == instalment
+        ]
+        if not rows:
+            reminded[line.id] = line.date_before or None
+        elif any(sent for _date, sent in rows):
+            reminded[line.id] = max(date for date, sent in rows if sent)
     return reminded
 
 
@@ -116,16 +123,16 @@ def reminded_text(lines, sent=None):
     (a letter or mail must not claim reminders that were never sent).
     ``sent``: what reminders_sent(lines) gives, when the caller has it."""
     sent = reminders_sent(lines) if sent is None else sent
-    reminded = lines.filtered(lambda line: line.move_id.id in sent and not line.is_deduction)
+    reminded = lines.filtered(lambda line: line.id in sent)
     if not reminded:
         return ""
-    dates = [sent[move_id] for move_id in reminded.move_id.ids if sent[move_id]]
+    dates = [sent[line.id] for line in reminded if sent[line.id]]
     values = {
         "documents": ", ".join(reminded.move_id.mapped("name")),
         "date": format_date(lines.env, max(dates), date_format="long") if dates else "",
     }
     _ = lines.env._
-    if len(reminded) == 1:
+    if len(reminded.move_id) == 1:  # one document, whatever its instalments
         if not dates:
             return _(
                 "We already sent you a reminder about %(documents)s; it is still unpaid.",

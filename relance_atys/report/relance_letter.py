@@ -174,7 +174,8 @@ class Letter:
         return reminded_text(lines, self._letter_reminders())
 
     def _letter_reminders(self):
-        """{document id: date of its last reminder sent} (text.reminders_sent), read once."""
+        """{line id: date of its document's last reminder sent} (text.reminders_sent),
+        read once."""
         if not hasattr(self, "_reminders"):
             self._reminders = reminders_sent(self.line_ids)
         return self._reminders

@@ -12,7 +12,7 @@ from unittest import mock
 import polib
 from lxml import etree
 
-from odoo import fields
+from odoo import Command, fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import html2plaintext, mute_logger
@@ -445,7 +445,7 @@ class TestWords(RelanceCommon):
         self.assertEqual(len(manual), 1)
         lines = manual.line_ids.filtered(lambda line: line.move_id == self.fresh_40)
         self.assertEqual(lines.level_before, 2, "the mail's level (20 days late on 11 March)")
-        self.assertEqual(reminders_sent(lines), {self.fresh_40.id: MARCH_11}, "the mail's day")
+        self.assertEqual(reminders_sent(lines), {lines.id: MARCH_11}, "the mail's day")
 
     def test_a_level_2_letter_after_a_formal_notice_about_other_invoices(self):
         """The level-2 warning is about the invoices it lists: true also of a customer
@@ -456,3 +456,37 @@ class TestWords(RelanceCommon):
         self.assertIn(late_20.name, text)
         self.assertIn("faute de quoi nous serons contraints de vous mettre en demeure de les", text)
         self.assertNotIn("vous adresser une mise en demeure", text)
+
+    def test_a_reminder_sent_about_one_instalment_is_not_one_about_the_other(self):
+        """Per échéance: the letter about the 30 % does not make the 70 %, whose level
+        was set by hand, "already reminded"."""
+        term = self.env["account.payment.term"].create(
+            {
+                "name": "30 % / 70 %",
+                "line_ids": [
+                    Command.create({"value": "percent", "value_amount": 30, "nb_days": 0}),
+                    Command.create({"value": "percent", "value_amount": 70, "nb_days": 30}),
+                ],
+            }
+        )
+        invoice = self._invoice(self.fresh, 1000.0, 60)
+        invoice.button_draft()
+        invoice.invoice_payment_term_id = term
+        invoice.action_post()
+        first, second = invoice.relance_echeance_ids.sorted("date_maturity")
+        Run = self.env["relance.run"]
+
+        def line(run_type, state, instalment, outcome, before, after):
+            run = Run.create({"run_type": run_type, "date": MARCH_11, "state": state})
+            return self.env["relance.run.line"].create(
+                {"run_id": run.id, "partner_id": self.fresh.id, "move_id": invoice.id,
+                 "move_line_id": instalment.id, "outcome": outcome, "level_before": before,
+                 "level_after": after, "date_after": MARCH_11}
+            )  # fmt: skip
+
+        line("letter", "done", first, "printed", 0, 1)
+        line("manual", "done", second, "changed", 0, 1)
+        now = line("letter", "queued", first, "planned", 1, 2) | line(
+            "letter", "queued", second, "planned", 1, 2
+        )
+        self.assertEqual(reminders_sent(now), {now[0].id: MARCH_11})
