@@ -267,6 +267,7 @@ class TestWords(RelanceCommon):
     def _picker_filters(self):
         view = self.env.ref("relance_atys.view_partner_search_relance")
         context = {
+            "uid": self.env.uid,  # "My customers to collect"
             "context_today": lambda: fields.Date.context_today(self.env.user),
             "relativedelta": dateutil.relativedelta.relativedelta,
             "datetime": safe_datetime,
