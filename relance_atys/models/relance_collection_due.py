@@ -32,6 +32,7 @@ class RelanceCollectionDue(models.Model):
     company_id = fields.Many2one("res.company", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     user_id = fields.Many2one("res.users", string="Salesperson", readonly=True)
+    collector_id = fields.Many2one("res.users", string="Collector", readonly=True)
     move_id = fields.Many2one("account.move", string="Document", readonly=True)
     move_line_id = fields.Many2one("account.move.line", string="Due date item", readonly=True)
     kind = fields.Selection(KINDS, readonly=True)
@@ -59,7 +60,9 @@ class RelanceCollectionDue(models.Model):
             "company_id", "relance_level", "relance_excluded",
         ],
         "account.move": ["move_type", "relance_level", "relance_excluded", "payment_state"],
-        "res.partner": ["commercial_partner_id", "user_id", "relance_excluded"],
+        "res.partner": [
+            "commercial_partner_id", "user_id", "relance_collector_id", "relance_excluded"
+        ],
     }  # fmt: skip
 
     def init(self):
@@ -72,7 +75,7 @@ class RelanceCollectionDue(models.Model):
         return SQL(
             """
             SELECT l.id, l.id AS move_line_id, l.company_id, l.move_id,
-                   p.id AS partner_id, p.user_id,
+                   p.id AS partner_id, p.user_id, p.relance_collector_id AS collector_id,
                    CASE m.move_type WHEN 'out_invoice' THEN 'invoice'
                                     WHEN 'out_refund' THEN 'refund'
                                     ELSE 'other' END AS kind,

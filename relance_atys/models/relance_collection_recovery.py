@@ -25,6 +25,7 @@ class RelanceCollectionRecovery(models.Model):
     date = fields.Date(string="Dunning date", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     user_id = fields.Many2one("res.users", string="Salesperson", readonly=True)
+    collector_id = fields.Many2one("res.users", string="Collector", readonly=True)
     move_id = fields.Many2one("account.move", string="Document", readonly=True)
     move_line_id = fields.Many2one("account.move.line", string="Instalment", readonly=True)
     level = fields.Integer(string="Dunning level", readonly=True, aggregator=False)
@@ -63,6 +64,7 @@ class RelanceCollectionRecovery(models.Model):
             "channel", "outcome", "residual", "currency_id", "is_deduction",
         ],
         "relance.run": ["state"],
+        "res.partner": ["user_id", "relance_collector_id"],
         "account.partial.reconcile": ["debit_move_id", "credit_move_id", "max_date"],
     }  # fmt: skip
 
@@ -80,7 +82,8 @@ class RelanceCollectionRecovery(models.Model):
         windows = {f"window_{days}": SQL("d.date + %s <= CURRENT_DATE", days) for days in WINDOWS}
         return SQL(
             """
-            SELECT d.id, d.run_id, d.company_id, d.date, d.partner_id, p.user_id, d.move_id,
+            SELECT d.id, d.run_id, d.company_id, d.date, d.partner_id, p.user_id,
+                   p.relance_collector_id AS collector_id, d.move_id,
                    d.move_line_id,
                    d.level, d.channel, d.currency_id, d.dunned,
                    CASE WHEN %(window_15)s THEN d.dunned ELSE 0 END AS dunned_15,
@@ -99,7 +102,7 @@ class RelanceCollectionRecovery(models.Model):
 
     def _dunned_query(self):
         """The invoices runs dunned: a letter printed, a mail sent (or waiting in
-        the mail queue), in a run not cancelled; credit notes and deductions aside;
+        the mail queue), a call planned, in a run not cancelled; credit notes and deductions aside;
         each with what was paid within 15 and 30 days (up to the residual dunned)."""
         return SQL(
             """
@@ -125,7 +128,7 @@ class RelanceCollectionRecovery(models.Model):
              WHERE r.state != 'cancelled'
                AND rl.move_id IS NOT NULL
                AND rl.channel IN ('letter', 'email', 'call')
-               AND rl.outcome IN ('printed', 'sent', 'queued')
+               AND rl.outcome IN ('printed', 'sent', 'queued', 'called')
                AND rl.residual > 0
                AND NOT COALESCE(rl.is_deduction, false)
             """,

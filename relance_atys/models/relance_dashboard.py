@@ -6,6 +6,8 @@ from odoo import api, fields, models
 from .relance_collection_recovery import RATES, WINDOWS
 
 CHANNEL_ORDER = ["letter", "email", "call"]
+# Promises "due this week": those whose date is within this many days from today.
+PROMISE_DAYS = 7
 # DSO: the receivables of today over the sales of the last DSO_DAYS days, times DSO_DAYS.
 DSO_DAYS = 90
 
@@ -19,10 +21,19 @@ class RelanceDashboard(models.TransientModel):
     _description = "Dunning dashboard"
 
     date = fields.Date(string="As of", default=fields.Date.context_today, readonly=True)
+    collector_id = fields.Many2one(
+        "res.users",
+        string="Collector",
+        domain=[("share", "=", False)],
+        help="Only the customers this user collects; empty: every customer.",
+    )
     due_html = fields.Html(string="Amounts due", compute="_compute_figures", sanitize=False)
     dso_html = fields.Html(string="DSO", compute="_compute_figures", sanitize=False)
     recovery_html = fields.Html(
         string="Recovery after dunning", compute="_compute_figures", sanitize=False
+    )
+    promise_html = fields.Html(
+        string="Payment promises", compute="_compute_figures", sanitize=False
     )
 
     def _compute_display_name(self):
@@ -42,6 +53,7 @@ class RelanceDashboard(models.TransientModel):
             "target": "current",
         }
 
+    @api.depends("collector_id")
     def _compute_figures(self):
         for dashboard in self:
             render = self.env["ir.qweb"]._render
@@ -55,6 +67,9 @@ class RelanceDashboard(models.TransientModel):
                 "relance_atys.dashboard_recovery",
                 {**values, "tables": dashboard._recovery_figures(), "windows": WINDOWS},
             )
+            dashboard.promise_html = render(
+                "relance_atys.dashboard_promises", {**values, **dashboard._promise_figures()}
+            )
 
     def _age_labels(self):
         """{age bucket: its label}, in the buckets' order and the reader's language."""
@@ -65,12 +80,18 @@ class RelanceDashboard(models.TransientModel):
 
     def _due_domain(self):
         """The open items the dashboard counts: those of the current companies (the
-        record rules say so too, but not to the superuser, whose cron may read it)."""
-        return [("company_id", "in", self.env.companies.ids)]
+        record rules say so too, but not to the superuser, whose cron may read it), and
+        of the chosen collector's customers."""
+        return [("company_id", "in", self.env.companies.ids), *self._collector_domain()]
+
+    def _collector_domain(self, path="collector_id"):
+        """Only the chosen collector's customers (``path``: the collector's field)."""
+        return [(path, "=", self.collector_id.id)] if self.collector_id else []
 
     def _recovery_domain(self):
-        """The dunnings the dashboard counts: those of the current companies."""
-        return [("company_id", "in", self.env.companies.ids)]
+        """The dunnings the dashboard counts: those of the current companies (and of
+        the chosen collector's customers)."""
+        return [("company_id", "in", self.env.companies.ids), *self._collector_domain()]
 
     def _due_figures(self):
         """{currency: {"levels": {level: {age: amount}}, "credits": {age: amount},
@@ -129,6 +150,7 @@ class RelanceDashboard(models.TransientModel):
             ("invoice_date", ">=", start),
             ("invoice_date", "<=", self.date),
             ("company_id", "in", self.env.companies.ids),
+            *self._collector_domain("commercial_partner_id.relance_collector_id"),
         ]
 
     def _recovery_figures(self):
@@ -167,6 +189,35 @@ class RelanceDashboard(models.TransientModel):
             figures[rate] = figures[paid] / figures[dunned] * 100 if figures[dunned] else None
         return figures
 
+    def _promise_figures(self):
+        """{"week": {currency: (count, amount)}, "broken": {...}}: the payment promises
+        still open whose date is within the next 7 days, today included, and those
+        not kept (their date passed, unpaid), with the amounts they were made for."""
+        figures = {}
+        for key, domain in (("week", self._week_domain()), ("broken", [("state", "=", "broken")])):
+            groups = self.env["relance.promise"]._read_group(
+                self._promise_domain() + domain, ["currency_id"], ["__count", "due_amount:sum"]
+            )
+            figures[key] = self._by_currency(
+                {cur: (count, amount) for cur, count, amount in groups}
+            )
+        return figures
+
+    def _promise_domain(self):
+        """Payment promises (pauses aside) of the current companies and collector."""
+        return [
+            ("kind", "=", "promise"),
+            ("company_id", "in", self.env.companies.ids),
+            *self._collector_domain("partner_id.relance_collector_id"),
+        ]
+
+    def _week_domain(self):
+        return [
+            ("state", "=", "open"),
+            ("date", ">=", self.date),
+            ("date", "<=", self.date + timedelta(days=PROMISE_DAYS)),
+        ]
+
     # -- the pivot views -------------------------------------------------------------------
 
     def action_open_due(self):
@@ -177,7 +228,24 @@ class RelanceDashboard(models.TransientModel):
             "relance_atys.action_relance_collection_recovery", self._recovery_domain()
         )
 
-    def _open_view(self, xml_id, domain):
+    def action_open_promises_week(self):
+        return self._open_view(
+            "relance_atys.action_relance_promise",
+            self._promise_domain() + self._week_domain(),
+            context={},  # not its default filter on open promises only: the domain says
+        )
+
+    def action_open_promises_broken(self):
+        return self._open_view(
+            "relance_atys.action_relance_promise",
+            [*self._promise_domain(), ("state", "=", "broken")],
+            context={},
+        )
+
+    def _open_view(self, xml_id, domain, context=None):
+        """The action ``xml_id`` on ``domain`` (and ``context`` instead of its own)."""
         action = self.env["ir.actions.act_window"]._for_xml_id(xml_id)
         action["domain"] = domain
+        if context is not None:
+            action["context"] = context
         return action

@@ -375,3 +375,56 @@ class TestDashboardAccess(RelanceCommon):
                 self.assertNotIn(self.company_b.id, [g["company_id"][0] for g in groups])
         own = self.env["relance.collection.recovery"].with_user(self.user_b).search([])
         self.assertEqual(own.move_id, self.invoice_b)
+
+
+@tagged("post_install", "-at_install")
+class TestDashboardCollector(RelanceCommon):
+    """Customer A collected by a collector, customer B by nobody, 100 and 300 USD due;
+    A promised 100 within 3 days, B's promise of 50 three days ago was not kept."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.today = fields.Date.context_today(cls.env.user)
+        cls.user = dunning_user(cls.env, "dash.collector.reader", cls.company)
+        cls.collector = dunning_user(cls.env, "dash.collector", cls.company)
+        cls.alpha = cls._customer(
+            "Client Suivi", company_id=cls.company.id, relance_collector_id=cls.collector.id
+        )
+        cls.beta = cls._customer("Client Autre", company_id=cls.company.id)
+        cls._invoice(cls.alpha, 100.0, cls.today - timedelta(days=10))
+        cls._invoice(cls.beta, 300.0, cls.today - timedelta(days=10))
+        Promise = cls.env["relance.promise"]
+        Promise.create(
+            {"partner_id": cls.alpha.id, "date": cls.today + timedelta(days=3), "amount": 100.0}
+        )
+        broken = Promise.create(
+            {"partner_id": cls.beta.id, "date": cls.today + timedelta(days=1), "amount": 50.0}
+        )
+        broken.flush_recordset()
+        cls.env.cr.execute(  # its date passed unpaid, as the nightly refresh finds it
+            "UPDATE relance_promise SET date = %s, state = 'broken' WHERE id = %s",
+            [cls.today - timedelta(days=3), broken.id],
+        )
+        broken.invalidate_recordset()
+
+    def _figures(self, collector=None):
+        dashboard = (
+            self.env["relance.dashboard"]
+            .with_user(self.user)
+            .create({"collector_id": collector.id if collector else False})
+        )
+        usd = self.company.currency_id
+        return dashboard._due_figures()[usd]["total"]["all"], dashboard._promise_figures()
+
+    def test_promises_of_the_week_and_not_kept(self):
+        usd = self.company.currency_id
+        due, promises = self._figures()
+        self.assertEqual(due, 400.0)
+        self.assertEqual(promises, {"week": {usd: (1, 100.0)}, "broken": {usd: (1, 50.0)}})
+
+    def test_a_collector_sees_their_customers(self):
+        usd = self.company.currency_id
+        due, promises = self._figures(self.collector)
+        self.assertEqual(due, 100.0)
+        self.assertEqual(promises, {"week": {usd: (1, 100.0)}, "broken": {}})
