@@ -32,7 +32,7 @@ class RelanceCollectionDue(models.Model):
     company_id = fields.Many2one("res.company", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     user_id = fields.Many2one("res.users", string="Salesperson", readonly=True)
-    collector_id = fields.Many2one("res.users", string="Collector", readonly=True)
+    collector_id = fields.Many2one("res.users", readonly=True)
     move_id = fields.Many2one("account.move", string="Document", readonly=True)
     move_line_id = fields.Many2one("account.move.line", string="Due date item", readonly=True)
     kind = fields.Selection(KINDS, readonly=True)
@@ -41,7 +41,7 @@ class RelanceCollectionDue(models.Model):
     disputed = fields.Boolean(readonly=True, help="Payment blocked: in dispute, never dunned.")
     date_maturity = fields.Date(string="Due date", readonly=True)
     days_late = fields.Integer(string="Days late", readonly=True, aggregator=False)
-    age = fields.Selection(AGE_BUCKETS, string="Age", readonly=True)
+    age = fields.Selection(AGE_BUCKETS, readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
     residual = fields.Monetary(
         string="Due", currency_field="currency_id", readonly=True,

@@ -20,12 +20,12 @@ class RelanceCollectionRecovery(models.Model):
     _rec_name = "move_id"
     _order = "date desc, id"
 
-    run_id = fields.Many2one("relance.run", string="Run", readonly=True)
+    run_id = fields.Many2one("relance.run", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
     date = fields.Date(string="Dunning date", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     user_id = fields.Many2one("res.users", string="Salesperson", readonly=True)
-    collector_id = fields.Many2one("res.users", string="Collector", readonly=True)
+    collector_id = fields.Many2one("res.users", readonly=True)
     move_id = fields.Many2one("account.move", string="Document", readonly=True)
     move_line_id = fields.Many2one("account.move.line", string="Instalment", readonly=True)
     level = fields.Integer(string="Dunning level", readonly=True, aggregator=False)

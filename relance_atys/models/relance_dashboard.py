@@ -12,7 +12,9 @@ PROMISE_DAYS = 7
 DSO_DAYS = 90
 
 
-class RelanceDashboard(models.TransientModel):
+# A transient model for its form (one per opening, vacuumed), but no wizard: it
+# gathers no options and runs nothing, it reads figures (issue 13 keeps wizard/ thin).
+class RelanceDashboard(models.TransientModel):  # pylint: disable=no-wizard-in-models
     """The collection dashboard: a few figures of the user's current companies,
     each computed by SQL aggregates on the dashboard's views (their record rules
     applied), and links to their pivot views."""
@@ -23,7 +25,6 @@ class RelanceDashboard(models.TransientModel):
     date = fields.Date(string="As of", default=fields.Date.context_today, readonly=True)
     collector_id = fields.Many2one(
         "res.users",
-        string="Collector",
         domain=[("share", "=", False)],
         help="Only the customers this user collects; empty: every customer.",
     )
