@@ -8,6 +8,10 @@ from odoo import fields, models
 
 from ..guard import check_readable
 
+# These extend the edition's transient models from models/, beside the services that
+# fill them, so that the wizards keep to the size issue 13 gives them (tests/test_shape).
+# pylint: disable=no-wizard-in-models
+
 
 class RelanceEdition(models.TransientModel):
     _inherit = "relance.edition"
@@ -20,8 +24,9 @@ class RelanceEdition(models.TransientModel):
     )
 
     def _check_input(self):
-        super()._check_input()
+        result = super()._check_input()
         check_readable(self, ("collector_ids",))
+        return result
 
     def _options(self):
         return dict(super()._options(), collector_ids=self.collector_ids.ids)
