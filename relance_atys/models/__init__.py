@@ -5,6 +5,7 @@ from . import relance_penalty_rate
 from . import relance_penalty
 from . import relance_penalty_invoice
 from . import relance_statement
+from . import relance_dunning_guard
 from . import res_partner
 from . import relance_promise
 from . import relance_call

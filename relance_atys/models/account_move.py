@@ -3,7 +3,7 @@ import logging
 from odoo import api, fields, models
 from odoo.tools import config, split_every
 
-from ..guard import check_dunning_write, service_writes
+from ..guard import service_writes
 from ..report import relance_invoice_pdf as invoice_pdf
 from ..report.relance_letter import wkhtmltopdf_patched
 
@@ -17,7 +17,8 @@ PRINT_DELAY = 100
 
 
 class AccountMove(models.Model):
-    _inherit = "account.move"
+    _name = "account.move"
+    _inherit = ["account.move", "relance.dunning.guard"]
 
     # the highest level and latest date of the document's échéances (its receivable
     # lines), kept in the table for lists, filters and grouping; the dunning services
@@ -108,16 +109,10 @@ class AccountMove(models.Model):
             sign = -1 if move.move_type == "out_refund" else 1
             move.relance_residual = sign * move.amount_residual
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        check_dunning_write(self, vals_list, create=True)
-        return super().create(vals_list)
-
     def write(self, vals):
-        check_dunning_write(self, [vals])
-        result = super().write(vals)
+        result = super().write(vals)  # checked by relance.dunning.guard
         if "relance_excluded" in vals:  # the document's exclusion holds for all its échéances
-            with service_writes():  # checked on the document just above
+            with service_writes():  # checked on the document's own write
                 self._relance_receivable_lines().write(
                     {"relance_excluded": vals["relance_excluded"]}
                 )
@@ -225,7 +220,8 @@ class AccountMoveLine(models.Model):
     """An échéance: a receivable line of a customer invoice (one per instalment of
     its payment terms), with its own due date, residual and dunning state."""
 
-    _inherit = "account.move.line"
+    _name = "account.move.line"
+    _inherit = ["account.move.line", "relance.dunning.guard"]
 
     # no default: NULL reads as 0 / not excluded, and adding the columns writes no row
     relance_level = fields.Integer(
@@ -238,12 +234,3 @@ class AccountMoveLine(models.Model):
         help="Level 'NA': this instalment is kept out of every dunning (the document's "
         "exclusion holds for all its instalments).",
     )
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        check_dunning_write(self, vals_list, create=True)
-        return super().create(vals_list)
-
-    def write(self, vals):
-        check_dunning_write(self, [vals])
-        return super().write(vals)

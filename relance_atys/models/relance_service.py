@@ -58,6 +58,21 @@ JOB_LOCK_SPACE = 0x52454C
 
 _logger = logging.getLogger(__name__)
 
+# A company's open receivable lines (posted, not reconciled), ``lp`` their partner
+# and ``p`` its commercial entity: the deductions of the open items below and the
+# statement of account (``relance.statement``) read the same ones.
+OPEN_RECEIVABLE_LINES = """
+      FROM account_move_line l
+      JOIN account_move m ON m.id = l.move_id
+      JOIN account_account a ON a.id = l.account_id
+      JOIN res_partner lp ON lp.id = l.partner_id
+      JOIN res_partner p ON p.id = lp.commercial_partner_id
+     WHERE l.company_id = %(company)s
+       AND l.parent_state = 'posted'
+       AND a.account_type = 'asset_receivable'
+       AND NOT l.reconciled
+"""
+
 # Open items of a company: the open échéances of posted customer invoices and
 # credit notes (their receivable lines, one per instalment of the payment terms,
 # each with its due date and residual in the document's currency, whatever Odoo's
@@ -85,15 +100,7 @@ OPEN_ITEMS_SQL = """
     UNION ALL
     SELECT MIN(l.id), p.id, l.currency_id, MIN(l.date),
            SUM(l.amount_residual_currency), 0, NULL, false, false, l.move_id
-      FROM account_move_line l
-      JOIN account_move m ON m.id = l.move_id
-      JOIN account_account a ON a.id = l.account_id
-      JOIN res_partner lp ON lp.id = l.partner_id
-      JOIN res_partner p ON p.id = lp.commercial_partner_id
-     WHERE l.company_id = %(company)s
-       AND l.parent_state = 'posted'
-       AND a.account_type = 'asset_receivable'
-       AND NOT l.reconciled
+    {open_lines}
        AND m.move_type NOT IN ('out_invoice', 'out_refund')
        AND l.amount_residual_currency < 0
        {line_filter}
@@ -350,6 +357,7 @@ class RelanceService(models.AbstractModel):
         """Return the company's open items as engine items, in one query."""
         conds, lconds, args = self._get_open_items_filters(options)
         query = OPEN_ITEMS_SQL.format(
+            open_lines=OPEN_RECEIVABLE_LINES,
             move_filter="".join(f" AND {c}" for c in conds),
             line_filter="".join(f" AND {c}" for c in lconds),
         )

@@ -15,23 +15,17 @@ from ..report.relance_letter import (
     split_parts,
 )
 from ..report.relance_xlsx import write_statement
+from .relance_service import OPEN_RECEIVABLE_LINES
 
 # The customer's open receivable lines in a company: échéances of invoices,
 # credit notes, payments not allocated.
-STATEMENT_SQL = """
+STATEMENT_SQL = f"""
     SELECT l.id, m.id, m.name, m.move_type, COALESCE(m.invoice_date, l.date),
            COALESCE(l.date_maturity, l.date), l.currency_id, l.amount_currency,
-           l.amount_residual_currency, lp.commercial_partner_id
-      FROM account_move_line l
-      JOIN account_move m ON m.id = l.move_id
-      JOIN account_account a ON a.id = l.account_id
-      JOIN res_partner lp ON lp.id = l.partner_id
-     WHERE l.company_id = %(company)s
-       AND l.parent_state = 'posted'
-       AND a.account_type = 'asset_receivable'
-       AND NOT l.reconciled
+           l.amount_residual_currency, p.id
+    {OPEN_RECEIVABLE_LINES}
        AND l.amount_residual_currency != 0
-       AND lp.commercial_partner_id = ANY(%(partners)s)
+       AND p.id = ANY(%(partners)s)
      ORDER BY COALESCE(l.date_maturity, l.date), m.name, l.id
 """
 PAPERFORMAT = "relance_atys.paperformat_relance_letter"

@@ -4,12 +4,13 @@ from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
 from ..actions import download_action
-from ..guard import check_dunning_write, service_writes
+from ..guard import service_writes
 from ..text import french_collation
 
 
 class ResPartner(models.Model):
-    _inherit = "res.partner"
+    _name = "res.partner"
+    _inherit = ["res.partner", "relance.dunning.guard"]
 
     relance_enabled = fields.Boolean(
         string="Dunning letters",
@@ -142,15 +143,6 @@ class ResPartner(models.Model):
     def action_relance_promise_new(self):
         self.ensure_one()
         return self.env["relance.promise"].action_new(self)
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        check_dunning_write(self, vals_list, create=True)
-        return super().create(vals_list)
-
-    def write(self, vals):
-        check_dunning_write(self, [vals])
-        return super().write(vals)
 
     def _commercial_sync_from_company(self):
         """A contact takes its company's exclusion, whoever attaches it."""
