@@ -261,6 +261,7 @@ class RelanceRun(models.Model):
         columns = [
             (_("Customer"), "text"),
             (_("Document"), "text"),
+            (_("Due date"), "date"),
             (_("Level before"), "int"),
             (_("Level after"), "int"),
             (_("Residual"), "money"),
@@ -278,8 +279,9 @@ class RelanceRun(models.Model):
             (
                 line.partner_id.display_name,
                 line.move_id.name or line.order_id.name,
+                line.due_date,
                 line.level_before,
-                line.level_after,
+                None if line.outcome == "failed" else line.level_after,  # nothing recorded
                 line.residual if line.move_id else None,  # a quotation has none
                 line.currency_id.name,
                 labels["channel"].get(line.channel, ""),
@@ -296,7 +298,7 @@ class RelanceRun(models.Model):
             title=title,
             sheet=self.name.replace("/", "-"),  # REL-2026-0001
             total_label=_("Total"),
-            currency_col=5,
+            currency_col=6,
         )
         # a dunning user reads runs but does not write them: the file is attached as
         # sudo, and read through the run's read access

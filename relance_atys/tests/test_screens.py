@@ -313,6 +313,18 @@ class TestScreens(RelanceCommon):
                     (self.alpha_chf, 300.0),
                     (self.beta_home, 200.0),
                 )
+            ]
+            + [
+                {
+                    "partner_id": self.beta_home.partner_id.id,
+                    "move_id": self.beta_home.id,
+                    "due_date": self.beta_home.invoice_date_due,
+                    "outcome": "failed",
+                    "level_before": 1,
+                    "level_after": 1,
+                    "residual": 0.0,
+                    "currency_id": self.beta_home.currency_id.id,
+                }
             ],
         )
         action = run.action_export_xlsx()
@@ -320,10 +332,18 @@ class TestScreens(RelanceCommon):
         self.assertEqual(sheet.title, run.name.replace("/", "-"))
         self._assert_print_setup(sheet, run.name)
         rows = list(self._book(action, data_only=True).iter_rows(min_row=4, values_only=True))
-        totals = {row[5]: row[4] for row in rows if row[0] and str(row[0]).startswith("Total ")}
+        totals = {row[6]: row[5] for row in rows if row[0] and str(row[0]).startswith("Total ")}
         self.assertEqual(totals, {"CHF": 300.0, "USD": 300.0})
+        # a failed mail recorded nothing: no level after it; the échéance's due date is shown
+        failed_label = dict(
+            self.env["relance.run.line"]._fields["outcome"]._description_selection(self.env)
+        )["failed"]
+        failed = [row for row in rows if row[8] == failed_label]
+        self.assertEqual(len(failed), 1)
+        self.assertIsNone(failed[0][4])
+        self.assertEqual(failed[0][2].date(), self.beta_home.invoice_date_due)
         formulas = [
-            row[4]
+            row[5]
             for row in sheet.iter_rows(min_row=4, values_only=True)
             if row[0] and str(row[0]).startswith("Total ")
         ]
