@@ -291,11 +291,10 @@ class RelanceRun(models.Model):
             )
             for line in self.line_ids
         ]
-        title = f"{self.name} - {format_date(self.env, self.date)}"
         data = write_run_lines(
             rows,
             columns,
-            title=title,
+            title=f"{self.name} - {format_date(self.env, self.date)}",
             sheet=self.name.replace("/", "-"),  # REL-2026-0001
             total_label=_("Total"),
             currency_col=6,

@@ -260,6 +260,6 @@ class TestHistory(RelanceCommon):
         rows = {row[1]: row for row in sheet.iter_rows(min_row=4, values_only=True)}
         row = rows[self.inv_1.name]
         self.assertEqual(row[0], "Boulangerie Martin")
-        self.assertEqual((row[2], row[3], row[4]), (0, 3, 1000.0))
-        self.assertEqual(row[7], "Printed")
-        self.assertEqual(row[9].date(), TODAY)
+        self.assertEqual((row[3], row[4], row[5]), (0, 3, 1000.0))
+        self.assertEqual(row[8], "Printed")
+        self.assertEqual(row[10].date(), TODAY)
