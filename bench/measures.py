@@ -328,7 +328,7 @@ def xlsx_count(env, wizard, attachment_id):
 
 def render_letters(env, wizard):
     letters = env["relance.letter"]
-    lines = wizard._lines_of(wizard._letter_partner_lines())
+    lines = wizard._lines_of(wizard._selected_partner_lines())
     pdf, failures = letters._render(
         letters._letters(wizard.company_id, wizard.date, lines),
         wizard._run_options(),

@@ -8,10 +8,6 @@ from odoo import fields, models
 
 from ..guard import check_readable
 
-# These extend the edition's transient models from models/, beside the services that
-# fill them, so that the wizards keep to the size issue 13 gives them (tests/test_shape).
-# pylint: disable=no-wizard-in-models
-
 
 class RelanceEdition(models.TransientModel):
     _inherit = "relance.edition"
