@@ -134,7 +134,10 @@ def email_edition(env, customers, documents=None):
 
     def build(env):
         whole = env["relance.edition"].browse(reviewed_proposal(env))
-        plines = whole._selected_partner_lines().filtered(lambda pline: pline._can_email())
+        mailer = env["relance.mailer"]
+        plines = whole._selected_partner_lines().filtered(
+            lambda pline: not mailer._no_mail_reason(pline.partner_id)
+        )
         if documents:
             plines = plines.sorted(lambda pline: (abs(pline.doc_count - documents), pline.id))
         wizard = env["relance.edition"].create(
