@@ -7,6 +7,7 @@ level whose texts are still those of an earlier release (English, and each
 installed language's translation) gets the current ones; an edited level is kept.
 """
 
+import logging
 import re
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from lxml import etree
 from psycopg2.extras import Json
 
 from odoo.tools.translate import TranslationImporter
+
+_logger = logging.getLogger(__name__)
 
 MODULE = "relance_atys"
 DATA = Path(__file__).parent / "data" / "relance_level_data.xml"
@@ -163,6 +166,18 @@ def restore_shipped_texts(env):
             copies.invalidate_recordset(fields)
         restored |= untouched
     return restored, kept
+
+
+def migrate_level_texts(env):
+    """A migration's step: restore the shipped texts (above) and log which levels were
+    restored and which, edited by a user, were kept."""
+    restored, kept = restore_shipped_texts(env)
+    _logger.info(
+        "relance_atys: level texts of %s restored to the shipped ones; %s edited, kept: %s",
+        restored.mapped("display_name"),
+        len(kept),
+        kept.mapped("display_name"),
+    )
 
 
 def _as_shipped_now(env, template, values):

@@ -17,6 +17,14 @@ KINDS = [
 ]
 
 
+def create_view(model):
+    """(Re)create the PostgreSQL view a reporting ``model`` reads, of its ``_query()``."""
+    tools.drop_view_if_exists(model.env.cr, model._table)
+    model.env.cr.execute(
+        SQL("CREATE VIEW %s AS (%s)", SQL.identifier(model._table), model._query())
+    )
+
+
 class RelanceCollectionDue(models.Model):
     """What customers owe today, one row per open receivable journal item (an
     échéance of an invoice, a credit note or a payment not yet allocated), with its
@@ -66,10 +74,7 @@ class RelanceCollectionDue(models.Model):
     }  # fmt: skip
 
     def init(self):
-        tools.drop_view_if_exists(self.env.cr, self._table)
-        self.env.cr.execute(
-            SQL("CREATE VIEW %s AS (%s)", SQL.identifier(self._table), self._query())
-        )
+        create_view(self)
 
     def _query(self):
         return SQL(

@@ -1,5 +1,7 @@
-from odoo import api, fields, models, tools
+from odoo import api, fields, models
 from odoo.tools import SQL
+
+from .relance_collection_due import create_view
 
 # Days after the dunning date within which a payment counts as recovered.
 WINDOWS = (15, 30)
@@ -69,10 +71,7 @@ class RelanceCollectionRecovery(models.Model):
     }  # fmt: skip
 
     def init(self):
-        tools.drop_view_if_exists(self.env.cr, self._table)
-        self.env.cr.execute(
-            SQL("CREATE VIEW %s AS (%s)", SQL.identifier(self._table), self._query())
-        )
+        create_view(self)
 
     def _query(self):
         """Paid within N days: the amounts (in the document's currency) of the

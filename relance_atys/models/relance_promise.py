@@ -117,7 +117,20 @@ class RelancePromise(models.Model):
         if self.move_ids:
             residual = self._documents_residual()
             return self.currency_id.round(max(self.due_amount - residual, 0.0))
-        lines = (
+        paid = self._customer_receivables(
+            [
+                ("move_id.move_type", "!=", "out_invoice"),
+                ("balance", "<", 0),
+                ("date", ">=", fields.Date.to_date(self.create_date)),
+            ],
+            "balance:sum",
+        )
+        return self.currency_id.round(-paid)
+
+    def _customer_receivables(self, domain, aggregate):
+        """``aggregate`` over the posted receivable lines of the promise's customer
+        (and its contacts) in its company that match ``domain``."""
+        groups = (
             self.env["account.move.line"]
             .sudo()
             ._read_group(
@@ -126,15 +139,13 @@ class RelancePromise(models.Model):
                     ("partner_id", "child_of", self.partner_id.id),
                     ("account_id.account_type", "=", "asset_receivable"),
                     ("parent_state", "=", "posted"),
-                    ("move_id.move_type", "!=", "out_invoice"),
-                    ("balance", "<", 0),
-                    ("date", ">=", fields.Date.to_date(self.create_date)),
+                    *domain,
                 ],
                 [],
-                ["balance:sum"],
+                [aggregate],
             )
         )
-        return self.currency_id.round(-(lines[0][0] or 0.0))
+        return groups[0][0] or 0.0
 
     @api.depends(
         "date", "kind", "due_amount", "move_ids.amount_residual", "line_ids.amount_residual"
@@ -272,22 +283,9 @@ class RelancePromise(models.Model):
             return self.amount
         if self.move_ids:
             return self._documents_residual()
-        groups = (
-            self.env["account.move.line"]
-            .sudo()
-            ._read_group(
-                [
-                    ("company_id", "=", self.company_id.id),
-                    ("partner_id", "child_of", self.partner_id.id),
-                    ("account_id.account_type", "=", "asset_receivable"),
-                    ("parent_state", "=", "posted"),
-                    ("reconciled", "=", False),
-                ],
-                [],
-                ["amount_residual:sum"],
-            )
+        return max(
+            self._customer_receivables([("reconciled", "=", False)], "amount_residual:sum"), 0.0
         )
-        return max(groups[0][0] or 0.0, 0.0)
 
     def _broken_sentence(self, company, partner, date):
         """What a letter of ``date`` says of a promise ``partner`` did not keep since

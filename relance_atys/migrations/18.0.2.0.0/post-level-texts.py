@@ -7,21 +7,10 @@ earlier release shipped it, as the 18.0.1.1.1 migration does (``level_texts``); 
 level whose texts were edited is kept, and named in the log.
 """
 
-import logging
-
 from odoo import SUPERUSER_ID, api
 
-from odoo.addons.relance_atys.level_texts import restore_shipped_texts
-
-_logger = logging.getLogger(__name__)
+from odoo.addons.relance_atys.level_texts import migrate_level_texts
 
 
 def migrate(cr, version):
-    env = api.Environment(cr, SUPERUSER_ID, {})
-    restored, kept = restore_shipped_texts(env)
-    _logger.info(
-        "relance_atys: level texts of %s restored to the shipped ones; %s edited, kept: %s",
-        restored.mapped("display_name"),
-        len(kept),
-        kept.mapped("display_name"),
-    )
+    migrate_level_texts(api.Environment(cr, SUPERUSER_ID, {}))
