@@ -23,6 +23,7 @@ from .. import engine
 from ..guard import check_manager
 from ..text import reminded_text, totals_per_currency, without_invisible
 from . import relance_service
+from .mail_template import RELANCE_TYPES
 from .relance_service import as_company
 
 MAX_FILES = 15
@@ -275,6 +276,52 @@ class RelanceMailer(models.AbstractModel):
             "attachment_ids": attachments.ids,
         }
 
+    def _check_reminder_choice(self, company, template, relance_type, next_level):
+        """A reminder by hand written with a customer mail ``template`` of its
+        ``relance_type``, moving documents to ``next_level`` (if any) of ``company``."""
+        self._check_reminder_template(template, relance_type)
+        self.env["relance.service"]._check_level_company(company, next_level)
+
+    def _send_composed(self, company, partner, mail, lines):
+        """Use case: one reminder written by hand to ``partner`` (the composer's),
+        everything checked before anything is recorded. ``mail`` is what its writer
+        chose: ``relance_type``, ``template_id``, ``next_level_id`` and
+        ``count_as_step`` (the levels, ``_send_reminder``), and the mail
+        (``_reminder_mail_values``); ``lines`` the document lines shown, still as they
+        were (``relance.service._check_as_shown``), those ``selected`` its documents.
+        Files uploaded in the dialog (a transient record's) move to the customer.
+        Returns the run."""
+        ticked = lines.filtered("selected")
+        self._check_customer(company, partner)
+        self._check_sender(company, mail["sender_id"])
+        choice = (mail["template_id"], mail["relance_type"], mail["next_level_id"])
+        self._check_reminder_choice(company, *choice)
+        service = self.env["relance.service"]
+        service._check_documents_of(company, partner, lines.move_id)
+        service._check_as_shown(company, partner, lines)
+        self._check_reminder(partner, mail["relance_type"], mail["count_as_step"], ticked)
+        mail_values = self._reminder_mail_values(company, partner, ticked, mail)
+        uploaded = mail["attachment_ids"].filtered(
+            lambda file: file.res_model in self.env and self.env[file.res_model]._transient
+        )
+        uploaded.sudo().write({"res_model": "res.partner", "res_id": partner.id})
+        options = self._reminder_options(partner, mail)
+        return self._send_reminder(company, partner, options, ticked, mail_values)
+
+    def _reminder_options(self, partner, mail):
+        """What the run of a reminder by hand keeps of it (``count_as_step`` and
+        ``next_level`` tell ``_send_reminder`` the levels to give)."""
+        return {
+            "composer": partner.display_name,
+            "type": dict(RELANCE_TYPES)[mail["relance_type"]],
+            "template": mail["template_id"].display_name,
+            "sender": mail["sender_id"].display_name,
+            "email_to": mail["email_to"],
+            "email_cc": mail["email_cc"],
+            "count_as_step": mail["count_as_step"],
+            "next_level": mail["next_level_id"].number,
+        }
+
     def _send_reminder(self, company, partner, options, lines, mail_values):
         """Use case: one reminder written by hand to ``partner`` (the composer's):
         the mail queued, posted on the customer's chatter, and its run.
@@ -448,6 +495,13 @@ class RelanceMailer(models.AbstractModel):
         return False
 
     @api.model
+    def _untick_unmailable(self, partner_lines):
+        """Untick the review's customer lines (``relance.edition.partner``) whose
+        customer takes no dunning mail (``_no_mail_reason``)."""
+        for pline in partner_lines.filtered("selected"):
+            if self._no_mail_reason(pline.partner_id):
+                pline.selected = False
+
     def _send_batch(self, run, batch):
         """Job: the mails of one batch of customers of ``run``, and their levels.
 

@@ -21,7 +21,7 @@ from odoo.tools.pdf import merge_pdf
 
 from .. import engine
 from ..guard import check_manager
-from ..text import sort_key
+from ..text import sort_key, totals_text
 from odoo.addons.queue_job.exception import RetryableJobError
 
 # Runs that record levels, and so can be cancelled.
@@ -193,6 +193,12 @@ def _gc_paused():
             gc.enable()
 
 
+def fetch_stored(records):
+    """Read every stored field of ``records`` in one query (the ORM would read a
+    thousand at a time)."""
+    records.fetch([name for name, field in records._fields.items() if field.store])
+
+
 def as_company(records, company):
     """``records`` as a scheduled run of ``company`` works with them: in that
     company, and in its language, which the history's reasons and notes are
@@ -287,6 +293,14 @@ class RelanceService(models.AbstractModel):
                 pline.edition_id.company_id, pline.partner_id, plines.with_env(self.env).move_id
             )
 
+    def _check_review_partners(self, partner_lines):
+        """Refuse review customer lines (``relance.edition.partner``) of a customer
+        the user cannot read, or of another company than their edition's."""
+        for edition, plines in partner_lines.grouped("edition_id").items():
+            if not self.env.su:
+                plines.partner_id.check_access("read")
+            self._check_partners_company(edition.company_id, plines.partner_id)
+
     def _check_partners_company(self, company, partners):
         """Refuse customers that belong to another company than ``company``."""
         foreign = partners.filtered(lambda p: p.company_id and p.company_id != company)
@@ -297,6 +311,11 @@ class RelanceService(models.AbstractModel):
                     ", ".join(foreign.mapped("name")),
                 )
             )
+
+    def _check_level_company(self, company, level):
+        """Refuse a dunning ``level`` (if any) of another company than ``company``."""
+        if level and level.sudo().company_id != company:
+            raise UserError(self.env._("This level belongs to another company."))
 
     def _check_definitive_date(self, company, date, partner_lines):
         """Refuse a definitive dunning on ``date`` that the company's dunning dates
@@ -547,6 +566,20 @@ class RelanceService(models.AbstractModel):
             for item in group.deductions
         ]
         return rows
+
+    def _review_summary(self, lines, partner_lines):
+        """What the review's ``lines`` (``relance.edition.line``) hold that are ticked
+        and of the ticked ``partner_lines``: customers, documents, totals per currency."""
+        fetch_stored(lines)
+        lines = lines.filtered(lambda line: line.selected and line.partner_line_id in partner_lines)
+        if not lines:
+            return self.env._("No customer ticked")
+        return self.env._(
+            "%(partners)s customer(s), %(docs)s document(s): %(totals)s",
+            partners=len(lines.partner_line_id),
+            docs=len(lines.filtered(lambda line: not line.is_deduction)),
+            totals=totals_text(lines),
+        )
 
     @staticmethod
     def _sorted_partners(partners, sort_by):
@@ -1035,8 +1068,10 @@ class RelanceService(models.AbstractModel):
     def _check_level_change(self, company, options):
         """Refuse a change of levels by hand that cannot be made: no customer
         (``options['partners']``), one of another company, a level out of range,
-        an inverted date range, a date the company refuses."""
+        an inverted date range, a date the company refuses; anyone but a dunning
+        manager (the levels are written by SQL)."""
         _ = self.env._
+        check_manager(self.env, _("Only dunning managers can change levels by hand."))
         partners = options["partners"]
         if not partners:
             raise UserError(_("Choose at least one customer."))

@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 
 from ..actions import download_action
-from ..guard import check_company
+from ..guard import check_company, check_readable
 
 
 class RelanceWizard(models.AbstractModel):
@@ -20,6 +20,19 @@ class RelanceWizard(models.AbstractModel):
         """A wizard of a company its user works in, checked again by every action."""
         for wizard in self:
             check_company(wizard)
+
+    def _check_wizard(self, readable=()):
+        """One wizard, of a company its user works in, whose many2many filters
+        ``readable`` (field names) its user reads."""
+        self.ensure_one()
+        check_company(self)
+        check_readable(self, readable)
+
+    def _gather(self, names, readable=()):
+        """The fields ``names`` as a use case's options take them, checked
+        (``_check_wizard``)."""
+        self._check_wizard(readable)
+        return {name: self[name] for name in names}
 
     def _download(self, data, name):
         """The action that downloads ``data`` as the file ``name``, kept on the wizard."""

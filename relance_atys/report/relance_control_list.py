@@ -28,6 +28,19 @@ class RelanceControlList(models.AbstractModel):
         )
         return data, name
 
+    def _screen_action(self, edition):
+        """The control list of ``edition`` on screen, grouped by customer, in the
+        place of its dialog: its "Back to the proposal" button reopens the proposal."""
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Control list"),
+            "res_model": "relance.edition.line",
+            "view_mode": "list",
+            "domain": [("edition_id", "=", edition.id)],
+            "context": {"search_default_group_partner": 1, "relance_edition_id": edition.id},
+            "target": "current",
+        }
+
     def _rows(self, edition):
         """Rows for the XLSX, in the review order, read in one query: of documents
         and customers the ORM lets the user read; an invoice's row is one of its

@@ -3,4 +3,3 @@ from . import relance_edition
 from . import relance_level_manage
 from . import relance_signature
 from . import relance_composer
-from . import relance_review  # extends the edition: after it

@@ -1,12 +1,16 @@
 """Per-customer reminder composer (seed 003): one mail, written or reviewed by hand."""
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import UserError
 
 from ..actions import reopen_action
-from ..guard import check_company
 from ..models.mail_template import RELANCE_TYPES
 from ..text import totals_text
+
+# What the writer chose, as relance.mailer._send_composed takes it
+MAIL_FIELDS = (
+    *("relance_type", "template_id", "sender_id", "email_to", "email_cc", "subject", "body"),
+    *("attachment_ids", "attach_invoices", "attach_statement", "count_as_step", "next_level_id"),
+)
 
 
 class RelanceComposer(models.TransientModel):
@@ -66,7 +70,7 @@ class RelanceComposer(models.TransientModel):
     )
     count_as_step = fields.Boolean(
         string="Count this mail as a dunning step",
-        compute="_compute_count_as_step",
+        compute="_compute_template_id",
         store=True,
         readonly=False,
         help="The ticked documents move to their next dunning level, kept in the history.",
@@ -80,13 +84,11 @@ class RelanceComposer(models.TransientModel):
 
     @api.depends("relance_type")
     def _compute_template_id(self):
-        mailer = self.env["relance.mailer"]
+        """The type's default template; a dunning counts as a step by default."""
         for composer in self:
-            composer.template_id = mailer._default_template(composer.relance_type)
-
-    @api.depends("relance_type")
-    def _compute_count_as_step(self):
-        for composer in self:
+            composer.template_id = self.env["relance.mailer"]._default_template(
+                composer.relance_type
+            )
             composer.count_as_step = composer.relance_type == "dunning"
 
     @api.depends("partner_id")
@@ -123,82 +125,37 @@ class RelanceComposer(models.TransientModel):
     @api.model
     def action_open_for_partner(self, partner, moves=None):
         """The composer for ``partner``, its open items listed, ``moves`` (or all) ticked."""
-        partner = partner.commercial_partner_id
-        composer = self.create(
-            {"partner_id": partner.id, "line_ids": self._document_commands(partner, moves)}
-        )
-        return composer._reopen()
-
-    @api.model
-    def _document_commands(self, partner, moves):
-        """One line per open item of ``partner``, deductions last."""
-        today = fields.Date.context_today(self)
-        documents = self.env["relance.service"]._partner_documents(
-            self.env.company, partner, moves, today
-        )
-        return [Command.create(vals) for vals in documents]
+        partner, today = partner.commercial_partner_id, fields.Date.context_today(self)
+        service = self.env["relance.service"]
+        documents = service._partner_documents(self.env.company, partner, moves, today)
+        lines = [Command.create(vals) for vals in documents]
+        return self.create({"partner_id": partner.id, "line_ids": lines})._reopen()
 
     def _reopen(self):
         return reopen_action(self, self.env._("Send a reminder"))
 
     # -- sending -----------------------------------------------------------------
 
-    def _check_input(self):
-        """Raise a clear error for anything that would make a wrong mail."""
-        check_company(self)
-        mailer = self.env["relance.mailer"]
-        mailer._check_customer(self.company_id, self.partner_id)
-        mailer._check_sender(self.company_id, self.sender_id)
-        self._check_template()
-        self._check_documents()
-        mailer._check_reminder(
-            self.partner_id, self.relance_type, self.count_as_step, self._selected_lines()
-        )
-
     @api.constrains("template_id", "relance_type", "next_level_id")
     def _check_template(self):
         """A customer mail template of the composer's type; a level of its company."""
-        self.env["relance.mailer"]._check_reminder_template(self.template_id, self.relance_type)
-        if self.next_level_id and self.next_level_id.sudo().company_id != self.company_id:
-            raise UserError(self.env._("This level belongs to another company."))
+        mailer = self.env["relance.mailer"]
+        mailer._check_reminder_choice(
+            self.company_id, self.template_id, self.relance_type, self.next_level_id
+        )
 
-    def _check_documents(self):
-        """Every listed document is an open item of the customer, in the composer's
-        company, as the composer showed it (not paid nor dunned since)."""
-        self.line_ids._check_document_owner()
-        self.env["relance.service"]._check_as_shown(self.company_id, self.partner_id, self.line_ids)
+    def _mail(self):
+        return {name: self[name] for name in MAIL_FIELDS}
 
     def action_send(self):
         """Queue the mail, posted on the customer's chatter, and record it in the history."""
-        self.ensure_one()
-        self._check_input()
-        mailer, lines = self.env["relance.mailer"], self._selected_lines()
-        names = ("email_to", "email_cc", "subject", "body", "sender_id", "attachment_ids")
-        mail = {name: self[name] for name in (*names, "attach_invoices", "attach_statement")}
-        mail_values = mailer._reminder_mail_values(self.company_id, self.partner_id, lines, mail)
-        uploaded = self.attachment_ids.filtered(
-            lambda attachment: attachment.res_model == self._name
-        )
-        uploaded.sudo().write({"res_model": "res.partner", "res_id": self.partner_id.id})
-        mailer._send_reminder(self.company_id, self.partner_id, self._options(), lines, mail_values)
+        self._check_wizard()
+        mailer = self.env["relance.mailer"]
+        mailer._send_composed(self.company_id, self.partner_id, self._mail(), self.line_ids)
         if self.edition_partner_id:
             self.edition_partner_id.selected = False
             return self.edition_partner_id.edition_id._reopen()
         return {"type": "ir.actions.act_window_close"}
-
-    def _options(self):
-        """What the run keeps of the reminder (``count_as_step`` and ``next_level``
-        tell the service the levels to give)."""
-        return {
-            "composer": self.partner_id.display_name,
-            "type": dict(RELANCE_TYPES)[self.relance_type],
-            "template": self.template_id.display_name,
-            "sender": self.sender_id.display_name,
-            "email_to": self.email_to,
-            "email_cc": self.email_cc,
-            "count_as_step": self.count_as_step,
-            "next_level": self.next_level_id.number,
-        }
 
 
 class RelanceComposerLine(models.TransientModel):
@@ -212,5 +169,6 @@ class RelanceComposerLine(models.TransientModel):
     @api.constrains("move_id", "composer_id")
     def _check_document_owner(self):
         """A document of the composer's customer, in the composer's company."""
+        service = self.env["relance.service"]
         for composer, lines in self.grouped("composer_id").items():
-            lines._check_documents_of(composer.company_id, composer.partner_id)
+            service._check_documents_of(composer.company_id, composer.partner_id, lines.move_id)

@@ -16,6 +16,3 @@ class RelanceDocumentLine(models.AbstractModel):
     level_before = fields.Integer(string="Current level", readonly=True, aggregator=False)
     date_before = fields.Date(string="Last dunning", readonly=True)
     is_deduction = fields.Boolean(string="Deduction", readonly=True)
-
-    def _check_documents_of(self, company, partner):
-        self.env["relance.service"]._check_documents_of(company, partner, self.move_id)

@@ -1,11 +1,15 @@
-"""Dunning edition (Atys "Édition des relances") with EIG's review screen."""
+"""Dunning edition (Atys "Édition des relances") with EIG's review screen, as the
+credit controller's tools extend it: a filter and a sort by collector, the collector
+and a promise not kept on each customer, and the button that plans the calls
+(``relance.call._plan_review_calls``)."""
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from .. import engine
 from ..actions import background_action, reopen_action
-from ..guard import check_company, check_manager, check_readable
+from ..guard import check_company, check_manager
+from ..models.relance_service import fetch_stored
 from ..report.relance_letter import DEFAULT_TEMPLATE
 from ..text import totals_text
 
@@ -14,6 +18,7 @@ SORTS = [
     ("zip", "Zip code"),
     ("ref", "Customer reference"),
     ("user", "Salesperson"),
+    ("collector", "Collector"),
 ]
 SELECTIONS = [
     (engine.SELECT_NEVER, "Never dunned documents (level 0)"),
@@ -27,12 +32,8 @@ FILTERS = (
     "user_ids",
     "payment_method_line_ids",
     "payment_term_ids",
+    "collector_ids",
 )
-
-
-def _fetch_stored(records):
-    """Read every stored field of ``records`` in one query."""
-    records.fetch([name for name, field in records._fields.items() if field.store])
 
 
 class RelanceEdition(models.TransientModel):
@@ -91,6 +92,9 @@ class RelanceEdition(models.TransientModel):
         domain="[('payment_type', '=', 'inbound')]",
     )
     payment_term_ids = fields.Many2many("account.payment.term", string="Payment terms")
+    collector_ids = fields.Many2many(
+        "res.users", "relance_edition_collector_rel", string="Collectors"
+    )
     min_amount = fields.Monetary(
         string="Amount greater than",
         currency_field="currency_id",
@@ -117,14 +121,12 @@ class RelanceEdition(models.TransientModel):
 
     def _check_input(self):
         """Raise a clear error for anything the user asked wrongly."""
-        self.ensure_one()
-        check_company(self)
-        if self.level_id and self.level_id.sudo().company_id != self.company_id:
-            raise UserError(self.env._("This level belongs to another company."))
+        self._check_wizard(readable=FILTERS)
+        service = self.env["relance.service"]
+        service._check_level_company(self.company_id, self.level_id)
         if self.definitive and self.output != "letters" and self.mode == "letter":
             raise UserError(self.env._("Only letters can be definitive, not a control list."))
-        check_readable(self, FILTERS)
-        self.env["relance.service"]._check_options(self.company_id, self._options())
+        service._check_options(self.company_id, self._options())
         self.env["relance.letter"]._check_template(self.template_key)
 
     def _options(self):
@@ -156,29 +158,17 @@ class RelanceEdition(models.TransientModel):
     def _compute_summary(self):
         """What is ticked, as the user ticks it: the review screen changes the customers'
         ticks in the form (not saved yet), the documents' in the database."""
+        service = self.env["relance.service"]
         for wizard in self:
-            ticked = {pline._origin.id for pline in wizard.partner_line_ids if pline.selected}
-            lines = wizard._origin.line_ids
-            _fetch_stored(lines)
-            lines = lines.filtered(
-                lambda line, ticked=ticked: line.selected and line.partner_line_id.id in ticked
-            )
-            if not lines:
-                wizard.summary = wizard.env._("No customer ticked")
-                continue
-            wizard.summary = wizard.env._(
-                "%(partners)s customer(s), %(docs)s document(s): %(totals)s",
-                partners=len(lines.partner_line_id),
-                docs=len(lines.filtered(lambda line: not line.is_deduction)),
-                totals=totals_text(lines),
-            )
+            ticked = wizard.partner_line_ids.filtered("selected")._origin
+            wizard.summary = service._review_summary(wizard._origin.line_ids, ticked)
 
     def _selected_lines(self):
         """Ticked documents of ticked customers, read in a few queries however many
         (the ORM would read them a thousand at a time)."""
         lines = self.line_ids
-        _fetch_stored(lines)
-        _fetch_stored(lines.partner_line_id)
+        fetch_stored(lines)
+        fetch_stored(lines.partner_line_id)
         return lines.filtered(lambda line: line.selected and line.partner_line_id.selected)
 
     def _selected_partner_lines(self):
@@ -202,10 +192,8 @@ class RelanceEdition(models.TransientModel):
         if self.mode == "letter":
             self._check_manager()  # only a manager can send the emails: no dead end
         self.mode = "email" if self.mode == "letter" else "letter"
-        if self.mode == "email":  # customers that take no mail unticked
-            mailer = self.env["relance.mailer"]
-            for pline in self.partner_line_ids:
-                pline.selected = pline.selected and not mailer._no_mail_reason(pline.partner_id)
+        if self.mode == "email":
+            self.env["relance.mailer"]._untick_unmailable(self.partner_line_ids)
         return self._reopen()
 
     def action_send_emails(self):
@@ -260,6 +248,14 @@ class RelanceEdition(models.TransientModel):
         self.partner_line_ids.write({"selected": False})
         return self._reopen()
 
+    def action_plan_calls(self):
+        """The calls of the ticked customers due a level with a phone call."""
+        nothing = self.env._("No customer is ticked: no call to plan.")
+        lines = self._lines_of(self._ticked_partner_lines(nothing))
+        return self.env["relance.call"]._plan_review_calls(
+            self.company_id, self._run_options(), lines
+        )
+
     # -- control list ---------------------------------------------------------
 
     def action_control_list(self):
@@ -270,15 +266,7 @@ class RelanceEdition(models.TransientModel):
         """
         self.ensure_one()
         self.control_list_open = True
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Control list"),
-            "res_model": "relance.edition.line",
-            "view_mode": "list",
-            "domain": [("edition_id", "=", self.id)],
-            "context": {"search_default_group_partner": 1, "relance_edition_id": self.id},
-            "target": "current",
-        }
+        return self.env["relance.control.list"]._screen_action(self)
 
     @api.model
     def _action_open(self):
@@ -297,8 +285,7 @@ class RelanceEdition(models.TransientModel):
         return self.env["ir.actions.act_window"]._for_xml_id("relance_atys.action_relance_edition")
 
     def action_export_xlsx(self):
-        self.ensure_one()
-        check_company(self)
+        self._check_wizard()
         return self._download(*self.env["relance.control.list"]._xlsx(self))
 
     # -- letters --------------------------------------------------------------
@@ -351,6 +338,8 @@ class RelanceEditionPartner(models.TransientModel):
     email = fields.Char(compute="_compute_email", string="Email to")
     send_doc = fields.Boolean(related="partner_id.relance_send_doc")
     mode = fields.Selection(related="edition_id.mode")
+    collector_id = fields.Many2one("res.users", readonly=True)
+    broken_promise = fields.Date(string="Promise not kept", readonly=True)
 
     @api.depends("partner_id")
     def _compute_display_name(self):
@@ -360,12 +349,7 @@ class RelanceEditionPartner(models.TransientModel):
     @api.constrains("partner_id", "edition_id")
     def _check_partner(self):
         """A customer the user reads, of the edition's company."""
-        for edition, plines in self.grouped("edition_id").items():
-            if not self.env.su:
-                plines.partner_id.check_access("read")
-            self.env["relance.service"]._check_partners_company(
-                edition.company_id, plines.partner_id
-            )
+        self.env["relance.service"]._check_review_partners(self)
 
     @api.depends("line_ids.selected", "line_ids.residual")
     def _compute_totals(self):
@@ -410,6 +394,7 @@ class RelanceEditionLine(models.TransientModel):
     )
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     level_after = fields.Integer(string="Proposed level", readonly=True, aggregator=False)
+    collector_id = fields.Many2one("res.users", readonly=True)
 
     def action_back_to_proposal(self):
         """From the control list (its button, whatever the lines ticked): the proposal

@@ -11,7 +11,6 @@ from odoo.exceptions import UserError
 
 from .. import engine
 from ..actions import reopen_action
-from ..guard import check_company, check_manager
 
 
 class RelanceLevelManage(models.TransientModel):
@@ -80,64 +79,37 @@ class RelanceLevelManage(models.TransientModel):
             choice = wizard.current_level_choice
             wizard.current_level = -1 if choice in ("all", False) else int(choice)
 
-    # -- checks --------------------------------------------------------------
-
-    def _check_manager(self):
-        """Raw SQL writes the levels: refuse anyone but a dunning manager first."""
-        check_manager(self.env, self.env._("Only dunning managers can change levels by hand."))
-
     def _options(self):
         """What the user asked, checked (``relance.service._check_level_change``)."""
-        self.ensure_one()
-        check_company(self)
-        options = {
-            "partners": self.partner_ids,
-            "current_level": self.current_level,
-            "new_level": self.new_level,
-            "date": self.date,
-            "date_from": self.date_from,
-            "date_to": self.date_to,
-        }
+        names = ("current_level", "new_level", "date", "date_from", "date_to")
+        options = {"partners": self.partner_ids, **self._gather(names)}
         self.env["relance.service"]._check_level_change(self.company_id, options)
         return options
 
-    # -- consultation -----------------------------------------------------------
-
-    def _load_lines(self):
-        """Replace the lines by the matching documents."""
-        self._check_manager()
+    def _show(self, state):
+        """The matching documents instead of the lines, in ``state``."""
         documents = self.env["relance.service"]._level_documents(self.company_id, self._options())
         self.line_ids.unlink()
         self.env["relance.level.manage.line"].create(
             [dict(vals, wizard_id=self.id) for vals in documents]
         )
-
-    def _reopen(self):
+        if state == "modify" and not documents:
+            raise UserError(self.env._("No open document matches these filters."))
+        self.state = state
         return reopen_action(
-            self,
-            self.env._("Dunning level management"),
-            context={"dialog_size": "extra-large"},
+            self, self.env._("Dunning level management"), context={"dialog_size": "extra-large"}
         )
 
     def action_consult(self):
         """Show the matching documents, greyed: nothing can be ticked yet."""
-        self._load_lines()
-        self.state = "consult"
-        return self._reopen()
+        return self._show("consult")
 
     def action_modify(self):
         """Show the matching documents again, ready to be ticked."""
-        self._load_lines()
-        if not self.line_ids:
-            raise UserError(self.env._("No open document matches these filters."))
-        self.state = "modify"
-        return self._reopen()
-
-    # -- validation ------------------------------------------------------------
+        return self._show("modify")
 
     def action_validate(self):
         """Give the ticked documents the new level and date, and record a manual run."""
-        self._check_manager()
         lines = self.line_ids.filtered("selected")
         run = self.env["relance.service"]._change_levels(self.company_id, self._options(), lines)
         return dict(run._get_form_action(), views=[(False, "form")])

@@ -3,13 +3,18 @@
 from odoo import api, fields, models
 
 from ..actions import background_action, reopen_action
-from ..guard import check_company, check_readable
 
 CONDITIONS = [
     ("draft", "Not yet sent electronically"),
     ("sent", "Already sent"),
     ("any", "Any"),
 ]
+# The many2many filters, each checked readable by its user; the options of a run
+FILTERS = ("partner_ids", "category_ids", "template_ids", "order_ids")
+OPTIONS = (
+    *("date", "date_from", "date_to", "template_ids", "category_ids", "partner_ids"),
+    *("order_ids", "condition", "attach_pdf", "report_id"),
+)
 
 
 class RelanceSignature(models.TransientModel):
@@ -69,25 +74,9 @@ class RelanceSignature(models.TransientModel):
             wizard.send_count = len(wizard.line_ids.filtered("will_send"))
             wizard.skip_count = len(wizard.line_ids) - wizard.send_count
 
-    # -- checks ----------------------------------------------------------------
-
     def _options(self):
         """What the user asked, checked (``relance.signature.service._check_options``)."""
-        self.ensure_one()
-        check_company(self)
-        check_readable(self, ("partner_ids", "category_ids", "template_ids", "order_ids"))
-        options = {
-            "date": self.date,
-            "date_from": self.date_from,
-            "date_to": self.date_to,
-            "template_ids": self.template_ids,
-            "category_ids": self.category_ids,
-            "partner_ids": self.partner_ids,
-            "order_ids": self.order_ids,
-            "condition": self.condition,
-            "attach_pdf": self.attach_pdf,
-            "report_id": self.report_id,
-        }
+        options = self._gather(OPTIONS, readable=FILTERS)
         self.env["relance.signature.service"]._check_options(self.company_id, options)
         return options
 
