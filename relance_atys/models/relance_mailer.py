@@ -229,11 +229,16 @@ class RelanceMailer(models.AbstractModel):
         number = max(lines.mapped("level_before"), default=0) + 1
         return levels.filtered(lambda level: level.number == number) or levels[-1:]
 
-    def _reminder_content(self, company, partner, template, lines, next_level, relance_type):
-        """(subject, body) of a reminder by hand of ``relance_type`` to ``partner``
-        about ``lines``: ``template`` rendered for its level (``_reminder_level``);
-        a dunning takes its level's own subject, if any (a formal notice says so)."""
-        level = self._reminder_level(company, lines, next_level)
+    def _reminder_content(self, company, partner, lines, choice):
+        """(subject, body) of a reminder by hand to ``partner`` about ``lines``, as
+        its writer chose it (``choice``: ``relance_type``, ``template_id``,
+        ``next_level_id``): the template rendered for its level (``_reminder_level``);
+        a dunning takes its level's own subject, if any (a formal notice says so).
+        None when the template writes no customer reminder of the type."""
+        template, relance_type = choice["template_id"], choice["relance_type"]
+        if not self._reminder_template_allowed(template, relance_type):
+            return None
+        level = self._reminder_level(company, lines, choice["next_level_id"])
         subject, body, lang = self._render(template, partner, self._template_values(lines, level))
         if relance_type == "dunning":
             today = fields.Date.context_today(self)
@@ -276,11 +281,12 @@ class RelanceMailer(models.AbstractModel):
             "attachment_ids": attachments.ids,
         }
 
-    def _check_reminder_choice(self, company, template, relance_type, next_level):
-        """A reminder by hand written with a customer mail ``template`` of its
-        ``relance_type``, moving documents to ``next_level`` (if any) of ``company``."""
-        self._check_reminder_template(template, relance_type)
-        self.env["relance.service"]._check_level_company(company, next_level)
+    def _check_reminder_choice(self, company, choice):
+        """A reminder by hand written with a customer mail template of its type,
+        moving documents to a level (if any) of ``company`` (``choice``: its
+        ``template_id``, ``relance_type`` and ``next_level_id``)."""
+        self._check_reminder_template(choice["template_id"], choice["relance_type"])
+        self.env["relance.service"]._check_level_company(company, choice["next_level_id"])
 
     def _send_composed(self, company, partner, mail, lines):
         """Use case: one reminder written by hand to ``partner`` (the composer's),
@@ -294,8 +300,7 @@ class RelanceMailer(models.AbstractModel):
         ticked = lines.filtered("selected")
         self._check_customer(company, partner)
         self._check_sender(company, mail["sender_id"])
-        choice = (mail["template_id"], mail["relance_type"], mail["next_level_id"])
-        self._check_reminder_choice(company, *choice)
+        self._check_reminder_choice(company, mail)
         service = self.env["relance.service"]
         service._check_documents_of(company, partner, lines.move_id)
         service._check_as_shown(company, partner, lines)

@@ -58,6 +58,21 @@ JOB_LOCK_SPACE = 0x52454C
 
 _logger = logging.getLogger(__name__)
 
+# The proposal's options a user chooses among: its customers' orders (keys of
+# _sorted_partners) and the engine's selections of documents.
+SORTS = [
+    ("name", "Customer name"),
+    ("zip", "Zip code"),
+    ("ref", "Customer reference"),
+    ("user", "Salesperson"),
+    ("collector", "Collector"),
+]
+SELECTIONS = [
+    (engine.SELECT_NEVER, "Never dunned documents (level 0)"),
+    (engine.SELECT_PREVIOUS, "Documents of the previous level only"),
+    (engine.SELECT_LOWER, "Documents of every lower level"),
+]
+
 # A company's open receivable lines (posted, not reconciled), ``lp`` their partner
 # and ``p`` its commercial entity: the deductions of the open items below and the
 # statement of account (``relance.statement``) read the same ones.
@@ -1065,13 +1080,18 @@ class RelanceService(models.AbstractModel):
         )
         return f"{name}.{extension}"
 
+    def _check_level_manager(self):
+        """Refuse a change of levels by hand (written by SQL) to anyone but a dunning
+        manager: before anything of it is read."""
+        check_manager(self.env, self.env._("Only dunning managers can change levels by hand."))
+
     def _check_level_change(self, company, options):
         """Refuse a change of levels by hand that cannot be made: no customer
         (``options['partners']``), one of another company, a level out of range,
         an inverted date range, a date the company refuses; anyone but a dunning
-        manager (the levels are written by SQL)."""
+        manager (``_check_level_manager``)."""
         _ = self.env._
-        check_manager(self.env, _("Only dunning managers can change levels by hand."))
+        self._check_level_manager()
         partners = options["partners"]
         if not partners:
             raise UserError(_("Choose at least one customer."))

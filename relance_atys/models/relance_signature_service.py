@@ -44,6 +44,12 @@ CHANNEL = "root.relance.signature"
 MAIL_TEMPLATE = "relance_atys.mail_template_relance_signature"
 DEFAULT_REPORT = "sale.action_report_saleorder"
 LAYOUT = "mail.mail_notification_layout_with_responsible_signature"
+# The quotations a run takes, by their state (``options['condition']``)
+CONDITIONS = [
+    ("draft", "Not yet sent electronically"),
+    ("sent", "Already sent"),
+    ("any", "Any"),
+]
 
 
 class Candidate(NamedTuple):

@@ -5,8 +5,8 @@ from ..guard import check_company, check_readable
 
 
 class RelanceWizard(models.AbstractModel):
-    """What the dunning wizards share: their company, checked by every action,
-    and the files they give to download."""
+    """What the dunning wizards share: their company, checked by every action, the
+    options they gather, the lines they show, and the files they give to download."""
 
     _name = "relance.wizard"
     _description = "Dunning wizard"
@@ -34,9 +34,37 @@ class RelanceWizard(models.AbstractModel):
         self._check_wizard(readable)
         return {name: self[name] for name in names}
 
+    def _show(self, state, lines=()):
+        """This wizard again (``_reopen``) in ``state``, its ``line_ids`` replaced by
+        new lines of the values ``lines``."""
+        field = self._fields["line_ids"]
+        self.line_ids.unlink()
+        self.env[field.comodel_name].create(
+            [dict(vals, **{field.inverse_name: self.id}) for vals in lines]
+        )
+        self.state = state
+        return self._reopen()
+
     def _download(self, data, name):
         """The action that downloads ``data`` as the file ``name``, kept on the wizard."""
         attachment = self.env["ir.attachment"].create(
             {"name": name, "raw": data, "res_model": self._name, "res_id": self.id}
         )
         return download_action(attachment)
+
+
+class RelanceDocumentLine(models.AbstractModel):
+    """An open document as the review screen and the composer list it, tickable."""
+
+    _name = "relance.document.line"
+    _inherit = ["relance.currency.totals", "relance.echeance.line"]
+    _description = "Dunning: document line"
+
+    selected = fields.Boolean(default=True)
+    invoice_date = fields.Date(related="move_id.invoice_date", string="Date")
+    due_date = fields.Date(readonly=True)
+    days_late = fields.Integer(string="Days late", readonly=True, aggregator=False)
+    residual = fields.Monetary(readonly=True, aggregator="sum")
+    level_before = fields.Integer(string="Current level", readonly=True, aggregator=False)
+    date_before = fields.Date(string="Last dunning", readonly=True)
+    is_deduction = fields.Boolean(string="Deduction", readonly=True)

@@ -1,6 +1,7 @@
 """The control list of a review (Atys' "liste de contrôle") as an XLSX file."""
 
 from odoo import api, models
+from odoo.exceptions import UserError
 from odoo.tools import format_date
 
 from .relance_xlsx import write_control_list
@@ -30,7 +31,10 @@ class RelanceControlList(models.AbstractModel):
 
     def _screen_action(self, edition):
         """The control list of ``edition`` on screen, grouped by customer, in the
-        place of its dialog: its "Back to the proposal" button reopens the proposal."""
+        place of its dialog: its "Back to the proposal" button reopens the proposal
+        (``_back_to_proposal``), and so does the menu afterwards (``_menu_action``:
+        after the browser's Back, say)."""
+        edition.control_list_open = True
         return {
             "type": "ir.actions.act_window",
             "name": self.env._("Control list"),
@@ -40,6 +44,31 @@ class RelanceControlList(models.AbstractModel):
             "context": {"search_default_group_partner": 1, "relance_edition_id": edition.id},
             "target": "current",
         }
+
+    def _back_to_proposal(self, edition_id):
+        """The proposal (``relance.edition`` id) a control list shows, in its dialog again."""
+        edition = self.env["relance.edition"].browse(edition_id)
+        if not edition.exists():
+            raise UserError(
+                self.env._("This proposal is no longer kept: review the dunning again.")
+            )
+        return edition._reopen()
+
+    @api.model
+    def _menu_action(self):
+        """The menu: the proposal whose control list was left, else a new edition."""
+        pending = self.env["relance.edition"].search(
+            [
+                ("create_uid", "=", self.env.uid),
+                ("state", "=", "review"),
+                ("control_list_open", "=", True),
+            ],
+            order="id desc",
+            limit=1,
+        )
+        if pending:
+            return pending._reopen()
+        return self.env["ir.actions.act_window"]._for_xml_id("relance_atys.action_relance_edition")
 
     def _rows(self, edition):
         """Rows for the XLSX, in the review order, read in one query: of documents

@@ -242,9 +242,9 @@ class TestScreens(RelanceCommon):
         self.assertEqual(wizard.state, "review")
         # the menu too, after the browser's Back, say: the proposal once, then a new one
         wizard.action_control_list()
-        reopened = self.env["relance.edition"]._action_open()
+        reopened = self.env["relance.control.list"]._menu_action()
         self.assertEqual(reopened.get("res_id"), wizard.id)
-        fresh = self.env["relance.edition"]._action_open()
+        fresh = self.env["relance.control.list"]._menu_action()
         self.assertFalse(fresh.get("res_id"))
         self.assertEqual(fresh["res_model"], "relance.edition")
         wizard.unlink()

@@ -1,4 +1,3 @@
-from . import relance_document_line
 from . import relance_edition
 from . import relance_level_manage
 from . import relance_signature

@@ -105,17 +105,16 @@ class RelanceComposer(models.TransientModel):
     @api.depends("template_id", "partner_id", "line_ids.selected", "next_level_id")
     def _compute_content(self):
         mailer = self.env["relance.mailer"]
-        for composer in self:
-            allowed = mailer._reminder_template_allowed(composer.template_id, composer.relance_type)
-            if allowed and composer.partner_id:
-                composer.subject, composer.body = mailer._reminder_content(
-                    composer.company_id,
-                    composer.partner_id,
-                    composer.template_id,
-                    composer._selected_lines(),
-                    composer.next_level_id,
-                    composer.relance_type,
-                )
+        for composer in self.filtered("partner_id"):
+            lines, choice = composer._selected_lines(), composer._choice()
+            content = mailer._reminder_content(
+                composer.company_id, composer.partner_id, lines, choice
+            )
+            if content:
+                composer.subject, composer.body = content
+
+    def _choice(self):
+        return {name: self[name] for name in ("relance_type", "template_id", "next_level_id")}
 
     def _selected_lines(self):
         return self.line_ids.filtered("selected")
@@ -139,10 +138,7 @@ class RelanceComposer(models.TransientModel):
     @api.constrains("template_id", "relance_type", "next_level_id")
     def _check_template(self):
         """A customer mail template of the composer's type; a level of its company."""
-        mailer = self.env["relance.mailer"]
-        mailer._check_reminder_choice(
-            self.company_id, self.template_id, self.relance_type, self.next_level_id
-        )
+        self.env["relance.mailer"]._check_reminder_choice(self.company_id, self._choice())
 
     def _mail(self):
         return {name: self[name] for name in MAIL_FIELDS}

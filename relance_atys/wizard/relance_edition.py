@@ -9,22 +9,10 @@ from odoo.exceptions import UserError
 from .. import engine
 from ..actions import background_action, reopen_action
 from ..guard import check_company, check_manager
-from ..models.relance_service import fetch_stored
+from ..models.relance_service import SELECTIONS, SORTS, fetch_stored
 from ..report.relance_letter import DEFAULT_TEMPLATE
 from ..text import totals_text
 
-SORTS = [
-    ("name", "Customer name"),
-    ("zip", "Zip code"),
-    ("ref", "Customer reference"),
-    ("user", "Salesperson"),
-    ("collector", "Collector"),
-]
-SELECTIONS = [
-    (engine.SELECT_NEVER, "Never dunned documents (level 0)"),
-    (engine.SELECT_PREVIOUS, "Documents of the previous level only"),
-    (engine.SELECT_LOWER, "Documents of every lower level"),
-]
 # The many2many filters of the edition, each checked readable by its user.
 FILTERS = (
     "partner_ids",
@@ -259,30 +247,10 @@ class RelanceEdition(models.TransientModel):
     # -- control list ---------------------------------------------------------
 
     def action_control_list(self):
-        """The proposal on screen, grouped by customer.
-
-        The list replaces the dialog: its "Back to the proposal" button reopens the
-        proposal, and so does the menu afterwards (after the browser's Back, say).
-        """
+        """The proposal on screen, grouped by customer, in the place of the dialog
+        (``relance.control.list._screen_action``)."""
         self.ensure_one()
-        self.control_list_open = True
         return self.env["relance.control.list"]._screen_action(self)
-
-    @api.model
-    def _action_open(self):
-        """The menu: the proposal whose control list was left, else a new edition."""
-        pending = self.search(
-            [
-                ("create_uid", "=", self.env.uid),
-                ("state", "=", "review"),
-                ("control_list_open", "=", True),
-            ],
-            order="id desc",
-            limit=1,
-        )
-        if pending:
-            return pending._reopen()
-        return self.env["ir.actions.act_window"]._for_xml_id("relance_atys.action_relance_edition")
 
     def action_export_xlsx(self):
         self._check_wizard()
@@ -397,14 +365,9 @@ class RelanceEditionLine(models.TransientModel):
     collector_id = fields.Many2one("res.users", readonly=True)
 
     def action_back_to_proposal(self):
-        """From the control list (its button, whatever the lines ticked): the proposal
-        it shows, in its dialog again."""
-        edition = self.env["relance.edition"].browse(self.env.context.get("relance_edition_id"))
-        if not edition.exists():
-            raise UserError(
-                self.env._("This proposal is no longer kept: review the dunning again.")
-            )
-        return edition._reopen()
+        """From the control list (its button, whatever the lines ticked): its proposal."""
+        edition_id = self.env.context.get("relance_edition_id")
+        return self.env["relance.control.list"]._back_to_proposal(edition_id)
 
     @api.constrains("move_id", "partner_id", "partner_line_id", "edition_id", "level_after")
     def _check_document_owner(self):

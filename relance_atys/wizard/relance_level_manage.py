@@ -81,37 +81,37 @@ class RelanceLevelManage(models.TransientModel):
 
     def _options(self):
         """What the user asked, checked (``relance.service._check_level_change``)."""
+        service = self.env["relance.service"]
+        service._check_level_manager()
         names = ("current_level", "new_level", "date", "date_from", "date_to")
         options = {"partners": self.partner_ids, **self._gather(names)}
-        self.env["relance.service"]._check_level_change(self.company_id, options)
+        service._check_level_change(self.company_id, options)
         return options
 
-    def _show(self, state):
-        """The matching documents instead of the lines, in ``state``."""
-        documents = self.env["relance.service"]._level_documents(self.company_id, self._options())
-        self.line_ids.unlink()
-        self.env["relance.level.manage.line"].create(
-            [dict(vals, wizard_id=self.id) for vals in documents]
-        )
-        if state == "modify" and not documents:
-            raise UserError(self.env._("No open document matches these filters."))
-        self.state = state
-        return reopen_action(
-            self, self.env._("Dunning level management"), context={"dialog_size": "extra-large"}
-        )
+    def _documents(self):
+        """The line values of the documents that match the filters."""
+        return self.env["relance.service"]._level_documents(self.company_id, self._options())
+
+    def _reopen(self):
+        title = self.env._("Dunning level management")
+        return reopen_action(self, title, context={"dialog_size": "extra-large"})
 
     def action_consult(self):
         """Show the matching documents, greyed: nothing can be ticked yet."""
-        return self._show("consult")
+        return self._show("consult", self._documents())
 
     def action_modify(self):
         """Show the matching documents again, ready to be ticked."""
-        return self._show("modify")
+        documents = self._documents()
+        if not documents:
+            raise UserError(self.env._("No open document matches these filters."))
+        return self._show("modify", documents)
 
     def action_validate(self):
         """Give the ticked documents the new level and date, and record a manual run."""
+        options = self._options()  # a manager's, before anything is read
         lines = self.line_ids.filtered("selected")
-        run = self.env["relance.service"]._change_levels(self.company_id, self._options(), lines)
+        run = self.env["relance.service"]._change_levels(self.company_id, options, lines)
         return dict(run._get_form_action(), views=[(False, "form")])
 
 

@@ -3,12 +3,8 @@
 from odoo import api, fields, models
 
 from ..actions import background_action, reopen_action
+from ..models.relance_signature_service import CONDITIONS
 
-CONDITIONS = [
-    ("draft", "Not yet sent electronically"),
-    ("sent", "Already sent"),
-    ("any", "Any"),
-]
 # The many2many filters, each checked readable by its user; the options of a run
 FILTERS = ("partner_ids", "category_ids", "template_ids", "order_ids")
 OPTIONS = (
@@ -84,16 +80,11 @@ class RelanceSignature(models.TransientModel):
 
     def action_preview(self):
         """List what would be sent and what would be skipped, and why."""
-        lines = self.env["relance.signature.service"]._preview(self.company_id, self._options())
-        self.line_ids.unlink()
-        self.env["relance.signature.line"].create([dict(vals, wizard_id=self.id) for vals in lines])
-        self.state = "preview"
-        return self._reopen()
+        service = self.env["relance.signature.service"]
+        return self._show("preview", service._preview(self.company_id, self._options()))
 
     def action_back(self):
-        self.line_ids.unlink()
-        self.state = "params"
-        return self._reopen()
+        return self._show("params")
 
     def action_send(self):
         """Record the run and queue its reminders; say where to follow them."""
