@@ -1,7 +1,14 @@
 from odoo import api, fields, models
 
-from ..actions import download_action
+from ..actions import download_action, reopen_action
 from ..guard import check_company, check_readable
+
+# The customers a wizard offers to choose: customers (commercial entities) of its
+# company or shared, companies and individuals alike
+CUSTOMERS_DOMAIN = (
+    "[('customer_rank', '>', 0), ('company_id', 'in', (company_id, False)), "
+    "'|', ('is_company', '=', True), ('parent_id', '=', False)]"
+)
 
 
 class RelanceWizard(models.AbstractModel):
@@ -44,6 +51,11 @@ class RelanceWizard(models.AbstractModel):
         )
         self.state = state
         return self._reopen()
+
+    def _reopen_wide(self, title):
+        """This wizard again, in a dialog titled ``title`` wide enough for its lines
+        (the proposal's columns and the customers' names fit at 1440 px)."""
+        return reopen_action(self, title, context={"dialog_size": "extra-large"})
 
     def _download(self, data, name):
         """The action that downloads ``data`` as the file ``name``, kept on the wizard."""

@@ -10,6 +10,7 @@ from .. import engine
 from ..actions import background_action, reopen_action
 from ..guard import check_company, check_manager
 from ..models.relance_service import SELECTIONS, SORTS, fetch_stored
+from ..models.relance_wizard import CUSTOMERS_DOMAIN
 from ..report.relance_letter import DEFAULT_TEMPLATE
 from ..text import totals_text
 
@@ -91,8 +92,7 @@ class RelanceEdition(models.TransientModel):
     partner_ids = fields.Many2many(
         "res.partner",
         string="Customers",
-        domain="[('customer_rank', '>', 0), ('company_id', 'in', (company_id, False)), "
-        "'|', ('is_company', '=', True), ('parent_id', '=', False)]",
+        domain=CUSTOMERS_DOMAIN,
         help="Companies and individuals alike: any customer that can be dunned.",
     )
     partner_line_ids = fields.One2many("relance.edition.partner", "edition_id")
@@ -166,10 +166,7 @@ class RelanceEdition(models.TransientModel):
 
     def _reopen(self):
         self.filtered("control_list_open").control_list_open = False
-        # wide: the proposal's columns and the customers' names fit at 1440 px
-        return reopen_action(
-            self, self.env._("Dunning edition"), context={"dialog_size": "extra-large"}
-        )
+        return self._reopen_wide(self.env._("Dunning edition"))
 
     def action_back(self):
         self.partner_line_ids.unlink()

@@ -10,7 +10,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from .. import engine
-from ..actions import reopen_action
+from ..models.relance_wizard import CUSTOMERS_DOMAIN
 
 
 class RelanceLevelManage(models.TransientModel):
@@ -27,8 +27,7 @@ class RelanceLevelManage(models.TransientModel):
         "res.partner",
         string="Customers",
         required=True,
-        domain="[('customer_rank', '>', 0), ('company_id', 'in', (company_id, False)), "
-        "'|', ('is_company', '=', True), ('parent_id', '=', False)]",
+        domain=CUSTOMERS_DOMAIN,
         help="Search by customer reference or name; several customers may be chosen.",
     )
     partner_id = fields.Many2one(
@@ -93,8 +92,7 @@ class RelanceLevelManage(models.TransientModel):
         return self.env["relance.service"]._level_documents(self.company_id, self._options())
 
     def _reopen(self):
-        title = self.env._("Dunning level management")
-        return reopen_action(self, title, context={"dialog_size": "extra-large"})
+        return self._reopen_wide(self.env._("Dunning level management"))
 
     def action_consult(self):
         """Show the matching documents, greyed: nothing can be ticked yet."""

@@ -2,7 +2,7 @@
 
 from odoo import api, fields, models
 
-from ..actions import background_action, reopen_action
+from ..actions import background_action
 from ..models.relance_signature_service import CONDITIONS
 
 # The many2many filters, each checked readable by its user; the options of a run
@@ -93,9 +93,7 @@ class RelanceSignature(models.TransientModel):
         return background_action(run, message, linked=True)
 
     def _reopen(self):
-        return reopen_action(
-            self, self.env._("Signature reminders"), context={"dialog_size": "extra-large"}
-        )
+        return self._reopen_wide(self.env._("Signature reminders"))
 
 
 class RelanceSignatureLine(models.TransientModel):
