@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 
 ADDON = Path(__file__).resolve().parent.parent / "relance_atys"
-# 2,009 before the use cases left them, 1,214 after, 983 this session, plus the review
-# screen's extension for promises and collectors (wizard/relance_review.py); issue 13 wants 700
-WIZARD_LINES = 1035
+# 2,009 before the use cases left them, 1,214 after, 1,033 with the review screen's
+# extension for promises and collectors, 802 once checks, option vocabularies, the
+# control list's round trip and the composer's sending left them for the services and
+# the relance.wizard mixin; issue 13 wants 700
+WIZARD_LINES = 802
 MAX_METHOD_LINES = 60
 MEDIAN_METHOD_LINES = 10
 LONG_ALLOWED = {"report/relance_xlsx.py"}

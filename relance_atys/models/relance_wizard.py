@@ -28,6 +28,13 @@ class RelanceWizard(models.AbstractModel):
         for wizard in self:
             check_company(wizard)
 
+    @api.model
+    def _active_records(self, model):
+        """The records of ``model`` the wizard was opened on (a list's selection)."""
+        context = self.env.context
+        ids = context.get("active_ids") if context.get("active_model") == model else []
+        return self.env[model].browse(ids)
+
     def _check_wizard(self, readable=()):
         """One wizard, of a company its user works in, whose many2many filters
         ``readable`` (field names) its user reads."""

@@ -37,7 +37,7 @@ class RelanceSignature(models.TransientModel):
     order_ids = fields.Many2many(
         "sale.order",
         string="Quotations",
-        default=lambda self: self._default_order_ids(),
+        default=lambda self: self._active_records("sale.order"),
         help="Only these quotations (chosen in the list of quotations).",
     )
     condition = fields.Selection(CONDITIONS, default="any", required=True)
@@ -57,12 +57,6 @@ class RelanceSignature(models.TransientModel):
     )
     send_count = fields.Integer(string="To send", compute="_compute_counts")
     skip_count = fields.Integer(string="Skipped", compute="_compute_counts")
-
-    @api.model
-    def _default_order_ids(self):
-        if self.env.context.get("active_model") == "sale.order":
-            return self.env["sale.order"].browse(self.env.context.get("active_ids"))
-        return self.env["sale.order"]
 
     @api.depends("line_ids.will_send")
     def _compute_counts(self):
