@@ -159,7 +159,7 @@ def measure(pg, odoo, db, name):
             )[0]
             if not states or states[-1][1:] != (state, done):
                 states.append((round(time.time() - clicked["started"], 1), state, done))
-            if state not in ("queued", "running"):
+            if state not in ("planning", "queued", "running"):
                 break
             if name in SAMPLED and _batches_done(pg, db) >= SAMPLED[name]:
                 break

@@ -254,7 +254,7 @@ def follow(page, out, every, timeout, clicked, seen, index):
         elapsed = round(time.time() - clicked, 1)
         seen["progress"].append((elapsed, state.strip(), text.strip()))
         say(f"{elapsed:7.1f} s  {state.strip():20}  {text.strip()}")
-        if state.strip() not in ("En file d'attente", "En cours"):
+        if state.strip() not in ("En préparation", "En file d'attente", "En cours"):
             break
         shot(page, out, f"{index:02d}-progress-{int(elapsed):04d}s", seen)
         index += 1

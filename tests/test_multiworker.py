@@ -427,7 +427,7 @@ class TestMultiWorkerEmailRun(unittest.TestCase):
                 done = int(run["progress_text"].split(" / ")[0])
                 if not seen or seen[-1] != done:
                     seen.append(done)
-            return run["state"] not in ("queued", "running")
+            return run["state"] not in ("planning", "queued", "running")
 
         wait_for("the end of the run", over, timeout=TIMEOUT, every=0.3)
         self.assertEqual(seen, sorted(seen), "progress never goes back")

@@ -453,18 +453,26 @@ class RelanceMailer(models.AbstractModel):
     # -- email mode: a run sent by jobs ------------------------------------------------
 
     @api.model
-    def _send_run(self, company, options, lines):
-        """Use case: dun by email the customers of ``lines``, in the background.
+    def _send_edition(self, company, options, edition):
+        """Use case: dun by email the customers the review ``edition`` ticked, in
+        the background. Up to ``_background_planning_from`` customers the run is
+        planned in the click (``_send_run``); beyond, by a job (the click checks,
+        records the run "planning" and returns: ``_start_planning``)."""
+        service = self.env["relance.service"]
+        nothing = self.env._("No customer is ticked: nothing to send.")
+        partner_ids = service._definitive_customers(company, options, edition, nothing)
+        if len(partner_ids) <= service._background_planning_from():
+            lines = service._ticked_lines(edition, partner_ids)
+            return self._send_run(company, options, service._line_values(lines, "planned", "email"))
+        self._check_mailable(company, partner_ids)
+        return service._start_planning(company, "email", options, edition, partner_ids)
 
-        ``lines`` are run line values of the chosen documents (``outcome``
-        ``planned``; deductions ``skipped``). Customers without an address, or
-        that take no documents by email, are recorded skipped with the reason.
-        The run is recorded queued, its documents guarded; one job per batch of
-        customers renders and queues their mails and writes their levels
-        (``_send_batch``). Returns the run.
-        """
+    @api.model
+    def _check_mailable(self, company, partner_ids):
+        """Refuse a run none of whose customers can receive a mail, or whose company
+        has no address to send from; {customer id: why it gets no mail, or False}."""
         self._company_sender_address(company)  # checked before anything is recorded
-        partners = self.env["res.partner"].browse({line["partner_id"] for line in lines})
+        partners = self.env["res.partner"].browse(partner_ids)
         reasons = {partner.id: self._no_mail_reason(partner) for partner in partners}
         if all(reasons.values()):
             raise UserError(
@@ -473,6 +481,15 @@ class RelanceMailer(models.AbstractModel):
                     "'Send documents by email' off): nothing sent."
                 )
             )
+        return reasons
+
+    @api.model
+    def _skip_unmailable(self, lines, reasons=None):
+        """Run line values ``lines`` by email: those of customers that get no mail
+        skipped with the reason, their levels kept."""
+        if reasons is None:
+            partners = self.env["res.partner"].browse({line["partner_id"] for line in lines})
+            reasons = {partner.id: self._no_mail_reason(partner) for partner in partners}
         for line in lines:
             line["channel"] = "email"
             reason = reasons[line["partner_id"]]
@@ -483,6 +500,21 @@ class RelanceMailer(models.AbstractModel):
                     level_after=line["level_before"],
                     date_after=line.get("date_before") or False,
                 )
+        return lines
+
+    @api.model
+    def _send_run(self, company, options, lines):
+        """Use case: dun by email the customers of ``lines``, in the background.
+
+        ``lines`` are run line values of the chosen documents (``outcome``
+        ``planned``; deductions ``skipped``). Customers without an address, or
+        that take no documents by email, are recorded skipped with the reason.
+        The run is recorded queued, its documents guarded; one job per batch of
+        customers renders and queues their mails and writes their levels
+        (``_send_batch``). Returns the run.
+        """
+        reasons = self._check_mailable(company, list({line["partner_id"] for line in lines}))
+        self._skip_unmailable(lines, reasons)
         service = self.env["relance.service"]
         run = service._plan_run(company, "email", options, lines)
         service._enqueue_run(

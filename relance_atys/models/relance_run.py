@@ -40,6 +40,7 @@ RUN_TYPES = [
     ("call", "Calls"),
 ]
 RUN_STATES = [
+    ("planning", "Planning"),  # its job makes its lines and batches
     ("queued", "Queued"),
     ("running", "Running"),
     ("done", "Done"),
@@ -83,6 +84,16 @@ class RelanceRun(models.Model):
     progress_text = fields.Char(compute="_compute_progress_text", string="Progress")
     waiting_text = fields.Char(compute="_compute_waiting_text", string="Waiting")
     parameters = fields.Text(readonly=True)
+    # the customers a run being planned holds (a second run on them is refused at
+    # once); emptied once its lines hold them
+    held_partner_ids = fields.Many2many(
+        "res.partner",
+        "relance_run_held_partner_rel",
+        "run_id",
+        "partner_id",
+        string="Customers held",
+        readonly=True,
+    )
     parameters_display = fields.Html(
         string="Parameters shown", compute="_compute_parameters_display", sanitize=False
     )
@@ -174,7 +185,9 @@ class RelanceRun(models.Model):
         """A run still queued a minute after it was recorded: no job runner took it."""
         limit = fields.Datetime.now() - timedelta(minutes=1)
         for run in self:
-            waiting = run.state == "queued" and run.create_date and run.create_date < limit
+            waiting = (
+                run.state in ("planning", "queued") and run.create_date and run.create_date < limit
+            )
             run.waiting_text = waiting and self.env._(
                 "Waiting for the job runner: no job of this run has started yet. "
                 "Check that Odoo runs with queue_job loaded (see the README)."

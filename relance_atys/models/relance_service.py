@@ -40,6 +40,11 @@ BACKGROUND_LINES_FROM = 2000
 # A definitive edition of more customers than this prints its letters in the
 # background, by batches; a smaller one prints in the click (a few seconds).
 BACKGROUND_LETTERS_FROM = 200
+# An email run of a review of more customers than this is planned by a job: the
+# click checks, records the run "planning" with the customers it holds, enqueues
+# the planning job (``_plan_job``: lines, guards, batches) and returns at once.
+# A definitive edition printed in the background is always planned by a job.
+BACKGROUND_PLANNING_FROM = 50
 # Batch PDFs of a letter run up to this size are merged in one file at the end
 # (PyPDF2 holds them all in memory); beyond, the run keeps one PDF per batch.
 MERGE_MAX_BYTES = 64 * 1024 * 1024
@@ -48,7 +53,7 @@ FINISH_RETRY_SECONDS = 3
 # so that one left 'started' by a worker that died is found and run again.
 RUN_JOB_METHODS = {
     "relance.mailer": ("_send_batch",),
-    "relance.service": ("_print_batch", "_finish_run"),
+    "relance.service": ("_plan_job", "_print_batch", "_finish_run"),
     "relance.signature.service": ("_gather", "_send_batch"),
 }
 # a started job that holds nothing after this long was left by a dead worker
@@ -332,21 +337,102 @@ class RelanceService(models.AbstractModel):
         if level and level.sudo().company_id != company:
             raise UserError(self.env._("This level belongs to another company."))
 
-    def _check_definitive_date(self, company, date, partner_lines):
+    def _check_definitive_date(self, company, date, edition, partner_ids):
         """Refuse a definitive dunning on ``date`` that the company's dunning dates
-        refuse, or before the last dunning (``current_date``) of one of
-        ``partner_lines`` (a review's customers): a run cannot go back in time."""
+        refuse, or before the last dunning of one of ``partner_ids`` (customers
+        the review ``edition`` ticked, as it showed them): a run cannot go back in
+        time. One query, whatever the number of customers."""
         company._relance_check_date(date)
-        late = partner_lines.filtered(lambda pl: pl.current_date and pl.current_date > date)
+        self.env["relance.edition.partner"].flush_model()
+        self.env.cr.execute(
+            """
+            SELECT partner_id FROM relance_edition_partner
+             WHERE edition_id = %s AND selected AND "current_date" > %s
+               AND partner_id = ANY(%s)
+             ORDER BY sequence, id
+            """,
+            [edition.id, date, partner_ids],
+        )
+        late = self.env["res.partner"].browse([row[0] for row in self.env.cr.fetchall()])
         if late:
             raise UserError(
                 self.env._(
                     "The dunning date %(date)s is before the last dunning of %(partners)s: "
                     "a definitive edition cannot go back in time.",
                     date=format_date(self.env, date),
-                    partners=", ".join(late.mapped("partner_id.name")),
+                    partners=", ".join(late.mapped("name")),
                 )
             )
+
+    def _ticked_customers(self, edition, message):
+        """The customers the review ``edition`` ticked that have a ticked document
+        (not only deductions), in its order; none: ``message`` refuses. One query."""
+        self.env["relance.edition.partner"].flush_model()
+        self.env["relance.edition.line"].flush_model()
+        self.env.cr.execute(
+            """
+            SELECT p.partner_id FROM relance_edition_partner p
+             WHERE p.edition_id = %s AND p.selected
+               AND EXISTS (SELECT 1 FROM relance_edition_line l
+                            WHERE l.partner_line_id = p.id AND l.selected
+                              AND l.is_deduction IS NOT TRUE)
+             ORDER BY p.sequence, p.id
+            """,
+            [edition.id],
+        )
+        partner_ids = [row[0] for row in self.env.cr.fetchall()]
+        if not partner_ids:
+            raise UserError(message)
+        return partner_ids
+
+    def _definitive_customers(self, company, options, edition, message):
+        """The click of a definitive run from the review ``edition``: its ticked
+        customers (none: ``message``), checked against the run's date."""
+        partner_ids = self._ticked_customers(edition, message)
+        self._check_definitive_date(company, options["date"], edition, partner_ids)
+        return partner_ids
+
+    def _ticked_lines(self, edition, partner_ids):
+        """The ticked document lines (deductions too) of the customers ``partner_ids``
+        of the review ``edition``, in the review's order."""
+        self.env.cr.execute(
+            """
+            SELECT l.id FROM relance_edition_line l
+              JOIN relance_edition_partner p ON p.id = l.partner_line_id
+             WHERE l.edition_id = %s AND l.selected AND p.selected AND p.partner_id = ANY(%s)
+             ORDER BY p.sequence, p.id, l.is_deduction IS TRUE, l.due_date, l.id
+            """,
+            [edition.id, partner_ids],
+        )
+        return self.env["relance.edition.line"].browse([row[0] for row in self.env.cr.fetchall()])
+
+    def _ticked_line_values(self, edition, partner_ids, channel):
+        """``_line_values`` of ``_ticked_lines``, ``planned``, read in one query
+        (the ORM takes a minute over the 70,000 lines of a large review)."""
+        self.env.cr.execute(
+            """
+            SELECT l.move_id, l.move_line_id, l.currency_id, l.due_date,
+                   COALESCE(l.residual, 0), COALESCE(l.level_before, 0), l.date_before,
+                   COALESCE(l.days_late, 0), l.is_deduction IS TRUE, p.partner_id,
+                   COALESCE(l.level_after, 0)
+              FROM relance_edition_line l
+              JOIN relance_edition_partner p ON p.id = l.partner_line_id
+             WHERE l.edition_id = %s AND l.selected AND p.selected AND p.partner_id = ANY(%s)
+             ORDER BY p.sequence, p.id, l.is_deduction IS TRUE, l.due_date, l.id
+            """,
+            [edition.id, partner_ids],
+        )
+        deduction = self.env._("deduction")
+        names = ("move_id", "move_line_id", "currency_id", "due_date", "residual")
+        names += ("level_before", "date_before", "days_late", "is_deduction", "partner_id")
+        lines = []
+        for row in self.env.cr.fetchall():
+            line = dict(zip(names, row), channel=channel, outcome="planned", reason=False)
+            line["level_after"] = row[-1]
+            if line["is_deduction"]:
+                line.update(outcome="skipped", reason=deduction, level_after=line["level_before"])
+            lines.append(line)
+        return lines
 
     # -- gathering -------------------------------------------------------------
 
@@ -679,25 +765,31 @@ class RelanceService(models.AbstractModel):
 
     # -- recording -------------------------------------------------------------
 
-    def _lock_documents(self, move_ids):
+    def _lock_documents(self, move_ids, run=None):
         """Lock the documents of a definitive run, or say which run holds them.
 
         A document is held by another transaction (NOWAIT), or by a background
-        run that has not processed it yet (a line of it still to do): either is
-        refused at once, with the run's name when there is one.
+        run that has not processed it yet (a line of it still to do, or its
+        customer held by a run being planned; ``run``, the one planned here,
+        aside): either is refused at once, with the run's name when there is one.
         """
         try:
             with self.env.cr.savepoint(flush=False):
                 self.env.cr.execute(
                     """
-                    SELECT (SELECT r.name FROM relance_run_line l
-                              JOIN relance_run r ON r.id = l.run_id
-                             WHERE l.move_id = m.id AND l.outcome = 'planned' LIMIT 1)
+                    SELECT COALESCE(
+                        (SELECT r.name FROM relance_run_line l
+                           JOIN relance_run r ON r.id = l.run_id
+                          WHERE l.move_id = m.id AND l.outcome = 'planned' LIMIT 1),
+                        (SELECT r.name FROM relance_run_held_partner_rel h
+                           JOIN relance_run r ON r.id = h.run_id
+                          WHERE h.partner_id = m.commercial_partner_id
+                            AND r.state = 'planning' AND r.id != %s LIMIT 1))
                       FROM account_move m
                      WHERE m.id = ANY(%s)
                        FOR UPDATE OF m NOWAIT
                     """,
-                    [list(move_ids)],
+                    [run.id if run else 0, list(move_ids)],
                     log_exceptions=False,  # a busy lock is an answer, not an error
                 )
                 held = sorted({name for (name,) in self.env.cr.fetchall() if name})
@@ -1225,7 +1317,7 @@ class RelanceService(models.AbstractModel):
 
     # -- background runs (queue_job) ----------------------------------------------
 
-    def _plan_run(self, company, run_type, options, lines):
+    def _plan_run(self, company, run_type, options, lines, run=None):
         """Record a run to be done in the background, and nothing else yet.
 
         ``lines`` are run line values; those whose ``outcome`` is ``planned``
@@ -1233,9 +1325,11 @@ class RelanceService(models.AbstractModel):
         by another background run: refused at once); their customers are cut
         in batches (``_batches``). The run is queued, its lines keep the levels
         before (the customers' too) and after; no level is written here.
+        ``run``: the run a planning job plans (recorded by the click), else a
+        new one.
         """
         todo = [line for line in lines if line["outcome"] == "planned"]
-        self._lock_documents({line["move_id"] for line in todo if line.get("move_id")})
+        self._lock_documents({line["move_id"] for line in todo if line.get("move_id")}, run)
         self._check_unchanged(todo)
         batches = self._batches(todo, EMAIL_BATCH_DOCUMENTS if run_type == "email" else None)
         before = self._get_partner_states(company, {line["partner_id"] for line in lines})
@@ -1247,21 +1341,157 @@ class RelanceService(models.AbstractModel):
             line.setdefault("date_after", options["date"])
             if line["partner_id"] in batches:
                 line["batch"] = batches[line["partner_id"]]
+        vals = dict(
+            self._run_vals(company, run_type, options, todo),
+            state="queued",
+            progress_total=len(set(batches)),
+        )
+        if run:
+            run.write({name: vals[name] for name in ("state", "level", "progress_total")})
+            self._release_hold(run)
+        else:
+            run = self.env["relance.run"].sudo().create(vals)
+        # in one INSERT, not create's third of a millisecond a line (4,400 lines for
+        # 1,000 customers by email); the lines have no create override nor constraint
+        self._insert_run_lines(run, lines)
+        return run
+
+    # what a planning job enqueues, by run type: (model, batch method, channel, label)
+    def _run_jobs(self, run):
+        if run.run_type == "email":
+            label = self.env._("dunning mails")
+            return self.env["relance.mailer"], "_send_batch", "root.relance.email", label
+        return self, "_print_batch", "root.relance.letter", self.env._("letters")
+
+    def _background_planning_from(self):
+        """Customers above which an email run is planned by a job:
+        BACKGROUND_PLANNING_FROM, or the system parameter
+        ``relance_atys.background_planning_from``."""
+        value = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("relance_atys.background_planning_from")
+        )
+        return int(value) if value and value.isdigit() else BACKGROUND_PLANNING_FROM
+
+    def _start_planning(self, company, run_type, options, edition, partner_ids):
+        """The click of a large background run from the review ``edition``: refused
+        at once when another run at work holds one of ``partner_ids`` (its ticked
+        customers); else the run recorded "planning", holding them, and its
+        planning job enqueued (``_plan_job``). A few queries, whatever the number
+        of customers. Returns the run."""
+        self._check_not_held(partner_ids)
         run = (
             self.env["relance.run"]
             .sudo()
             .create(
                 dict(
-                    self._run_vals(company, run_type, options, todo),
-                    state="queued",
-                    progress_total=len(batches),
+                    self._run_vals(company, run_type, options, []),
+                    state="planning",
+                    progress_total=len(partner_ids),
                 )
             )
         )
-        # in one INSERT, not create's third of a millisecond a line (4,400 lines for
-        # 1,000 customers by email); the lines have no create override nor constraint
-        self._insert_run_lines(run, lines)
+        self.env.cr.execute(
+            "INSERT INTO relance_run_held_partner_rel (run_id, partner_id) "
+            "SELECT %s, unnest(%s::int[])",
+            [run.id, partner_ids],
+        )
+        run.invalidate_recordset(["held_partner_ids"])
+        self.with_delay(
+            channel="root.relance",
+            priority=5,  # before the batches of the runs already at work
+            identity_key=f"relance.run({run.id}).plan",
+            description=self.env._("%s: planning", run.name),
+        )._plan_job(run, edition)
         return run
+
+    def _check_not_held(self, partner_ids):
+        """Refuse at once customers that a run at work holds: one being planned
+        (its customers), or one with a line of theirs still to do."""
+        self.env["relance.run.line"].flush_model(["partner_id", "outcome", "run_id"])
+        self.env.cr.execute(
+            """
+            SELECT r.name FROM relance_run r
+             WHERE r.state IN ('planning', 'queued', 'running')
+               AND r.id IN (SELECT h.run_id FROM relance_run_held_partner_rel h
+                             WHERE h.partner_id = ANY(%(partners)s)
+                             UNION
+                            SELECT l.run_id FROM relance_run_line l
+                             WHERE l.partner_id = ANY(%(partners)s) AND l.outcome = 'planned')
+             ORDER BY r.id
+            """,
+            {"partners": partner_ids},
+        )
+        held = [row[0] for row in self.env.cr.fetchall()]
+        if held:
+            raise UserError(
+                self.env._(
+                    "Run %s is dunning some of these customers in the background: wait "
+                    "until it has finished, then run the proposal again.",
+                    ", ".join(held),
+                )
+            )
+
+    def _release_hold(self, run):
+        """The customers a run being planned held: its lines hold them from now on
+        (or the run failed)."""
+        self.env.cr.execute("DELETE FROM relance_run_held_partner_rel WHERE run_id = %s", [run.id])
+        run.invalidate_recordset(["held_partner_ids"])
+
+    def _plan_job(self, run, edition):
+        """Job: plan ``run`` (recorded "planning" by the click) from the review
+        ``edition``: its lines, the guards of the click made small (documents
+        locked, levels unchanged), its batches' jobs and its closing job, all in
+        this job's transaction. Run again (its worker killed, or queue_job
+        retrying), it plans what is not planned yet: nothing twice. Refused (a
+        document dunned since the review, say): the run fails with the reason."""
+        self._hold_job()
+        self.env.cr.execute("SELECT state FROM relance_run WHERE id = %s FOR UPDATE", [run.id])
+        run.invalidate_recordset()
+        if run.state != "planning":
+            return "already planned"
+        if not edition.exists():
+            reason = self.env._("the review it came from no longer exists: review again")
+            return self._fail_planning(run, reason)
+        self.env.cr.execute(
+            "SELECT partner_id FROM relance_run_held_partner_rel WHERE run_id = %s", [run.id]
+        )
+        held = {row[0] for row in self.env.cr.fetchall()}
+        partner_ids = self._ticked_customers(edition, self.env._("No customer is ticked."))
+        partner_ids = [partner_id for partner_id in partner_ids if partner_id in held]
+        job_model, method_name, channel, label = self._run_jobs(run)
+        lines = self._ticked_line_values(edition, partner_ids, run.run_type)
+        try:
+            with self.env.cr.savepoint():
+                if run.run_type == "email":
+                    self.env["relance.mailer"]._skip_unmailable(lines)
+                self._plan_run(run.company_id, run.run_type, {"date": run.date}, lines, run)
+        except UserError as error:
+            if isinstance(error.__cause__, pg_errors.LockNotAvailable):
+                # a definitive run of a few customers is recording in a click: soon done
+                raise RetryableJobError("documents locked", seconds=5) from error
+            return self._fail_planning(run, str(error))
+        self._enqueue_run(run, job_model, method_name, channel, label)
+        return f"{run.progress_total} customer(s) planned"
+
+    def _fail_planning(self, run, reason):
+        """A run whose planning was refused: failed with the reason, nothing recorded,
+        its customers free again; the user who started it told."""
+        self._release_hold(run)
+        run.write({"state": "failed"})
+        message = self.env._("Not planned: %s", reason)
+        run.message_post(body=message)
+        run.user_id._bus_send(
+            "simple_notification",
+            {
+                "type": "danger",
+                "title": self.env._("Dunning run %s", run.name),
+                "message": message,
+                "sticky": True,
+            },
+        )
+        return message
 
     def _batches(self, lines, max_documents=None):
         """{customer id: its batch number} for the customers of ``lines``, in
@@ -1298,19 +1528,22 @@ class RelanceService(models.AbstractModel):
         )
         return int(value) if value and value.isdigit() else BACKGROUND_LETTERS_FROM
 
-    def _print_letters(self, company, options, lines):
-        """Use case: the definitive letters of ``lines`` (document lines of the
-        chosen customers: a review's ticked ones), their levels and a run.
+    def _print_letters(self, company, options, edition):
+        """Use case: the definitive letters of the customers the review ``edition``
+        ticked (their ticked documents), their levels and a run.
 
-        Beyond ``_background_letters_from`` customers the run is printed in the
-        background (``_print_run``). Else the letters are printed in the click
-        and recorded with the run, all or nothing, but for the customers whose
-        letter fails: their lines are recorded failed, no level. ``options``
-        are the run's (the ``template`` and ``subtotal_due`` among them).
-        Returns the run.
+        Beyond ``_background_letters_from`` customers the run is planned and
+        printed in the background (``_start_planning``): the click returns at
+        once. Else the letters are printed in the click and recorded with the
+        run, all or nothing, but for the customers whose letter fails: their
+        lines are recorded failed, no level. ``options`` are the run's (the
+        ``template`` and ``subtotal_due`` among them). Returns the run.
         """
-        if len(lines.partner_id) > self._background_letters_from():
-            return self._print_run(company, options, self._line_values(lines, "planned"))
+        nothing = self.env._("No customer is ticked: nothing to print.")
+        partner_ids = self._definitive_customers(company, options, edition, nothing)
+        if len(partner_ids) > self._background_letters_from():
+            return self._start_planning(company, "letter", options, edition, partner_ids)
+        lines = self._ticked_lines(edition, partner_ids)
         letters = self.env["relance.letter"]
         pdf, failures = letters._render(
             letters._letters(company, options["date"], lines), options, definitive=True
@@ -1348,21 +1581,6 @@ class RelanceService(models.AbstractModel):
         partners = self.env["res.partner"].browse(list(partner_levels))
         messages = partners._message_log_batch(bodies, author_id=self.env.user.partner_id.id)
         messages.attachment_ids = [Command.link(attachment.id)]
-
-    def _print_run(self, company, options, lines):
-        """Use case: a definitive edition of letters in the background.
-
-        ``lines`` are run line values of the chosen documents (``planned``;
-        deductions ``skipped``); ``options`` carry the letter ``template`` and
-        ``subtotal_due``. The run is recorded queued, its documents guarded;
-        one job per batch prints its customers' letters and writes their levels
-        (``_print_batch``). Returns the run.
-        """
-        for line in lines:
-            line["channel"] = "letter"
-        run = self._plan_run(company, "letter", options, lines)
-        self._enqueue_run(run, self, "_print_batch", "root.relance.letter", self.env._("letters"))
-        return run
 
     def _print_batch(self, run, batch):
         """Job: the letters of one batch of customers of ``run`` (one PDF attached
@@ -1547,7 +1765,8 @@ class RelanceService(models.AbstractModel):
         (its mails all failed). Runs at work are left to their closing job
         (``closing``)."""
         for run in runs.sudo():
-            if run.state == "cancelled" or (run.state in ("queued", "running") and not closing):
+            working = run.state in ("planning", "queued", "running")
+            if run.state == "cancelled" or (working and not closing):
                 continue
             outcomes = set(run.line_ids.mapped("outcome"))
             if "planned" in outcomes:
@@ -1659,6 +1878,12 @@ class RelanceService(models.AbstractModel):
         with the reason (their levels were never written: the batch's transaction
         was rolled back); the other batches go on."""
         for job in jobs:
+            if (job.model_name, job.method_name) == ("relance.service", "_plan_job"):
+                run = job.args[0] if job.args else self.env["relance.run"]
+                if run.exists() and run.state == "planning":
+                    reason = job.exc_message or job.exc_name or self.env._("the job failed")
+                    self._fail_planning(run, reason)
+                continue
             batch_job = (job.model_name, job.method_name) in (
                 ("relance.mailer", "_send_batch"),
                 ("relance.service", "_print_batch"),

@@ -34,3 +34,4 @@ from . import test_call
 from . import test_tour_call
 from . import test_penalty_invoice
 from . import test_letter_attachments
+from . import test_planning

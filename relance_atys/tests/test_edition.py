@@ -292,10 +292,12 @@ class TestEdition(RelanceCommon):
             return_value=(b"%PDF-1.4 one page", {}),
         )
         with letters:
-            # 49: the dunning date checked against the company's days ahead and the
-            # user's today (company and user read once); the run lines through the ORM
-            # (one query more than a bulk INSERT)
-            self._assert_queries_constant(49, lambda wizard: wizard.action_print_definitive())
+            # 50: the dunning date checked against the company's days ahead and the
+            # user's today (company and user read once); the ticked customers, their
+            # last dunning dates and their documents' ids read by SQL, then the
+            # documents by the ORM; the run lines through the ORM (one query more
+            # than a bulk INSERT)
+            self._assert_queries_constant(50, lambda wizard: wizard.action_print_definitive())
 
     # -- control list ------------------------------------------------------------
 

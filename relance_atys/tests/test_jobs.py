@@ -388,8 +388,11 @@ class TestBackgroundLetters(LateCustomersCase):
             trap_jobs() as trap,
         ):
             action = wizard.action_print_definitive()
+            run = self.env["relance.run"].browse(action["params"]["next"]["res_id"])
+            self.assertEqual((run.state, len(run.line_ids)), ("planning", 0))
+            trap.enqueued_jobs.pop(0).perform()  # the planning job: lines and batches
         self.assertIn("Printing in the background", action["params"]["message"])
-        return self.env["relance.run"].browse(action["params"]["next"]["res_id"]), trap
+        return run, trap
 
     def test_letters_printed_by_batches_then_merged(self):
         run, trap = self._start()

@@ -183,9 +183,8 @@ class RelanceEdition(models.TransientModel):
 
     def action_send_emails(self):
         """Send one mail per ticked customer in the background; show the run."""
-        lines = self._definitive_lines(self.env._("No customer is ticked: nothing to send."))
-        lines = self.env["relance.service"]._line_values(lines, "planned", "email")
-        run = self.env["relance.mailer"]._send_run(self.company_id, self._run_options(), lines)
+        self._check_definitive()
+        run = self.env["relance.mailer"]._send_edition(self.company_id, self._run_options(), self)
         return background_action(
             run, self.env._("Sending in the background: follow it in run %s.", run.name)
         )
@@ -203,14 +202,10 @@ class RelanceEdition(models.TransientModel):
             raise UserError(message)
         return partner_lines
 
-    def _definitive_lines(self, message):
-        """The ticked documents of a definitive run: a manager's, none on a date
-        before its customer's last dunning; no customer ticked: ``message``."""
+    def _check_definitive(self):
+        """A definitive run is a manager's, on the edition's company."""
         self._check_manager()
-        partner_lines = self._ticked_partner_lines(message)
-        service = self.env["relance.service"]
-        service._check_definitive_date(self.company_id, self.date, partner_lines)
-        return self._lines_of(partner_lines)
+        self._check_wizard()
 
     def _run_options(self):
         """What the user asked, as the run keeps it."""
@@ -266,11 +261,9 @@ class RelanceEdition(models.TransientModel):
         """Produce the letters, then record levels, dates and a run; all or nothing.
         Beyond a size (see ``relance.service._background_letters_from``), in the
         background, by batches of customers."""
-        lines = self._definitive_lines(self.env._("No customer is ticked: nothing to print."))
-        run = self.env["relance.service"]._print_letters(
-            self.company_id, self._run_options(), lines
-        )
-        if run.state == "queued":
+        self._check_definitive()
+        run = self.env["relance.service"]._print_letters(self.company_id, self._run_options(), self)
+        if run.state in ("planning", "queued"):
             return background_action(
                 run, self.env._("Printing in the background: follow it in run %s.", run.name)
             )

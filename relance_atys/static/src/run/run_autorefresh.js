@@ -1,11 +1,11 @@
 /** @odoo-module **/
 // The form of a dunning run reloads itself every 2 seconds while its jobs work
-// (state queued or running), so "x / y customers" moves under the user's eyes.
+// (state planning, queued or running), so "x / y customers" moves under the user's eyes.
 import { Component, onMounted, onWillUnmount } from "@odoo/owl";
 import { registry } from "@web/core/registry";
 import { standardFieldProps } from "@web/views/fields/standard_field_props";
 
-const WORKING = ["queued", "running"];
+const WORKING = ["planning", "queued", "running"];
 
 export class RunAutoRefresh extends Component {
     static template = "relance_atys.RunAutoRefresh";
