@@ -22,6 +22,10 @@ RESULTS = [
     ("no_answer", "No answer"),
 ]
 ACTIVITY_TYPE = "relance_atys.mail_activity_type_relance_call"
+# Calls of more customers than this are created by jobs of CALL_BATCH customers
+# (a call and its activity take Odoo some 40 ms: 1,000 customers, 40 s).
+BACKGROUND_CALLS_FROM = 30
+CALL_BATCH = 100
 
 
 class RelanceCall(models.Model):
@@ -104,8 +108,71 @@ class RelanceCall(models.Model):
             lines,
             service._partner_levels(only),
         )
-        self._create_calls(company, run, lines, proposed)
+        if len(proposed) > BACKGROUND_CALLS_FROM:
+            self._create_calls_later(run, proposed)
+        else:
+            self._create_calls(company, run, lines, proposed)
         return run
+
+    def _create_calls_later(self, run, proposed):
+        """The calls of ``proposed`` ({customer id: level}) by jobs of CALL_BATCH
+        customers (``_create_calls_batch``); the run says so."""
+        pairs = list(proposed.items())
+        batches = [pairs[start : start + CALL_BATCH] for start in range(0, len(pairs), CALL_BATCH)]
+        for number, batch in enumerate(batches, 1):
+            self.with_delay(
+                channel="root.relance",
+                identity_key=f"relance.run({run.id}).calls.{number}",
+                description=self.env._(
+                    "%(run)s: calls, batch %(batch)s / %(count)s",
+                    run=run.name,
+                    batch=number,
+                    count=len(batches),
+                ),
+            )._create_calls_batch(run, batch, number, len(batches))
+        run.message_post(
+            body=self.env._(
+                "Levels recorded; the %s calls and their activities are being created "
+                "in the background.",
+                len(pairs),
+            )
+        )
+
+    def _create_calls_batch(self, run, pairs, number, count):
+        """Job: the calls of ``run`` for ``pairs`` ([customer id, level]) and their
+        activities. Run again (a worker killed, a retry), it creates only those not
+        created yet: never two calls for one customer of a run."""
+        self.env["relance.service"]._hold_job()
+        proposed = dict(pairs)
+        made = self.search([("run_id", "=", run.id), ("partner_id", "in", list(proposed))])
+        for partner_id in made.partner_id.ids:
+            proposed.pop(partner_id)
+        self._create_calls(run.company_id, run, self._run_call_lines(run, proposed), proposed)
+        run.message_post(
+            body=self.env._(
+                "Calls, batch %(batch)s / %(count)s: %(calls)s call(s) created.",
+                batch=number,
+                count=count,
+                calls=len(proposed),
+            )
+        )
+        return f"{len(proposed)} call(s) created"
+
+    @staticmethod
+    def _run_call_lines(run, partner_ids):
+        """The values ``_create_calls`` reads of ``run``'s lines of ``partner_ids``."""
+        return [
+            {
+                "partner_id": line.partner_id.id,
+                "move_id": line.move_id.id,
+                "due_date": line.due_date,
+                "residual": line.residual,
+                "currency_id": line.currency_id.id,
+                "days_late": line.days_late,
+            }
+            for line in run.line_ids
+            if line.partner_id.id in partner_ids
+        ]
 
     @api.model
     def _plan_review_calls(self, company, options, lines):

@@ -340,6 +340,8 @@ class RelanceRun(models.Model):
         """Invoice the penalties and indemnities its formal notices claimed (managers)."""
         self.ensure_one()
         moves = self.env["relance.penalty.invoice"]._invoice_run(self)
+        if isinstance(moves, dict):  # invoiced in the background: the action saying so
+            return moves
         return self._penalty_moves_action(moves)
 
     def action_open_penalty_moves(self):

@@ -55,6 +55,8 @@ RUN_JOB_METHODS = {
     "relance.mailer": ("_send_batch",),
     "relance.service": ("_plan_job", "_print_batch", "_finish_run"),
     "relance.signature.service": ("_gather", "_send_batch"),
+    "relance.penalty.invoice": ("_invoice_batch",),
+    "relance.call": ("_create_calls_batch",),
 }
 # a started job that holds nothing after this long was left by a dead worker
 DEAD_JOB_SECONDS = 10

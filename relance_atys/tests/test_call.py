@@ -2,6 +2,7 @@
 collector, the result recorded in the history, a promise made."""
 
 from datetime import timedelta
+from unittest import mock
 
 from odoo import fields
 from odoo.exceptions import UserError
@@ -9,6 +10,7 @@ from odoo.tests import tagged
 
 from .common import TODAY, RelanceCommon
 from .test_promise import fate_of
+from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.addons.relance_atys import engine
 
 
@@ -126,3 +128,31 @@ class TestCallStep(RelanceCommon):
         self.assertEqual(calls.partner_id, self.alpha | self.beta)
         self.assertEqual(calls.run_id.run_type, "call")
         self.assertEqual(self.alpha_20.relance_level, 2)
+
+    def test_calls_created_by_jobs_beyond_a_size_once_each(self):
+        """Beyond BACKGROUND_CALLS_FROM customers the click records the run and the
+        levels; jobs of CALL_BATCH customers create the calls and their activities,
+        each at most once per customer of the run, whatever the retries."""
+        module = "odoo.addons.relance_atys.models.relance_call"
+        with (
+            mock.patch(f"{module}.BACKGROUND_CALLS_FROM", 1),
+            mock.patch(f"{module}.CALL_BATCH", 1),
+            trap_jobs() as trap,
+        ):
+            run = self._plan()
+        Call = self.env["relance.call"]
+        self.assertFalse(Call.search([("run_id", "=", run.id)]), "the jobs create them")
+        self.assertEqual(self.alpha_20.relance_level, 2, "the level is recorded by the click")
+        jobs = trap.enqueued_jobs
+        self.assertEqual(
+            [job.identity_key for job in jobs], [f"relance.run({run.id}).calls.{n}" for n in (1, 2)]
+        )
+        for job in jobs:
+            job.perform()
+            job.perform()  # run again: no second call
+        calls = Call.search([("run_id", "=", run.id)])
+        self.assertEqual(sorted(calls.partner_id.mapped("name")), ["Alpha", "Beta"])
+        self.assertEqual(len(calls.activity_ids), 2)
+        alpha = calls.filtered(lambda call: call.partner_id == self.alpha)
+        self.assertEqual((alpha.level, alpha.move_ids), (2, self.alpha_20))
+        self.assertIn(self.alpha_20.name, str(alpha.activity_ids.note))

@@ -3,12 +3,14 @@ figures, the refusals (settings, twice, turned off, not a manager), and the
 cancellation of the run with them."""
 
 from datetime import date, timedelta
+from unittest import mock
 
 from odoo import Command
 from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
 
 from .common import TODAY, RelanceCommon
+from odoo.addons.queue_job.tests.common import trap_jobs
 
 
 @tagged("post_install", "-at_install")
@@ -181,3 +183,37 @@ class TestPenaltyInvoice(RelanceCommon):
         moves.action_post()
         results = self.env["relance.penalty"]._compute(self.company, moves, TODAY)
         self.assertEqual(results, {})
+
+    def test_invoiced_by_jobs_beyond_a_size_once_each(self):
+        """Beyond BACKGROUND_INVOICES_FROM customers, jobs of INVOICE_BATCH customers;
+        a second click refused while they work; a job run twice (its worker killed,
+        a retry) makes no second invoice for a customer and currency."""
+        module = "odoo.addons.relance_atys.models.relance_penalty_invoice"
+        with (
+            mock.patch(f"{module}.BACKGROUND_INVOICES_FROM", 1),
+            mock.patch(f"{module}.INVOICE_BATCH", 1),
+            trap_jobs() as trap,
+        ):
+            action = self._invoice_run()
+        self.assertEqual(action["tag"], "display_notification")
+        self.assertFalse(self._moves(), "the jobs make them")
+        jobs = trap.enqueued_jobs
+        self.assertEqual(
+            [job.identity_key for job in jobs],
+            [f"relance.run({self.letter_run.id}).penalties.{n}" for n in (1, 2)],
+        )
+        jobs[0].store()  # as the job runner finds it: a second click waits for it
+        with self.assertRaisesRegex(UserError, "being invoiced in the background"):
+            self._invoice_run()
+        for job in jobs:
+            job.perform()
+            job.perform()
+        self.assertEqual(
+            sorted(self._figures(self._moves())),
+            [
+                ("Acme SAS", "CHF"),
+                ("Acme SAS", self.company.currency_id.name),
+                ("Jean Martin", self.company.currency_id.name),
+            ],
+        )
+        self.assertIn("batch 2 / 2", self.letter_run.message_ids[0].body)
