@@ -786,6 +786,7 @@ class RelanceService(models.AbstractModel):
                         (SELECT r.name FROM relance_run_held_partner_rel h
                            JOIN relance_run r ON r.id = h.run_id
                           WHERE h.partner_id = m.commercial_partner_id
+                            AND r.company_id = m.company_id
                             AND r.state = 'planning' AND r.id != %s LIMIT 1))
                       FROM account_move m
                      WHERE m.id = ANY(%s)
@@ -1382,7 +1383,7 @@ class RelanceService(models.AbstractModel):
         customers); else the run recorded "planning", holding them, and its
         planning job enqueued (``_plan_job``). A few queries, whatever the number
         of customers. Returns the run."""
-        self._check_not_held(partner_ids)
+        self._check_not_held(company, partner_ids)
         run = (
             self.env["relance.run"]
             .sudo()
@@ -1408,14 +1409,14 @@ class RelanceService(models.AbstractModel):
         )._plan_job(run, edition)
         return run
 
-    def _check_not_held(self, partner_ids):
-        """Refuse at once customers that a run at work holds: one being planned
-        (its customers), or one with a line of theirs still to do."""
+    def _check_not_held(self, company, partner_ids):
+        """Refuse at once customers that a run of ``company`` at work holds: one
+        being planned (its customers), or one with a line of theirs still to do."""
         self.env["relance.run.line"].flush_model(["partner_id", "outcome", "run_id"])
         self.env.cr.execute(
             """
             SELECT r.name FROM relance_run r
-             WHERE r.state IN ('planning', 'queued', 'running')
+             WHERE r.state IN ('planning', 'queued', 'running') AND r.company_id = %(company)s
                AND r.id IN (SELECT h.run_id FROM relance_run_held_partner_rel h
                              WHERE h.partner_id = ANY(%(partners)s)
                              UNION
@@ -1423,7 +1424,7 @@ class RelanceService(models.AbstractModel):
                              WHERE l.partner_id = ANY(%(partners)s) AND l.outcome = 'planned')
              ORDER BY r.id
             """,
-            {"partners": partner_ids},
+            {"company": company.id, "partners": partner_ids},
         )
         held = [row[0] for row in self.env.cr.fetchall()]
         if held:
