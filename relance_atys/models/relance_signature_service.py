@@ -12,7 +12,7 @@ the channel ``root.relance.signature``: nothing that grows with the quotations
 is done in the click. That job (``_gather``) reads the company's quotations
 waiting for a signature in one query, `relance_atys.signature` decides, and
 records the run's lines: skipped quotations with their reason, due ones
-"planned", and one job per batch of BATCH_SIZE due quotations, in its one
+"planned", and one job per batch of up to BATCH_SIZE due quotations, in its one
 transaction (run again, it finds the lines written and does nothing).
 Each batch's job locks its planned lines, decides again on each quotation's current
 level, and writes, per quotation and in one savepoint, the new level and date
@@ -34,12 +34,15 @@ from odoo.tools import SQL, clean_context
 from odoo.tools.safe_eval import safe_eval
 from odoo.tools.safe_eval import time as safe_time
 
-from .. import signature
+from .. import mail_stencil, signature
 from .relance_service import as_company
+from odoo.addons.mail.models.mail_message import _image_dataurl as IMAGE_DATA_URL
 
 _logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 200
+BATCH_SIZE = 1000  # reminders a job sends at most: a few seconds on a quiet machine
+JOB_WORKERS = 2  # the batches come in a multiple of this, so that the workers end together
+MIN_BATCH = 100  # a run of fewer reminders is one job
 CHANNEL = "root.relance.signature"
 MAIL_TEMPLATE = "relance_atys.mail_template_relance_signature"
 DEFAULT_REPORT = "sale.action_report_saleorder"
@@ -361,7 +364,7 @@ class RelanceSignatureService(models.AbstractModel):
     @api.model
     def _gather(self, run, options):
         """The job that gathers ``run``: a line per quotation (skipped ones with
-        their reason, due ones planned) and one job per batch of BATCH_SIZE due
+        their reason, due ones planned) and one job per batch (``_batches``) of due
         quotations, in this job's transaction; with none due, the run is done.
         Run again (its worker killed after its commit), it finds the run's lines
         and does nothing."""
@@ -401,13 +404,20 @@ class RelanceSignatureService(models.AbstractModel):
 
     @staticmethod
     def _batches(planned):
-        """Line ids in batches of about BATCH_SIZE, each recipient's in one batch:
-        the batches' jobs, in parallel, never write the same customer (Odoo's
-        mail layout writes the recipient's sign-up type; two jobs writing one
-        customer, one of them fails and is retried)."""
+        """Line ids in batches of at most about BATCH_SIZE, of even sizes, as
+        many as a multiple of JOB_WORKERS so that the job workers finish together
+        (a run of fewer than JOB_WORKERS * MIN_BATCH in fewer); each recipient's
+        in one batch: the batches' jobs, in parallel,
+        never write the same customer (Odoo's mail layout writes the recipient's
+        sign-up type; two jobs writing one customer, one of them fails and is
+        retried)."""
+        jobs = max(-(-len(planned) // BATCH_SIZE), min(JOB_WORKERS, len(planned) // MIN_BATCH))
+        if jobs > 1:
+            jobs = -(-jobs // JOB_WORKERS) * JOB_WORKERS
+        size = -(-len(planned) // jobs) if jobs else BATCH_SIZE
         batches, batch, last = [], [], None
         for recipient_id, line_id in sorted(planned, key=lambda pair: (pair[0] or 0, pair[1])):
-            if len(batch) >= BATCH_SIZE and recipient_id != last:
+            if len(batch) >= size and recipient_id != last:
                 batches.append(batch)
                 batch = []
             batch.append(line_id)
@@ -644,7 +654,7 @@ class RelanceSignatureService(models.AbstractModel):
         }
         self.env.cr.execute(
             "SELECT relname FROM pg_class WHERE relname IN %s AND relkind = 'r' AND reltuples < %s",
-            [tuple(models_by_table), BATCH_SIZE * 50],
+            [tuple(models_by_table), 10_000],
         )
         return tuple(models_by_table[name] for (name,) in self.env.cr.fetchall())
 
@@ -728,7 +738,7 @@ class RelanceSignatureService(models.AbstractModel):
             SaleOrder.browse(order_ids).write(
                 {"relance_sign_level": level, "relance_sign_date": as_of}
             )
-        for order in orders:
+        for order in orders.with_context(tracking_disable=True):  # no field tracked
             order._portal_ensure_token()
         rendered = template.with_env(self.env)._generate_template(
             orders.ids, ("subject", "body_html", "email_from", "lang")
@@ -797,8 +807,34 @@ class RelanceSignatureService(models.AbstractModel):
                     "attachment_ids": [Command.link(attachment.id)] if attachment else [],
                 }
             )
-        messages = self.env["mail.message"].sudo().create(vals_list)
+        messages = self._create_messages(vals_list)
         self._subscribe_authors(orders, messages)
+        return messages
+
+    @api.model
+    def _create_messages(self, vals_list):
+        """Create the messages, each body sanitized once, as the field sanitizes
+        it (Odoo's create sanitizes it twice: for the cache, then for the
+        column). A body with an embedded image is left to Odoo's create, which
+        makes an attachment of the image."""
+        Messages = self.env["mail.message"].sudo()
+        if any(IMAGE_DATA_URL.search(vals["body"]) for vals in vals_list):
+            return Messages.create(vals_list)
+        field = Messages._fields["body"]
+        bodies = [field.convert_to_cache(vals.pop("body"), Messages) for vals in vals_list]
+        messages = Messages.create(vals_list)
+        self.env.flush_all()
+        self.env.execute_query(
+            SQL(
+                "UPDATE mail_message SET body = v.body FROM (VALUES %s) AS v(id, body)"
+                " WHERE mail_message.id = v.id",
+                SQL(", ").join(
+                    SQL("(%s, %s)", message_id, body)
+                    for message_id, body in zip(messages.ids, bodies, strict=True)
+                ),
+            )
+        )
+        self.env.cache.update(messages, field, bodies)
         return messages
 
     @api.model
@@ -883,54 +919,187 @@ class RelanceSignatureService(models.AbstractModel):
     @api.model
     def _mails(self, orders, recipient_ids, messages, rendered, recipients, template):
         """Each message's mail in the layout of Odoo's notifications, queued; the
-        mails in the order of ``orders``."""
-        model_descriptions = {}
-        mail_vals = []
+        mails in the order of ``orders``. The layout is rendered once for the
+        quotations alike (``_layouts``)."""
         self._prepare_signup(orders)
-        for order, recipient_id, message in zip(orders, recipient_ids, messages, strict=True):
-            lang = rendered[order.id].get("lang") or self.env.lang
-            order = order.with_context(lang=lang)
-            if lang not in model_descriptions:
-                model_descriptions[lang] = order._get_model_description(orders._name)
-            msg_vals = {
-                "model": orders._name,
-                "res_id": order.id,
-                "author_id": message.author_id.id,
-                "email_add_signature": False,
-                "email_layout_xmlid": LAYOUT,
-                "message_type": "comment",
-                "subtype_id": message.subtype_id.id,
-                "record_name": message.record_name,
-                "partner_ids": [recipient_id],
-                "tracking_value_ids": [],
-            }
-            recipient = dict(recipients[recipient_id], lang=lang)
-            render_values = order._notify_by_email_prepare_rendering_context(
-                message,
-                msg_vals=msg_vals,
-                model_description=model_descriptions[lang],
-                force_email_lang=lang,
+        notices = [
+            self._notice(order, recipient_id, message, rendered, recipients, template)
+            for order, recipient_id, message in zip(orders, recipient_ids, messages, strict=True)
+        ]
+        bodies = self._layouts(notices)
+        mail_vals = [
+            notice["order"]._notify_by_email_get_final_mail_values(
+                [notice["recipient"]["id"]], notice["base"], additional_values={"body_html": body}
             )
-            base = order._notify_by_email_get_base_mail_values(
-                message, additional_values={"auto_delete": template.auto_delete}
-            )
-            for group in order._notify_get_recipients_classify(
-                message, [recipient], model_descriptions[lang], msg_vals=msg_vals
-            ):
-                if not group["recipients"]:
-                    continue
-                body = order._notify_by_email_render_layout(
-                    message, group, msg_vals=msg_vals, render_values=render_values
-                )
-                mail_vals.append(
-                    order._notify_by_email_get_final_mail_values(
-                        group["recipients"], base, additional_values={"body_html": body}
-                    )
-                )
+            for notice, body in zip(notices, bodies, strict=True)
+        ]
         mails = self.env["mail.mail"].sudo().with_context(clean_context(self.env.context))
         mails = mails.create(mail_vals)
         self._notify_queued(mails)
         return mails
+
+    @api.model
+    def _notice(self, order, recipient_id, message, rendered, recipients, template):
+        """What Odoo's notification by email computes for ``order``'s message but
+        its layout: rendering values, base mail values, the recipient."""
+        lang = rendered[order.id].get("lang") or self.env.lang
+        order = order.with_context(lang=lang)
+        description = self._model_description(order, lang)
+        msg_vals = {
+            "model": order._name,
+            "res_id": order.id,
+            "author_id": message.author_id.id,
+            "email_add_signature": False,
+            "email_layout_xmlid": LAYOUT,
+            "message_type": "comment",
+            "subtype_id": message.subtype_id.id,
+            "record_name": message.record_name,
+            "partner_ids": [recipient_id],
+            "tracking_value_ids": [],
+        }
+        return {
+            "order": order,
+            "message": message,
+            "msg_vals": msg_vals,
+            "description": description,
+            "recipient": dict(recipients[recipient_id], lang=lang),
+            "render_values": order._notify_by_email_prepare_rendering_context(
+                message, msg_vals=msg_vals, model_description=description, force_email_lang=lang
+            ),
+            "base": order._notify_by_email_get_base_mail_values(
+                message, additional_values={"auto_delete": template.auto_delete}
+            ),
+        }
+
+    @api.model
+    def _model_description(self, order, lang):
+        key = ("relance_atys.model_description", order._name, lang)
+        if key not in self.env.cr.cache:
+            self.env.cr.cache[key] = order._get_model_description(order._name)
+        return self.env.cr.cache[key]
+
+    @api.model
+    def _layouts(self, notices):
+        """The mail body of each notice, in their order. The notices alike
+        (``_layout_key``) share a stencil, the layout rendered once: the second
+        of them is rendered whole by Odoo and compared with its filled stencil;
+        where they differ (a layout customised to show more of the quotation),
+        each of them is rendered by Odoo."""
+        auth = self._signup_params(notices)
+        alike = {}
+        for index, notice in enumerate(notices):
+            alike.setdefault(self._layout_key(notice), []).append(index)
+        bodies = [None] * len(notices)
+        for indexes in alike.values():
+            stencil = None
+            if len(indexes) > 1:
+                stencilled, checked = indexes[0], indexes[1]
+                stencil = self._stencil(notices[stencilled], auth)
+                bodies[checked] = self._render_layout(notices[checked])
+                if not mail_stencil.same_mail(
+                    stencil.fill(self._texts(notices[checked], auth)), bodies[checked]
+                ):
+                    _logger.info("Signature reminders: the mail layout is rendered per mail")
+                    stencil = None
+                indexes = [stencilled, *indexes[2:]]
+            for index in indexes:
+                notice = notices[index]
+                bodies[index] = (
+                    stencil.fill(self._texts(notice, auth))
+                    if stencil
+                    else self._render_layout(notice)
+                )
+        return bodies
+
+    @api.model
+    def _layout_key(self, notice):
+        """What makes two mails' layouts differ by more than their own texts."""
+        order, values, recipient = notice["order"], notice["render_values"], notice["recipient"]
+        return (
+            values["lang"],
+            values["company"].id,
+            values["model_description"],
+            str(values["signature"]),
+            values["website_url"],
+            values["is_discussion"],
+            values["email_add_signature"],
+            bool(values["tracking_values"]),
+            len(values["subtitles"]),
+            notice["message"].author_id.id,
+            order.user_id.id,
+            order.state,
+            order._has_to_be_signed(),
+            order._has_to_be_paid(),
+            order.get_portal_last_transaction().state,
+            recipient["id"] == order.partner_id.id,
+            tuple((key, str(value)) for key, value in sorted(recipient.items()) if key != "id"),
+        )
+
+    @api.model
+    def _render_layout(self, notice):
+        """The layout of ``notice``'s mail as Odoo renders it, recipient classified."""
+        order, message, msg_vals = notice["order"], notice["message"], notice["msg_vals"]
+        group = self._recipient_group(notice)
+        return order._notify_by_email_render_layout(
+            message, group, msg_vals=msg_vals, render_values=notice["render_values"]
+        )
+
+    @api.model
+    def _recipient_group(self, notice):
+        groups = notice["order"]._notify_get_recipients_classify(
+            notice["message"],
+            [notice["recipient"]],
+            notice["description"],
+            msg_vals=notice["msg_vals"],
+        )
+        return next(group for group in groups if group["recipients"])
+
+    @api.model
+    def _stencil(self, notice, auth):
+        """The layout of ``notice``'s mail rendered with markers for its own texts."""
+        order, message = notice["order"], notice["message"]
+        stencil = mail_stencil.Stencil(len(notice["render_values"]["subtitles"]))
+        group = self._recipient_group(notice)
+        if group.get("button_access", {}).get("url"):
+            group = dict(group, button_access=dict(group["button_access"]))
+            group["button_access"]["url"] = stencil.markers["url"]
+        stencil.html = order._notify_by_email_render_layout(
+            message,
+            group,
+            msg_vals=notice["msg_vals"],
+            render_values=stencil.marked_values(message, notice["render_values"]),
+        )
+        return stencil
+
+    @api.model
+    def _texts(self, notice, auth):
+        """The texts of ``notice``'s mail its stencil puts in."""
+        url = self._access_url(notice, auth)
+        return mail_stencil.texts(notice["message"], notice["render_values"], url)
+
+    @api.model
+    def _access_url(self, notice, auth):
+        """The link of the mail's button, as Odoo makes it: signed for the
+        quotation's customer (portal), plain for a follower."""
+        order, msg_vals, partner_id = notice["order"], notice["msg_vals"], notice["recipient"]["id"]
+        if partner_id != order.partner_id.id:
+            return order._notify_get_action_link("view", **msg_vals)
+        return order._notify_get_action_link(
+            "view",
+            **msg_vals,
+            access_token=order.access_token,
+            pid=partner_id,
+            hash=order._sign_token(partner_id),
+            **auth.get(partner_id, {}),
+        )
+
+    @api.model
+    def _signup_params(self, notices):
+        """The sign-up parameters of the quotations' customers' links, read once."""
+        customers = self.env["res.partner"].browse(
+            {notice["order"].partner_id.id for notice in notices}
+        )
+        return customers.sudo().signup_get_auth_param()
 
     def _notify_queued(self, mails):
         """The notifications of the queued ``mails``, read, ready to leave, as

@@ -98,6 +98,10 @@ class SignatureCase(TransactionCase):
         order.invalidate_recordset(["create_date", "relance_sign_level", "relance_sign_date"])
         return order
 
+    def _customers(self, count):
+        """``count`` customers: a batch holds each recipient's quotations whole."""
+        return [self._partner(f"Client {n}", email=f"client{n}@example.com") for n in range(count)]
+
     def _wizard(self, **vals):
         vals.setdefault("attach_pdf", False)
         return self.env["relance.signature"].create(
@@ -430,10 +434,14 @@ class TestMail(SignatureCase):
 
     def test_the_batch_writes_what_message_post_writes(self):
         """The batch's adapter against `message_post` (through the template, as a
-        reminder sent one by one is): for two quotations alike, the same message,
+        reminder sent one by one is): for quotations alike, the same message,
         mail, notification and mail body, but for each quotation's own name, id
-        and tokens."""
-        batched, posted = self._quotation(self.deco, 40), self._quotation(self.deco, 40)
+        and tokens. Of the three sent in a batch, two get the layout rendered
+        once (the stencil), the other the layout Odoo renders, to check it."""
+        batched = self.env["sale.order"].concat(
+            *(self._quotation(self.deco, 40) for _n in range(3))
+        )
+        posted = self._quotation(self.deco, 40)
         Service = self.env["relance.signature.service"]
         proposal = {
             candidate.order_id: (candidate, decision)
@@ -442,9 +450,15 @@ class TestMail(SignatureCase):
             )
         }
         template = Service._template()
-        Service.with_context(relance_batch_send=True)._send_all(
-            [proposal[batched.id]], AS_OF, template, False
-        )
+        SaleOrder = self.registry["sale.order"]
+        layout = SaleOrder._notify_by_email_render_layout
+        with patch.object(
+            SaleOrder, "_notify_by_email_render_layout", autospec=True, side_effect=layout
+        ) as rendered:
+            Service.with_context(relance_batch_send=True)._send_all(
+                [proposal[order.id] for order in batched], AS_OF, template, False
+            )
+        self.assertEqual(rendered.call_count, 2, "the stencil, then the quotation it is checked on")
         candidate, decision = proposal[posted.id]
         self.assertEqual(
             Service._send_one(candidate, decision.level, AS_OF, template, False).keys(),
@@ -453,7 +467,35 @@ class TestMail(SignatureCase):
         )
         self.env.flush_all()
         self.maxDiff = None
-        self.assertEqual(self._written(batched), self._written(posted))
+        expected = self._written(posted)
+        for order in batched:
+            with self.subTest(order=order.name):
+                self.assertEqual(self._written(order), expected)
+
+    def test_a_layout_showing_more_is_rendered_for_each_mail(self):
+        """A mail layout customised to show more of the quotation than its own
+        texts: the stencil's check finds a mail different from Odoo's, and each
+        mail is rendered by Odoo."""
+        self.env["ir.ui.view"].create(
+            {
+                "name": "layout with the customer's reference",
+                "type": "qweb",
+                "inherit_id": self.env.ref(service_module.LAYOUT).id,
+                "arch": '<xpath expr="//body" position="inside">'
+                '<p class="reference" t-out="record.client_order_ref"/></xpath>',
+            }
+        )
+        orders = self.env["sale.order"].concat(
+            *(
+                self._quotation(customer, 40, client_order_ref=f"BC-{n}")
+                for n, customer in enumerate(self._customers(3))
+            )
+        )
+        self._send()
+        for n, order in enumerate(orders):
+            with self.subTest(order=order.name):
+                body = self._mails(order).body_html
+                self.assertEqual(re.findall(r"BC-\d", body), [f"BC-{n}"])
 
     def _written(self, order):
         """What a reminder wrote for ``order``, its own name, id and tokens replaced."""
@@ -617,9 +659,23 @@ class TestScheduledAction(SignatureCase):
             self._outcomes(self._runs(), young), {young: ("skipped", 0, "pas encore à relancer")}
         )
 
-    def _customers(self, count):
-        """``count`` customers: a batch holds each recipient's quotations whole."""
-        return [self._partner(f"Client {n}", email=f"client{n}@example.com") for n in range(count)]
+    def test_batches_of_even_sizes_for_the_job_workers(self):
+        """As many batches as a multiple of the job workers, of even sizes, none
+        over BATCH_SIZE; a small run is one batch; a recipient's in one batch."""
+        Service = self.env["relance.signature.service"]
+        for count, sizes in (
+            (60, [60]),  # fewer than 2 x MIN_BATCH: one job
+            (250, [125, 125]),  # one batch would do: two, for the two workers
+            (2000, [1000, 1000]),
+            (2001, [501, 501, 501, 498]),
+            (31_600, [988] * 31 + [972]),
+        ):
+            with self.subTest(count=count):
+                planned = [(line_id, line_id) for line_id in range(count)]
+                self.assertEqual([len(batch) for batch in Service._batches(planned)], sizes)
+        planned = [(7, 1), (7, 2), (7, 3), (8, 4)]
+        with patch.object(service_module, "BATCH_SIZE", 1):
+            self.assertEqual(Service._batches(planned), [[1, 2, 3], [4]], "customer 7 whole")
 
     def test_one_job_per_batch_and_progress(self):
         customers = self._customers(5)
