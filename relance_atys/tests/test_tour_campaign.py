@@ -140,3 +140,44 @@ class TestCampaignTours(HttpCase):
             "relance_atys_campaign_failed_run_tour",
             login="admin",
         )
+
+    def test_run_lines_read_whole(self):
+        """Since the due date column came, a long reason (a refused mail) took the
+        room of the run's lines: "FAC/2026…" at 1440 px, the customer cut at 1280 px."""
+        admin = self.env.ref("base.user_admin")
+        partner = self.env["res.partner"].search(
+            [("name", "=", "Agence Immobilière Moreau")], limit=1
+        )
+        invoice = self.env["account.move"].search(
+            [("partner_id", "=", partner.id), ("move_type", "=", "out_invoice")], limit=1
+        )
+        self.assertTrue(invoice, "the demo data is installed with the tests")
+        run = self.env["relance.run"].create(
+            {
+                "run_type": "email",
+                "company_id": admin.company_id.id,
+                "date": fields.Date.today(),
+                "state": "failed",
+            }
+        )
+        self.env["relance.run.line"].create(
+            {
+                "run_id": run.id,
+                "partner_id": partner.id,
+                "move_id": invoice.id,
+                "due_date": invoice.invoice_date_due,
+                "level_before": 1,
+                "level_after": 1,
+                "channel": "email",
+                "outcome": "failed",
+                "reason": "Le serveur d'envoi a refusé la connexion (111 Connection refused).",
+            }
+        )
+        for size in ("1440x900", "1280x800"):
+            with self.subTest(size=size):
+                self.browser_size = size
+                self.start_tour(
+                    f"/odoo/action-relance_atys.action_relance_run/{run.id}",
+                    "relance_atys_campaign_run_lines_tour",
+                    login="admin",
+                )

@@ -207,3 +207,21 @@ tours.add("relance_atys_campaign_failed_run_tour", {
         },
     ],
 });
+
+tours.add("relance_atys_campaign_run_lines_tour", {
+    steps: () => [
+        {
+            content: "A run's lines: customer, document, due date, levels and balance read whole",
+            trigger: ".o_form_view .o_field_widget[name=line_ids] .o_data_row:contains(En échec)",
+            run: () =>
+                nothingCut(".o_form_view .o_field_widget[name=line_ids]", [
+                    "partner_id",
+                    "move_id",
+                    "due_date",
+                    "level_before",
+                    "residual",
+                    "outcome",
+                ]),
+        },
+    ],
+});
