@@ -216,10 +216,12 @@ class RelanceRun(models.Model):
         source = "relance.composer" if "composer" in options else PARAMETER_SOURCES[self.run_type]
         wizard = self.env[source]
         aliases = PARAMETER_ALIASES.get(source, {})
+        # the keys that no field of the wizard carries
+        labels = {"scheduled": self.env._("Scheduled dunning")}
         rows = []
         for key, value in options.items():
             field = wizard._fields.get(aliases.get(key, key))
-            label = field.get_description(self.env)["string"] if field else key
+            label = field.get_description(self.env)["string"] if field else labels.get(key, key)
             rows.append((label, self._parameter_value(field, key, value)))
         return rows
 

@@ -1957,7 +1957,8 @@ class RelanceService(models.AbstractModel):
         goes to the customers at level N-1, every level in the same run.
         Returns the run, or None when nothing is due.
         """
-        options = {"date": as_of or fields.Date.context_today(self)}
+        # the rule is kept on the run: its parameters say which one it followed
+        options = {"date": as_of or fields.Date.context_today(self), "rule": company.relance_rule}
         if company.relance_rule == "sequential":
             numbers = self._get_levels(company).mapped("number")
         else:
@@ -1976,7 +1977,7 @@ class RelanceService(models.AbstractModel):
         if not any(line["outcome"] == "planned" for line in lines):
             _logger.info("Scheduled email dunning of %s: nothing due", company.name)
             return None
-        return mailer._send_run(company, dict(options, scheduled=True), lines)
+        return mailer._send_run(company, dict(options, mode="email", scheduled=True), lines)
 
     @staticmethod
     def _in_test_mode():

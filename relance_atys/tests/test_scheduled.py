@@ -59,3 +59,15 @@ class TestScheduledDunning(RelanceCommon):
         line = self._email_runs().line_ids.filtered(lambda line: line.move_id == self.invoice)
         self.assertTrue(line.mail_id, "the customer's mail is queued")
         self.assertGreater(self.invoice.relance_level, 0)
+
+    def test_the_run_says_in_french_it_was_scheduled_and_under_which_rule(self):
+        """Its "Paramètres" tab read "scheduled  Oui": a raw English key, and not the
+        rule it followed (the sequential rule sends several levels in one run)."""
+        load_french(self.env)
+        self.company.write({"relance_rule": "sequential", "relance_auto_email": True})
+        with jobs_performed():
+            self.env["relance.service"]._cron_relance_email(as_of=TODAY)
+        shown = self._email_runs().with_context(lang="fr_FR").parameters_display
+        for expected in ("Relance planifiée", "Oui", "Séquentielle", "Mode email"):
+            self.assertIn(expected, shown)
+        self.assertNotIn("scheduled", shown)
