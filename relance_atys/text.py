@@ -64,7 +64,7 @@ def totals_per_currency(lines):
 
 def totals_text(lines):
     """The totals per currency of ``lines``, as the screens show them:
-    "1 200,00 € ; 80,00 $"."""
+    "1 200,00 € ; $ 80,00" (each currency as Odoo writes it)."""
     return " ; ".join(
         format_money(lines.env, amount, currency) for currency, amount in totals_per_currency(lines)
     )
