@@ -1,8 +1,11 @@
 from collections import defaultdict
 from datetime import timedelta
 
+from markupsafe import Markup
+
 from odoo import api, fields, models
 
+from ..text import without_invisible
 from .relance_collection_recovery import RATES, WINDOWS
 
 CHANNEL_ORDER = ["letter", "email", "call"]
@@ -57,7 +60,7 @@ class RelanceDashboard(models.TransientModel):  # pylint: disable=no-wizard-in-m
     @api.depends("collector_id")
     def _compute_figures(self):
         for dashboard in self:
-            render = self.env["ir.qweb"]._render
+            render = dashboard._render
             values = {"dashboard": dashboard, "ages": dashboard._age_labels()}
             due = dashboard._due_figures()
             dashboard.due_html = render("relance_atys.dashboard_due", {**values, "tables": due})
@@ -71,6 +74,11 @@ class RelanceDashboard(models.TransientModel):  # pylint: disable=no-wizard-in-m
             dashboard.promise_html = render(
                 "relance_atys.dashboard_promises", {**values, **dashboard._promise_figures()}
             )
+
+    def _render(self, template, values):
+        """The template's HTML, its negative amounts without the invisible character
+        Odoo's formatting puts after the minus (copied, "-50,00" stays a number)."""
+        return Markup(without_invisible(self.env["ir.qweb"]._render(template, values)))
 
     def _age_labels(self):
         """{age bucket: its label}, in the buckets' order and the reader's language."""
