@@ -324,7 +324,7 @@ def export_xlsx(env, wizard):
 
 def xlsx_count(env, wizard, attachment_id):
     return {
-        "rows": len(env["relance.control.list"]._rows(wizard)),
+        "rows": sum(1 for _row in env["relance.control.list"]._rows(wizard)),
         "bytes": env["ir.attachment"].browse(attachment_id).file_size,
     }
 

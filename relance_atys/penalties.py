@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 DAYS_PER_YEAR = 365
 INDEMNITY_EUR = 40.0  # C. com. art. D441-5
@@ -109,9 +110,14 @@ class Result:
 
 def round_to(value: float, rounding: float) -> float:
     """``value`` rounded half-up to a multiple of ``rounding`` (as Odoo's float_round)."""
-    step = Decimal(str(rounding))
+    step = _step(rounding)
     units = (Decimal(repr(value)) / step).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return float(units * step)
+
+
+@lru_cache(maxsize=64)
+def _step(rounding: float) -> Decimal:
+    return Decimal(str(rounding))
 
 
 def check_rate(rate: float) -> bool:
@@ -121,6 +127,8 @@ def check_rate(rate: float) -> bool:
 
 def rate_on(day: date, rates: Iterable[Rate]) -> float:
     """The rate in force on ``day``: the latest from before it, else the first one."""
+    if isinstance(rates, (tuple, list)) and len(rates) == 1:  # the usual case: one rate
+        return rates[0].rate
     ordered = sorted(rates, key=_date_from)
     if not ordered:
         return 0.0

@@ -205,28 +205,35 @@ class RelancePenalty(models.AbstractModel):
             ),
         )
 
-    def _control_list_sheet(self, company, lines, as_of):
-        """The control list's sheet of penalties for the documents of ``lines``
-        (dunning document lines with their customer), as write_control_list takes
-        it; None when the company claims neither penalties nor indemnity."""
-        moves = lines.filtered(lambda line: not line.is_deduction).move_id
+    def _control_list_sheet(self, company, moves, as_of):
+        """The control list's sheet of penalties for ``moves`` (the documents of
+        its lines, deductions aside), as write_control_list takes it; None when
+        the company claims neither penalties nor indemnity."""
         results = self._compute(company, moves, as_of)
         if not results:
             return None
         _ = self.env._
-        partners = self.env["res.partner"].browse(list(results)).sorted(lambda p: sort_key(p.name))
-        names = {move.id: move.name for move in moves}
+        partners = self.env["res.partner"].browse(list(results))
+        partners.fetch(["name", "ref"])  # those only: thousands of customers
+        partners = partners.sorted(lambda p: sort_key(p.name))
+        self.env.cr.execute(
+            "SELECT id, name FROM account_move WHERE id = ANY(%s)",
+            [[p.move_id for r in results.values() for p in r.penalties + r.indemnities]],
+        )
+        names = dict(self.env.cr.fetchall())
         currencies = {
             c.id: c.name
             for c in self.env["res.currency"].browse(
                 {t.currency_id for r in results.values() for t in r.totals}
             )
         }
-        rows = []
-        for partner in partners:
-            rows += self._sheet_rows(partner, results[partner.id], names, currencies)
         return {
-            "rows": rows,
+            # written as they come: one customer's rows at a time
+            "rows": (
+                row
+                for partner in partners
+                for row in self._sheet_rows(partner, results[partner.id], names, currencies)
+            ),
             "columns": [
                 (_("Customer ref."), "text"),
                 (_("Customer"), "text"),

@@ -13,19 +13,23 @@ class RelanceControlList(models.AbstractModel):
 
     def _xlsx(self, edition):
         """Use case: the ticked lines of ``edition`` (a reviewed ``relance.edition``)
-        as an XLSX file, in the review's order. Returns (data, file name)."""
+        as an XLSX file, in the review's order. Returns (data, file name).
+
+        The rows are read from the cursor as the sheet is written (a ledger of
+        100,000 invoices gives 70,000 of them), the penalties' sheet once they are
+        all written: neither the review's lines nor all the rows are held at once."""
+        moves = self._check_readable(edition)
+        company, date = edition.company_id, edition.date
         data = write_control_list(
             self._rows(edition),
             subtotal_due=edition.subtotal_due,
             labels=self._labels(),
             title=self._title(edition),
-            penalties=self.env["relance.penalty"]._control_list_sheet(
-                edition.company_id, edition._selected_lines(), edition.date
-            ),
+            penalties=lambda: self.env["relance.penalty"]._control_list_sheet(company, moves, date),
         )
-        options = {"date": edition.date, "level": edition.level_id.number}
+        options = {"date": date, "level": edition.level_id.number}
         name = self.env["relance.service"]._file_name(
-            edition.company_id, options, self.env._("control_list"), "xlsx"
+            company, options, self.env._("control_list"), "xlsx"
         )
         return data, name
 
@@ -70,15 +74,46 @@ class RelanceControlList(models.AbstractModel):
             return pending._reopen()
         return self.env["ir.actions.act_window"]._for_xml_id("relance_atys.action_relance_edition")
 
-    def _rows(self, edition):
-        """Rows for the XLSX, in the review order, read in one query: of documents
-        and customers the ORM lets the user read; an invoice's row is one of its
-        échéances (its due date, amount and residual)."""
-        lines = edition._selected_lines()
-        lines.move_id.check_access("read")  # their company and customer checked when written
-        lines.partner_id.check_access("read")
+    def _check_readable(self, edition):
+        """Refuse the list when the user may not read one of its documents or
+        customers (their company and customer were checked when the review was
+        written); return the documents (deductions aside), read in one query."""
         self.env.flush_all()
         self.env.cr.execute(
+            """
+            SELECT array_agg(DISTINCT l.move_id), array_agg(DISTINCT l.partner_id),
+                   array_agg(DISTINCT l.move_id) FILTER (WHERE NOT l.is_deduction)
+              FROM relance_edition_line l
+              JOIN relance_edition_partner pl ON pl.id = l.partner_line_id
+             WHERE l.edition_id = %s AND l.selected AND pl.selected
+            """,
+            [edition.id],
+        )
+        move_ids, partner_ids, document_ids = self.env.cr.fetchone()
+        self._check_access_read(self.env["account.move"].browse(move_ids or []))
+        self._check_access_read(self.env["res.partner"].browse(partner_ids or []))
+        return self.env["account.move"].browse(document_ids or [])
+
+    @staticmethod
+    def _check_access_read(records):
+        """``records.check_access("read")`` with the record rules applied in SQL:
+        the ORM applies them in Python, on every field the rules name, fetched for
+        each record (20 s for 70,000 invoices). The records the rules hide are
+        then checked by the ORM, which raises its usual error."""
+        records.browse().check_access("read")  # the model's access rights
+        if records.env.su or not records:
+            return
+        visible = records.with_context(active_test=False).search([("id", "in", records.ids)])
+        (records - visible).check_access("read")
+
+    def _rows(self, edition, chunk=2000):
+        """Rows for the XLSX, in the review order, read in one query and handed
+        out ``chunk`` at a time: of documents and customers the ORM lets the user
+        read; an invoice's row is one of its échéances (its due date, amount and
+        residual). The cursor runs no other query until they are all read."""
+        self.env.flush_all()
+        cr = self.env.cr
+        cr.execute(
             """
             SELECT p.ref, p.name, p.zip, COALESCE(up.name, ''), m.name,
                    m.invoice_date, l.due_date, l.days_late,
@@ -102,7 +137,8 @@ class RelanceControlList(models.AbstractModel):
             """,
             [edition.id],
         )
-        return self.env.cr.fetchall()
+        while rows := cr.fetchmany(chunk):
+            yield from rows
 
     def _title(self, edition):
         level = edition.level_id.display_name or self.env._("all levels")

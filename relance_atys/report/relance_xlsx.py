@@ -8,14 +8,32 @@ totals, one per currency, follow the filter too: a hidden column tells, row by
 row, SUBTOTAL(103) whether the row is shown, and the totals add only those.
 Printed, a sheet is landscape, one page wide, its header row on every page and
 its title and page number at the foot.
+
+Data rows are written by ``_RowXml``: each row's XML at once, as xlsxwriter
+writes it cell by cell (the same cells, formats and XML), five to ten times
+faster; 100,000 invoices make about 1.6 million cells.
 """
 
 import io
+import re
 from datetime import datetime
 from itertools import groupby
 
 import xlsxwriter
-from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.utility import datetime_to_excel_datetime, xl_col_to_name
+
+# what xlsxwriter's write() would not write as a plain string: a formula, a link
+NOT_PLAIN = re.compile(r"=|\{=.*\}$|(ftp|http)s?://|mailto:|(in|ex)ternal:", re.S)
+# as xlsxwriter escapes an in-line string (worksheet._write_cell, xmlwriter)
+ESCAPED_SEQUENCE = re.compile("(_x[0-9a-fA-F]{4}_)")
+CONTROL_CHAR = re.compile(r"([\x00-\x08\x0b-\x1f])")
+EDGE_SPACE = re.compile(r"^\s|\s$")
+XML_SPECIAL = re.compile('["&<>\n]')
+MAX_STRING = 32767  # Excel's longest string: xlsxwriter cuts longer ones
+# the kinds of cells _RowXml writes
+CELL_TEXT, CELL_NUMBER, CELL_DATE, CELL_FORMULA = range(4)
+# a run's columns' kinds (write_run_lines) as cells
+CELL_KINDS = {"text": CELL_TEXT, "int": CELL_NUMBER, "money": CELL_NUMBER, "date": CELL_DATE}
 
 # Row layout of ``rows``, as relance.control.list._rows returns them.
 (
@@ -58,10 +76,120 @@ def print_setup(sheet, header_row, title, last_col):
     sheet.set_footer(f"&L{title.replace('&', '&&')}&R&P / &N")
 
 
+def _is_plain(value):
+    """Whether write() writes ``value`` as a string, in one piece."""
+    return (
+        type(value) is str
+        and len(value) <= MAX_STRING
+        and not (value.startswith(("=", "{=")) or (":" in value and NOT_PLAIN.match(value)))
+    )
+
+
+def _escape(text):
+    if not XML_SPECIAL.search(text):
+        return text
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class _RowXml:
+    """Whole rows of a constant_memory worksheet written as XML at once.
+
+    ``cells`` are (column, kind, value, format[, cached result]) in column order,
+    kind CELL_TEXT, CELL_NUMBER, CELL_DATE or CELL_FORMULA: what write_string, write_number,
+    write_datetime and write_formula would store, and written as xlsxwriter's
+    constant_memory mode writes it (``Worksheet._write_single_row``): in-line
+    strings, no spans. A row with a string write() would not keep plain (a
+    formula, a link) goes through write() as before.
+    """
+
+    def __init__(self, sheet):
+        self.sheet = sheet
+        self.texts, self.dates, self.styles = {}, {}, {}
+        self.columns = [xl_col_to_name(col) for col in range(64)]
+        self.fast = (
+            sheet.constant_memory
+            and sheet.excel_version != 2010
+            and sheet.default_row_height == sheet.original_row_height
+        )
+
+    def write(self, row, cells):
+        ws = self.sheet
+        if not self.fast or row in ws.set_rows:
+            return self._write_cells(row, cells)
+        if row > ws.previous_row:
+            ws._write_single_row(row)  # what the API wrote before, then this row's turn
+        number = str(row + 1)
+        parts = [f'<row r="{number}">']
+        texts, styles, columns = self.texts, self.styles, self.columns
+        for col, kind, value, fmt, *result in cells:
+            style = styles.get(fmt) if fmt is not None else ""
+            if style is None:
+                style = styles[fmt] = f' s="{fmt._get_xf_index()}"'
+            if kind == CELL_TEXT:
+                text = texts.get(value) if type(value) is str else False
+                if text is None:
+                    text = self._text(value)
+                if not text:  # not a plain string: write() knows what it is
+                    return self._write_cells(row, cells)
+                parts.append(f'<c r="{columns[col]}{number}"{style} t="inlineStr">{text}</c>')
+            elif kind == CELL_FORMULA:
+                formula = _escape(value)
+                parts.append(
+                    f'<c r="{columns[col]}{number}"{style}><f>{formula}</f><v>{result[0]}</v></c>'
+                )
+            else:
+                value = self._serial(value) if kind == CELL_DATE else value
+                parts.append(f'<c r="{columns[col]}{number}"{style}><v>{value:.16G}</v></c>')
+        parts.append("</row>")
+        ws._check_dimensions(row, cells[0][0])
+        ws._check_dimensions(row, cells[-1][0])
+        ws.fh.write("".join(parts))
+
+    def _write_cells(self, row, cells):
+        ws = self.sheet
+        for col, kind, value, fmt, *result in cells:
+            if kind == CELL_TEXT:
+                ws.write(row, col, value, fmt)
+            elif kind == CELL_NUMBER:
+                ws.write_number(row, col, value, fmt)
+            elif kind == CELL_DATE:
+                ws.write_datetime(row, col, _as_datetime(value), fmt)
+            else:
+                ws.write_formula(row, col, f"={value}", fmt, result[0])
+
+    def _text(self, text):
+        """The in-line string's XML of ``text``; "" when write() would not write it
+        as a plain string."""
+        if len(self.texts) > 50000:
+            self.texts.clear()
+        if not _is_plain(text):
+            self.texts[text] = ""
+            return ""
+        escaped = ESCAPED_SEQUENCE.sub(r"_x005F\1", text)
+        escaped = CONTROL_CHAR.sub(lambda m: f"_x{ord(m.group(1)):04X}_", escaped)
+        escaped = escaped.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
+        if escaped.startswith("<r>") and escaped.endswith("</r>"):
+            xml = f"<is>{escaped}</is>"  # a rich string, as xlsxwriter takes it
+        else:
+            space = ' xml:space="preserve"' if EDGE_SPACE.search(escaped) else ""
+            xml = f"<is><t{space}>{_escape(escaped)}</t></is>"
+        self.texts[text] = xml
+        return xml
+
+    def _serial(self, day):
+        serial = self.dates.get(day)
+        if serial is None:
+            serial = self.dates[day] = datetime_to_excel_datetime(
+                _as_datetime(day), self.sheet.date_1904, self.sheet.remove_timezone
+            )
+        return serial
+
+
 class _Sheet:
     def __init__(self, workbook, labels, title):
         self.book = workbook
         self.sheet = workbook.add_worksheet(sheet_name(labels.get("sheet", "Relances")))
+        self.rows = _RowXml(self.sheet)
         self.labels = labels
         self.fmt = self._formats(workbook)
         self.row = 0
@@ -107,7 +235,7 @@ class _Sheet:
         self.row += 1
 
     def line(self, rec):
-        write, fmt, row = self.sheet.write, self.fmt, self.row
+        fmt, cells = self.fmt, []
         for col, key in enumerate(COLUMNS):
             value = rec[key]
             if value is None or value == "":
@@ -115,32 +243,29 @@ class _Sheet:
             if key == DAYS and rec[DEDUCTION]:
                 continue  # a credit note or a payment is not late
             if key in (DATE, DUE, LEVEL_DATE):
-                self.sheet.write_datetime(row, col, _as_datetime(value), fmt["date"])
+                cells.append((col, CELL_DATE, value, fmt["date"]))
             elif key in (AMOUNT, RESIDUAL):
-                self.sheet.write_number(row, col, float(value), fmt["money"])
+                cells.append((col, CELL_NUMBER, float(value), fmt["money"]))
             elif key in (DAYS, LEVEL, NEW_LEVEL):
-                self.sheet.write_number(row, col, int(value), fmt["int"])
+                cells.append((col, CELL_NUMBER, int(value), fmt["int"]))
             else:
-                write(row, col, value)
+                cells.append((col, CELL_TEXT, value, None))
         kind = self.labels["deduction"] if rec[DEDUCTION] else self.labels["document"]
-        write(row, COL_TYPE, kind)
-        self.sheet.write_formula(row, COL_SHOWN, f"=SUBTOTAL(103,B{row + 1})", fmt["int"], 1)
+        cells.append((COL_TYPE, CELL_TEXT, kind, None))
+        cells.append((COL_SHOWN, CELL_FORMULA, f"SUBTOTAL(103,B{self.row + 1})", fmt["int"], 1))
+        self.rows.write(self.row, cells)
         self.row += 1
 
     def subtotal(self, label, first, last, values, style="sub"):
         """A SUBTOTAL row over data rows first..last (0-based, inclusive)."""
         fmt = self.fmt[style]
-        self.sheet.write(self.row, 1, label, fmt)
+        cells = [(1, CELL_TEXT, label, fmt)]
         for col, value in ((COL_AMOUNT, values[0]), (COL_RESIDUAL, values[1])):
             letter = xl_col_to_name(col)
-            self.sheet.write_formula(
-                self.row,
-                col,
-                f"=SUBTOTAL(9,{letter}{first + 1}:{letter}{last + 1})",
-                self.fmt[style + "_money"],
-                round(value, 2),
-            )
-        self.sheet.write(self.row, COL_TYPE, self.labels["subtotal"], fmt)
+            formula = f"SUBTOTAL(9,{letter}{first + 1}:{letter}{last + 1})"
+            cells.append((col, CELL_FORMULA, formula, self.fmt[style + "_money"], round(value, 2)))
+        cells.append((COL_TYPE, CELL_TEXT, self.labels["subtotal"], fmt))
+        self.rows.write(self.row, cells)
         self.row += 1
 
     def grand_total(self, currency, first, last, values):
@@ -179,9 +304,11 @@ def _sums(records):
 def write_control_list(rows, subtotal_due=False, labels=None, title="", penalties=None):
     """Return the XLSX bytes of the control list for ``rows`` (in print order).
 
-    ``penalties``, when given, is a second sheet: a dict with its ``rows``, its
-    ``columns`` ((label, kind) as write_run_lines takes them), its ``title``,
-    ``sheet`` name, ``total_label`` and ``currency_col``.
+    ``rows`` may be an iterator (read as the sheet is written). ``penalties``,
+    when given, is a second sheet: a dict with its ``rows``, its ``columns``
+    ((label, kind) as write_run_lines takes them), its ``title``, ``sheet`` name,
+    ``total_label`` and ``currency_col``; or a function returning it (or None),
+    called once the first sheet is written.
     """
     labels = {
         "columns": [
@@ -246,6 +373,8 @@ def write_control_list(rows, subtotal_due=False, labels=None, title="", penaltie
     sheet.row += 1
     for currency in sorted(totals):
         sheet.grand_total(currency, data_first, data_last, totals[currency])
+    if callable(penalties):
+        penalties = penalties()
     if penalties:
         _write_table(
             book,
@@ -285,24 +414,22 @@ def _write_table(book, rows, columns, title, sheet, total_label, currency_col):
     ws.set_column(shown_col, shown_col, 8, None, {"hidden": True})
     ws.freeze_panes(3, 0)
     print_setup(ws, 2, title, len(columns) - 1)
-    totals = {}
+    totals, row_index, kinds = {}, 2, [CELL_KINDS[kind] for _label, kind in columns]
+    formats = [fmt.get(kind) for _label, kind in columns]
     for row_index, row in enumerate(rows, start=3):
-        for col, (value, (_label, kind)) in enumerate(zip(row, columns, strict=True)):
-            if value is None or value is False or value == "":
-                continue
-            if kind == "date":
-                ws.write_datetime(row_index, col, _as_datetime(value), fmt[kind])
-            elif kind in ("int", "money"):
-                ws.write_number(row_index, col, value, fmt[kind])
-            else:
-                ws.write(row_index, col, value)
-        ws.write_formula(row_index, shown_col, f"=SUBTOTAL(103,A{row_index + 1})", fmt["int"], 1)
+        cells = [
+            (col, kinds[col], value, formats[col])
+            for col, value in enumerate(row)
+            if not (value is None or value is False or value == "")
+        ]
+        cells.append((shown_col, CELL_FORMULA, f"SUBTOTAL(103,A{row_index + 1})", fmt["int"], 1))
+        out.rows.write(row_index, cells)
         if currency_col is not None and row[currency_col]:
             acc = totals.setdefault(row[currency_col], [0.0] * len(columns))
             for col, (_label, kind) in enumerate(columns):
                 if kind == "money" and row[col] not in (None, False, ""):
                     acc[col] += row[col]
-    last = max(2 + len(rows), 3)
+    last = max(row_index, 3)
     ws.autofilter(2, 0, last, len(columns) - 1)
     row_index = last + 2
     for currency in sorted(totals):

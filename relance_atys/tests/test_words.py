@@ -412,9 +412,8 @@ class TestWords(RelanceCommon):
     def test_the_penalty_sheet_lists_customers_in_dictionary_order(self):
         self.company.write({"relance_penalties": True, "relance_indemnity": True})
         wizard = self._review()
-        sheet = self.env["relance.penalty"]._control_list_sheet(
-            self.company, wizard._lines_of(wizard.partner_line_ids), TODAY
-        )
+        documents = wizard.line_ids.filtered(lambda line: not line.is_deduction).move_id
+        sheet = self.env["relance.penalty"]._control_list_sheet(self.company, documents, TODAY)
         customers = list(dict.fromkeys(row[1] for row in sheet["rows"]))
         self.assertEqual(customers, sorted(customers, key=sort_key))
         self.assertEqual(customers[:2], ["Brown Partners", "électricité Girard"])
