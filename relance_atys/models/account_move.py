@@ -1,9 +1,10 @@
 import logging
 
 from odoo import api, fields, models
-from odoo.tools import config, split_every
+from odoo.exceptions import UserError
+from odoo.tools import config, format_date, split_every
 
-from ..guard import service_writes
+from ..guard import check_manager, service_writes
 from ..report import relance_invoice_pdf as invoice_pdf
 from ..report.relance_letter import wkhtmltopdf_patched
 
@@ -234,3 +235,72 @@ class AccountMoveLine(models.Model):
         help="Level 'NA': this instalment is kept out of every dunning (the document's "
         "exclusion holds for all its instalments).",
     )
+
+    def action_relance_exclude(self):
+        """The invoice form's "Exclude" on an échéance: level 'NA' for it alone."""
+        self._relance_set_excluded(True)
+
+    def action_relance_include(self):
+        """The invoice form's "Include" on an échéance excluded on its own."""
+        self._relance_set_excluded(False)
+
+    def _relance_set_excluded(self, excluded):
+        """Use case: keep these échéances out of every dunning ("NA" on some
+        échéances of an invoice, as Akuiteo has it), or take them back; a note on
+        each invoice's chatter says which and who. Dunning managers only, in their
+        current companies, on the open échéances of posted customer invoices."""
+        _ = self.env._
+        check_manager(
+            self.env,
+            _("Only dunning managers can exclude an instalment from dunning, or include it again."),
+        )
+        self._relance_check_echeances()
+        if not excluded:
+            whole = self.move_id.filtered("relance_excluded")
+            if whole:
+                raise UserError(
+                    _(
+                        "%s is excluded from dunning as a whole: include the invoice again "
+                        "(its Dunning tab) rather than one of its instalments.",
+                        ", ".join(whole.mapped("name")),
+                    )
+                )
+        changed = self.filtered(lambda line: line.relance_excluded != excluded)
+        changed.write({"relance_excluded": excluded})
+        for move, lines in changed.grouped("move_id").items():
+            move._message_log(body=self._relance_exclusion_note(lines, excluded))
+
+    def _relance_check_echeances(self):
+        """Refuse lines of a company the user is not working in, or that are no
+        open échéance of a posted customer invoice."""
+        _ = self.env._
+        outside = self.sudo().company_id - self.env.companies
+        if outside:
+            raise UserError(
+                _(
+                    "These instalments belong to %s, a company you are not working in now.",
+                    ", ".join(outside.sudo().mapped("name")),
+                )
+            )
+        wrong = self.filtered(
+            lambda line: (
+                line.display_type != "payment_term"
+                or line.move_id.move_type != "out_invoice"
+                or line.move_id.state != "posted"
+                or line.reconciled
+            )
+        )
+        if wrong:
+            raise UserError(
+                _(
+                    "Only the open instalments of posted customer invoices can be excluded "
+                    "from dunning or included again, not: %s",
+                    ", ".join(wrong.mapped("display_name")),
+                )
+            )
+
+    def _relance_exclusion_note(self, lines, excluded):
+        due_dates = ", ".join(format_date(self.env, line.date_maturity) for line in lines)
+        if excluded:
+            return self.env._("Instalment(s) due %s excluded from dunning.", due_dates)
+        return self.env._("Instalment(s) due %s included in dunning again.", due_dates)

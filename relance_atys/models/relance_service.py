@@ -62,6 +62,8 @@ RUN_JOB_METHODS = {
 DEAD_JOB_SECONDS = 10
 # the first key of the advisory locks the jobs of dunning runs hold ("REL")
 JOB_LOCK_SPACE = 0x52454C
+# the échéances excluded on their own that a proposal's left-out text names
+ECHEANCES_NAMED = 20
 
 _logger = logging.getLogger(__name__)
 
@@ -708,7 +710,39 @@ class RelanceService(models.AbstractModel):
             self.env._("%(count)s document(s): %(reason)s", count=count, reason=labels[reason])
             for reason, count in sorted(counts.items(), key=lambda kv: -kv[1])
         ]
-        return "\n".join(text + self._holds_text(holds))
+        excluded = [s.item_id for s in proposal.skipped if s.reason == engine.R_EXCLUDED]
+        return "\n".join(text + self._excluded_echeances_text(excluded) + self._holds_text(holds))
+
+    def _excluded_echeances_text(self, line_ids):
+        """The échéances among ``line_ids`` (left out as excluded) that are
+        excluded on their own, their invoice not: "FAC/2026/00012, instalment due
+        15/01/2027: instalment excluded from dunning", the first twenty."""
+        if not line_ids:
+            return []
+        self.env.cr.execute(
+            """
+            SELECT m.name, l.date_maturity
+              FROM account_move_line l
+              JOIN account_move m ON m.id = l.move_id
+             WHERE l.id = ANY(%s) AND l.relance_excluded AND NOT COALESCE(m.relance_excluded, false)
+             ORDER BY l.date_maturity, m.name
+            """,
+            [line_ids],
+        )
+        rows = self.env.cr.fetchall()
+        text = [
+            self.env._(
+                "%(document)s, instalment due %(date)s: instalment excluded from dunning",
+                document=name,
+                date=format_date(self.env, due),
+            )
+            for name, due in rows[:ECHEANCES_NAMED]
+        ]
+        if len(rows) > ECHEANCES_NAMED:
+            text.append(
+                self.env._("... and %s more instalment(s) excluded", len(rows) - ECHEANCES_NAMED)
+            )
+        return text
 
     def _holds_text(self, holds):
         """ "Customer: payment promised on 12/12/2026 (2 document(s))", per customer

@@ -35,4 +35,5 @@ from . import test_tour_call
 from . import test_penalty_invoice
 from . import test_letter_attachments
 from . import test_planning
+from . import test_echeance_exclusion
 from . import test_xlsx_writer
