@@ -283,10 +283,26 @@ def _bounds(item: Item, params: Params) -> LevelResult:
     return _skip(R_ALREADY)
 
 
+# The last levels' answers of _level_by_bounds, per days late: (levels, {days: answer}),
+# read and replaced as one object (a proposal asks it for each of 100,000 documents,
+# for a few hundred distinct days)
+_BOUNDS_MEMO = [((), {})]
+
+
 def _level_by_bounds(days: int, params: Params) -> tuple[int | None, str | None]:
     """Highest level whose [lower, upper] contains `days`; the top level past every
     upper bound; "not due" before every lower bound; "no level" in a gap.
     """
+    memo = _BOUNDS_MEMO[0]
+    if memo[0] is not params.levels:
+        memo = _BOUNDS_MEMO[0] = (params.levels, {})
+    answer = memo[1].get(days)
+    if answer is None:
+        answer = memo[1][days] = _bounds_answer(days, params)
+    return answer
+
+
+def _bounds_answer(days: int, params: Params) -> tuple[int | None, str | None]:
     containing = [lv.number for lv in params.levels if lv.lower <= days <= lv.upper]
     if containing:
         return max(containing), None
@@ -435,6 +451,8 @@ def _classify(item: Item, partner: Partner, params: Params) -> Proposed | Item |
 def holding(item: Item, partner: Partner, as_of: date) -> Hold | None:
     """The promise or pause that keeps ``item`` out on ``as_of``: not kept, its date
     not passed, on the whole customer or on this document; the latest one."""
+    if not partner.holds:
+        return None
     holds = [
         hold
         for hold in partner.holds
