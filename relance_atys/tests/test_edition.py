@@ -285,6 +285,24 @@ class TestEdition(RelanceCommon):
         # first export after the ledger grew reads the rules again
         self._assert_queries_constant(22, lambda wizard: wizard.action_export_xlsx())
 
+    def test_review_queries_do_not_grow_with_the_ledger(self):
+        """The review screen (proposal, customer and document lines in one INSERT
+        each, the statistics refreshed) takes as many queries for 12 customers of
+        5 invoices as for 2 of 3, from cold caches."""
+        self._review()  # warms what is read once (views, rules)
+        counts = []
+        for customers, invoices in ((2, 3), (12, 5)):
+            self._grow_ledger(customers, invoices)
+            wizard = self._edition()
+            self.env.flush_all()
+            self.env.invalidate_all()
+            before = self.cr.sql_log_count
+            wizard.action_review()
+            self.env.flush_all()
+            counts.append(self.cr.sql_log_count - before)
+        self.assertGreater(len(wizard.partner_line_ids), 12)
+        self.assertLessEqual(counts[1], counts[0], f"queries at 2x3 then 12x5: {counts}")
+
     def test_definitive_edition_queries_constant(self):
         """Locks, checks, levels of documents and customers, run lines and the
         customers' chatter: a fixed number of queries (letters aside)."""
