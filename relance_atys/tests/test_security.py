@@ -621,6 +621,11 @@ class TestAccessMatrix(SecurityCommon):
         self.invoice.with_user(user).write({"relance_excluded": True})
         self.customer.with_user(user).write({"relance_excluded": True})
 
+    def _exclude_echeance(self, user):
+        self.invoice.relance_echeance_ids.with_user(user).action_relance_exclude()
+        if not self.invoice.relance_echeance_ids.relance_excluded:
+            raise UserError("the échéance was not excluded")
+
     def _write_level(self, user):
         self.invoice.with_user(user).write({"relance_level": 2, "relance_date": TODAY})
 
@@ -637,6 +642,7 @@ class TestAccessMatrix(SecurityCommon):
         "cancel a run": _cancel,
         "configure the levels": _configure,
         "exclude a document or a customer from dunning (or include it again)": _exclude,
+        "exclude one échéance of an invoice (or include it again)": _exclude_echeance,
         "write a level or a last-dunning date directly (not through a run)": _write_level,
         "open, change or delete another user's wizard (edition, composer, …)": _others_wizard,
     }
