@@ -112,7 +112,7 @@ class _RowXml:
             and sheet.default_row_height == sheet.original_row_height
         )
 
-    def write(self, row, cells):
+    def put(self, row, cells):
         ws = self.sheet
         if not self.fast or row in ws.set_rows:
             return self._write_cells(row, cells)
@@ -253,7 +253,7 @@ class _Sheet:
         kind = self.labels["deduction"] if rec[DEDUCTION] else self.labels["document"]
         cells.append((COL_TYPE, CELL_TEXT, kind, None))
         cells.append((COL_SHOWN, CELL_FORMULA, f"SUBTOTAL(103,B{self.row + 1})", fmt["int"], 1))
-        self.rows.write(self.row, cells)
+        self.rows.put(self.row, cells)
         self.row += 1
 
     def subtotal(self, label, first, last, values, style="sub"):
@@ -265,7 +265,7 @@ class _Sheet:
             formula = f"SUBTOTAL(9,{letter}{first + 1}:{letter}{last + 1})"
             cells.append((col, CELL_FORMULA, formula, self.fmt[style + "_money"], round(value, 2)))
         cells.append((COL_TYPE, CELL_TEXT, self.labels["subtotal"], fmt))
-        self.rows.write(self.row, cells)
+        self.rows.put(self.row, cells)
         self.row += 1
 
     def grand_total(self, currency, first, last, values):
@@ -423,7 +423,7 @@ def _write_table(book, rows, columns, title, sheet, total_label, currency_col):
             if not (value is None or value is False or value == "")
         ]
         cells.append((shown_col, CELL_FORMULA, f"SUBTOTAL(103,A{row_index + 1})", fmt["int"], 1))
-        out.rows.write(row_index, cells)
+        out.rows.put(row_index, cells)
         if currency_col is not None and row[currency_col]:
             acc = totals.setdefault(row[currency_col], [0.0] * len(columns))
             for col, (_label, kind) in enumerate(columns):

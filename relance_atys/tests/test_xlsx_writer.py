@@ -95,7 +95,7 @@ def _parts(data):
 class TestRowXml(BaseCase):
     def _both(self, write):
         fast = write()
-        with mock.patch.object(relance_xlsx._RowXml, "write", relance_xlsx._RowXml._write_cells):
+        with mock.patch.object(relance_xlsx._RowXml, "put", relance_xlsx._RowXml._write_cells):
             slow = write()
         return _parts(fast), _parts(slow)
 
