@@ -682,7 +682,8 @@ class RelanceService(models.AbstractModel):
         """What the review's ``lines`` (``relance.edition.line``) hold that are ticked
         and of the ticked ``partner_lines``: customers, documents, totals per currency."""
         fetch_stored(lines)
-        lines = lines.filtered(lambda line: line.selected and line.partner_line_id in partner_lines)
+        ticked = set(partner_lines.ids)  # a recordset's `in` is linear: 84,400 × 17,600
+        lines = lines.filtered(lambda line: line.selected and line.partner_line_id.id in ticked)
         if not lines:
             return self.env._("No customer ticked")
         return self.env._(
@@ -691,6 +692,15 @@ class RelanceService(models.AbstractModel):
             docs=len(lines.filtered(lambda line: not line.is_deduction)),
             totals=totals_text(lines),
         )
+
+    @staticmethod
+    def _ticked_partner_lines(partner_lines):
+        """The ticked ones of a review's customer lines, their ticks read in one
+        query when they are saved (the ORM reads a thousand at a time); in the
+        form, as the user ticks them, they are not saved yet."""
+        if all(isinstance(id_, int) for id_ in partner_lines._ids):
+            fetch_stored(partner_lines)
+        return partner_lines.filtered("selected")
 
     @staticmethod
     def _sorted_partners(partners, sort_by):

@@ -148,7 +148,7 @@ class RelanceEdition(models.TransientModel):
         ticks in the form (not saved yet), the documents' in the database."""
         service = self.env["relance.service"]
         for wizard in self:
-            ticked = wizard.partner_line_ids.filtered("selected")._origin
+            ticked = service._ticked_partner_lines(wizard.partner_line_ids)._origin
             wizard.summary = service._review_summary(wizard._origin.line_ids, ticked)
 
     def _selected_lines(self):
