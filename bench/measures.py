@@ -331,7 +331,7 @@ def xlsx_count(env, wizard, attachment_id):
 
 def render_letters(env, wizard):
     letters = env["relance.letter"]
-    lines = wizard._lines_of(wizard._selected_partner_lines())
+    lines = wizard._ticked_lines("no customer ticked")
     pdf, failures = letters._render(
         letters._letters(wizard.company_id, wizard.date, lines),
         wizard._run_options(),

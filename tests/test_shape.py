@@ -19,10 +19,10 @@ import pytest
 
 ADDON = Path(__file__).resolve().parent.parent / "relance_atys"
 # 2,009 before the use cases left them, 1,214 after, 1,033 with the review screen's
-# extension for promises and collectors, 802 once checks, option vocabularies, the
-# control list's round trip and the composer's sending left them for the services and
-# the relance.wizard mixin; issue 13 wants 700
-WIZARD_LINES = 802
+# extension for promises and collectors, 789 once checks, option vocabularies, the
+# control list's round trip, the composer's sending and the review's ticked lines left
+# them for the services and the relance.wizard mixin; issue 13 wants 700
+WIZARD_LINES = 789
 MAX_METHOD_LINES = 60
 MEDIAN_METHOD_LINES = 10
 LONG_ALLOWED = {"report/relance_xlsx.py"}

@@ -80,7 +80,7 @@ class TestWords(RelanceCommon):
     def _letters_html(self, wizard, partner):
         """The HTML of ``partner``'s letter, and the letters that failed."""
         letters = wizard.env["relance.letter"]
-        lines = wizard._lines_of(self._pline(wizard, partner))
+        lines = wizard._selected_lines().filtered(lambda line: line.partner_id == partner)
         return letters._html(
             letters._letters(wizard.company_id, wizard.date, lines),
             wizard._run_options(),

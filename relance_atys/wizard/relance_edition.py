@@ -8,7 +8,7 @@ from odoo.exceptions import UserError
 
 from .. import engine
 from ..actions import background_action, reopen_action
-from ..guard import check_company, check_manager
+from ..guard import check_manager
 from ..models.relance_service import SELECTIONS, SORTS, fetch_stored
 from ..models.relance_wizard import CUSTOMERS_DOMAIN
 from ..report.relance_letter import DEFAULT_TEMPLATE
@@ -189,18 +189,14 @@ class RelanceEdition(models.TransientModel):
             run, self.env._("Sending in the background: follow it in run %s.", run.name)
         )
 
-    def _lines_of(self, partner_lines):
-        """The ticked documents of ``partner_lines``."""
-        return self._selected_lines().filtered(lambda line: line.partner_line_id in partner_lines)
-
-    def _ticked_partner_lines(self, message):
-        """The ticked customers with a ticked document; none: ``message`` refuses."""
-        self.ensure_one()
-        check_company(self)
-        partner_lines = self._selected_partner_lines()
-        if not partner_lines:
-            raise UserError(message)
-        return partner_lines
+    def _ticked_lines(self, message):
+        """The ticked documents of the customers ticked with a ticked document
+        (``relance.service._ticked_customers``); none: ``message`` refuses."""
+        self._check_wizard()
+        service = self.env["relance.service"]
+        lines = service._ticked_lines(self, service._ticked_customers(self, message))
+        fetch_stored(lines)
+        return lines
 
     def _check_definitive(self):
         """A definitive run is a manager's, on the edition's company."""
@@ -230,8 +226,7 @@ class RelanceEdition(models.TransientModel):
 
     def action_plan_calls(self):
         """The calls of the ticked customers due a level with a phone call."""
-        nothing = self.env._("No customer is ticked: no call to plan.")
-        lines = self._lines_of(self._ticked_partner_lines(nothing))
+        lines = self._ticked_lines(self.env._("No customer is ticked: no call to plan."))
         return self.env["relance.call"]._plan_review_calls(
             self.company_id, self._run_options(), lines
         )
@@ -252,8 +247,7 @@ class RelanceEdition(models.TransientModel):
 
     def action_print_draft(self):
         """Draft letters: the same PDF marked BROUILLON / DRAFT; nothing recorded."""
-        nothing = self.env._("No customer is ticked: nothing to print.")
-        lines = self._lines_of(self._ticked_partner_lines(nothing))
+        lines = self._ticked_lines(self.env._("No customer is ticked: nothing to print."))
         letters = self.env["relance.letter"]
         return self._download(*letters._print_draft(self.company_id, self._run_options(), lines))
 
