@@ -1,5 +1,7 @@
 import logging
 
+from markupsafe import Markup
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import config, format_date, split_every
@@ -131,6 +133,7 @@ class AccountMove(models.Model):
         """{invoice id: its PDF}: the one Odoo stored, else printed now and stored."""
         invoices = self.filtered(lambda move: move.is_invoice())
         missing = invoices.filtered(lambda move: not move.invoice_pdf_report_id)
+        missing._relance_prefetch_print()
         batches = [
             batch
             for moves in missing.grouped("company_id").values()
@@ -158,19 +161,20 @@ class AccountMove(models.Model):
 
     def _relance_print_pdf(self, marked=False):
         """The PDF of these invoices of one company, in one wkhtmltopdf call: their
-        report, each article marked if ``marked``, in one document and a system font
+        report, each article marked if ``marked``, in one page in a system font
         (Debian's build) or one each (patched Qt)."""
         report = self.env["ir.actions.report"].with_company(self.company_id)
         html = report._render_qweb_html(INVOICE_REPORT, self.ids, data=self._relance_pdf_data())[0]
+        if not wkhtmltopdf_patched():
+            body, paper = self._relance_one_page(report, html, marked)
+            return report.with_context(relance_javascript_delay=PRINT_DELAY)._run_wkhtmltopdf(
+                [body], report_ref=INVOICE_REPORT, specific_paperformat_args=paper
+            )
         if marked:
             html = invoice_pdf.mark_articles(html, self._name)
         bodies, _ids, header, footer, paper = report._get_report(INVOICE_REPORT)._prepare_html(
             html, report_model=self._name
         )
-        if not wkhtmltopdf_patched():
-            bodies = [invoice_pdf.with_system_font(invoice_pdf.one_body(bodies))]
-            header, footer = map(invoice_pdf.with_system_font, (header, footer))
-            report = report.with_context(relance_javascript_delay=PRINT_DELAY)
         return report._run_wkhtmltopdf(
             bodies,
             report_ref=INVOICE_REPORT,
@@ -178,6 +182,34 @@ class AccountMove(models.Model):
             footer=footer,
             specific_paperformat_args=paper,
         )
+
+    def _relance_one_page(self, report, html, marked):
+        """(page, paperformat arguments) of the invoices' report ``html`` for Debian's
+        build: their articles in one body of Odoo's report layout, rendered once (not
+        once per invoice as ``_prepare_html`` does, to be joined again), in a system
+        font. No header nor footer: that build ignores them."""
+        action = report._get_report(INVOICE_REPORT)
+        layout = action._get_layout()
+        content, paper, lang = invoice_pdf.articles(html, self._name, marked)
+        page = (
+            self.env["ir.qweb"]
+            .with_context(lang=lang or self.env.lang)
+            ._render(
+                layout.id,
+                {
+                    "subst": False,
+                    "body": Markup(content),
+                    "base_url": action._get_report_url(layout=layout),
+                    "report_xml_id": action.xml_id,
+                },
+            )
+        )
+        return invoice_pdf.with_system_font(page), paper
+
+    def _relance_prefetch_print(self):
+        """What the invoice report's tax totals read line by line (their taxes and tax
+        tags), read for all these invoices at once: two queries, not two an invoice."""
+        self.line_ids.fetch(["tax_ids", "tax_tag_ids"])
 
     def _relance_print_html(self):
         """What Odoo's report gives in tests without wkhtmltopdf: each invoice's HTML."""

@@ -61,7 +61,11 @@ class RelanceMailer(models.AbstractModel):
 
     @api.model
     def _default_template(self, relance_type):
-        template = self.env.ref(DEFAULT_TEMPLATES[relance_type], raise_if_not_found=False)
+        # its id from ir.model.data's cache: no query a mail (env.ref asks the table)
+        template_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            DEFAULT_TEMPLATES[relance_type], raise_if_not_found=False
+        )
+        template = self.env["mail.template"].browse(template_id)
         if template and template.relance_type == relance_type:
             return template
         return self.env["mail.template"].search(
@@ -90,6 +94,7 @@ class RelanceMailer(models.AbstractModel):
                 [missing.ids],
             )
             missing.invalidate_recordset(["access_token"])
+            missing.fetch(["access_token"])
 
     @api.model
     def _render(self, template, partner, values):
@@ -167,20 +172,36 @@ class RelanceMailer(models.AbstractModel):
     @api.model
     def _queue_mail(self, partner, values):
         """One mail to ``partner``, posted on its chatter, left in the mail queue."""
+        return self._create_mails({partner: values})
+
+    @api.model
+    def _create_mails(self, values):
+        """The mails of ``values`` ({customer: its mail's values}), each posted on its
+        customer's chatter, left in the mail queue; created at once, their reply-to
+        addresses read at once (mail.message would read them one mail at a time)."""
+        partners = self.env["res.partner"].union(*values)
+        subtype_id = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
+        reply_to = {}
+        for email_from, group in partners.grouped(lambda p: values[p].get("email_from")).items():
+            reply_to.update(group.sudo()._notify_get_reply_to(default=email_from))
         return (
             self.env["mail.mail"]
             .sudo()
             .create(
-                {
-                    "model": "res.partner",
-                    "res_id": partner.id,
-                    "record_name": partner.display_name,
-                    "message_type": "comment",
-                    "subtype_id": self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment"),
-                    "is_notification": True,
-                    "auto_delete": True,
-                    **values,
-                }
+                [
+                    {
+                        "model": "res.partner",
+                        "res_id": partner.id,
+                        "record_name": partner.display_name,
+                        "message_type": "comment",
+                        "subtype_id": subtype_id,
+                        "is_notification": True,
+                        "auto_delete": True,
+                        "reply_to": reply_to[partner.id],
+                        **partner_values,
+                    }
+                    for partner, partner_values in values.items()
+                ]
             )
         )
 
@@ -553,32 +574,80 @@ class RelanceMailer(models.AbstractModel):
         if not todo:
             return "nothing left to do"
         mail_lines = lines.filtered(lambda line: line.partner_id in todo.partner_id)
+        mails, failures = self._batch_mails(run, mail_lines)
+        by_partner = mail_lines.grouped("partner_id")
+        for partner, reason in failures.items():
+            service._fail_lines(by_partner[partner] & todo, reason)
+        for partner, mail in mails.items():
+            by_partner[partner].write({"mail_id": mail.id, "message_id": mail.mail_message_id.id})
+        mailed = {partner.id for partner in mails}
+        done = todo.filtered(lambda line: line.partner_id.id in mailed)
+        done.outcome = "queued"
+        service._write_run_levels(run, done)
+        self._trigger_mail_queue()
+        service._hasten_end(run)
+        return f"{len(mails)} mail(s) queued"
+
+    @api.model
+    def _batch_mails(self, run, lines):
+        """({customer: its mail, queued}, {customer: why its mail could not be made})
+        for the customers of ``lines`` (a batch of ``run``): the invoice PDFs first, in
+        as few wkhtmltopdf calls as can be; each mail rendered in its customer's
+        language; then the mails created together. The queries do not grow with
+        the customers nor the documents (but for the PDFs printed: see
+        ``account.move._relance_invoice_pdfs``)."""
+        service = self.env["relance.service"]
         levels = {level.number: level for level in service._get_levels(run.company_id)}
-        pdfs = self._invoice_attachments(mail_lines.move_id)
-        statements = self._statement_attachments(run, todo.partner_id)
+        self._ensure_access_tokens(lines.move_id.filtered(lambda move: move.is_invoice()))
+        pdfs = self._invoice_attachments(lines.move_id)
+        statements = self._statement_attachments(run, lines.partner_id)
         sender = {
             "author_id": self.env.user.partner_id.id,
             "email_from": self._company_sender_address(run.company_id),
         }
-        done = self.env["relance.run.line"]
-        for partner, partner_lines in mail_lines.grouped("partner_id").items():
+        # the customers and their invoicing contacts read at once, not one by one as
+        # the templates ask
+        lines.partner_id.mapped("lang")
+        lines.partner_id.child_ids.mapped("email")
+        values, failures = {}, {}
+        for partner, partner_lines in lines.grouped("partner_id").items():
             try:
-                with self.env.cr.savepoint():
-                    values = self._run_mail_values(run, partner, partner_lines, levels, pdfs)
-                    if partner in statements:
-                        values["attachment_ids"].append(statements[partner].id)
-                    mail = self._queue_mail(partner, dict(sender, **values))
+                mail = self._run_mail_values(run, partner, partner_lines, levels, pdfs)
             except psycopg2.Error:
                 raise  # the database's (a serialization failure): queue_job runs the batch again
             except Exception as error:  # this customer's mail cannot be made: the others go
-                service._fail_lines(partner_lines & todo, str(error))
+                failures[partner] = str(error)
                 continue
-            partner_lines.write({"mail_id": mail.id, "message_id": mail.mail_message_id.id})
-            (partner_lines & todo).outcome = "queued"
-            done |= partner_lines & todo
-        service._write_run_levels(run, done)
-        self._trigger_mail_queue()
-        return f"{len(done.partner_id)} mail(s) queued"
+            if partner in statements:
+                mail["attachment_ids"].append(statements[partner].id)
+            values[partner] = dict(sender, **mail)
+        mails, failed = self._queue_mails(values)
+        return mails, failures | failed
+
+    @api.model
+    def _queue_mails(self, values):
+        """({customer: its mail}, {customer: why not}) of ``values`` ({customer: its
+        mail's values}): created together; if that fails, one by one, so that only
+        the customers whose mail cannot be created are left out."""
+        try:
+            with self.env.cr.savepoint():
+                mails = self._create_mails(values)
+        except psycopg2.Error:
+            raise
+        except Exception:
+            mails = None  # one of them cannot be created: which, is found out one by one
+        if mails is not None:
+            return dict(zip(values, mails, strict=True)), {}
+        mails, failures = {}, {}
+        for partner, partner_values in values.items():
+            try:
+                with self.env.cr.savepoint():
+                    mails[partner] = self._queue_mail(partner, partner_values)
+            except psycopg2.Error:
+                raise
+            except Exception as error:
+                failures[partner] = str(error)
+        return mails, failures
 
     @api.model
     def _statement_attachments(self, run, partners):

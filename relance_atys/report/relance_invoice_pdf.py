@@ -32,14 +32,36 @@ def mark_articles(html, model):
     """``html`` (a report of ``model``) with a marker at the start of each record's article."""
     root = lxml.html.fromstring(html, parser=lxml.html.HTMLParser(encoding="utf-8"))
     for article in root.xpath(ARTICLE_XPATH):
-        if article.get("data-oe-model") == model and article.get("data-oe-id"):
-            marker = lxml.html.Element(
-                "a",
-                href=f"{MARKER_URL}{int(article.get('data-oe-id'))}",
-                style="display: block; position: absolute; width: 1px; height: 1px;",
-            )
-            article.insert(0, marker)
+        _mark(article, model)
     return lxml.html.tostring(root, encoding="utf-8", doctype="<!DOCTYPE html>")
+
+
+def _mark(article, model):
+    if article.get("data-oe-model") == model and article.get("data-oe-id"):
+        marker = lxml.html.Element(
+            "a",
+            href=f"{MARKER_URL}{int(article.get('data-oe-id'))}",
+            style="display: block; position: absolute; width: 1px; height: 1px;",
+        )
+        article.insert(0, marker)
+
+
+def articles(html, model, marked=False):
+    """(content, paperformat arguments, language) of ``html``, a report of ``model``:
+    its articles one after the other, each after the first on a new page (as
+    ``one_body`` joins Odoo's bodies), each marked if ``marked``; the ``data-report-*``
+    arguments of its root, as Odoo's ``_prepare_html`` reads them; the language of
+    its first article. One parse of the report, not one per article."""
+    root = lxml.html.fromstring(html, parser=lxml.html.HTMLParser(encoding="utf-8"))
+    nodes = root.xpath(ARTICLE_XPATH)
+    for number, article in enumerate(nodes):
+        if marked:
+            _mark(article, model)
+        if number:
+            article.set("style", f"page-break-before: always; {article.get('style') or ''}")
+    content = "".join(lxml.html.tostring(node, encoding="unicode") for node in nodes)
+    paper = {key: value for key, value in root.items() if key.startswith("data-report-")}
+    return content, paper, nodes[0].get("data-oe-lang") if nodes else None
 
 
 # what the company's report layout and the body set in Lato

@@ -160,6 +160,37 @@ class TestBackgroundRuns(LateCustomersCase):
         self.assertEqual(len(self._mails()), 4)
         self.assertEqual(run.state, "partial")
 
+    def test_a_batch_queries_the_same_whatever_its_customers_and_documents(self):
+        """A batch's mails are rendered one by one but read, created and recorded
+        together: its queries do not grow with its customers nor their documents."""
+        for customer in self.customers[2:4]:  # the second batch: two customers, 3 invoices each
+            self.invoices |= self._invoice(customer, 40.0, 20) | self._invoice(customer, 60.0, 25)
+        self.invoices._relance_invoice_pdfs()  # stored: the printing is counted below
+        run, trap = self._start()
+        first, second, third = trap.enqueued_jobs[:3]
+        first.perform()  # the run marked running, the caches warm
+        counts = []
+        for job in (second, third):  # 2 customers and 6 invoices, then 1 and 1
+            self.env.invalidate_all()
+            queries = self.cr.sql_log_count
+            job.perform()
+            counts.append(self.cr.sql_log_count - queries)
+        self.assertEqual(counts[0], counts[1], "the same queries for 2 customers as for 1")
+        self.assertEqual(len(self._mails()), 5)
+        self.assertEqual(run.line_ids.mapped("outcome"), ["queued"] * 9)
+
+    def test_printing_queries_one_more_per_invoice_only_for_odoos_payments(self):
+        """Printing invoice PDFs: Odoo's payments widget asks one query per invoice
+        (``_get_all_reconciled_invoice_partials``); nothing else grows with them."""
+        self.invoices[4:]._relance_invoice_pdfs()  # the report's template compiled
+        counts = []
+        for invoices in (self.invoices[:1], self.invoices[1:4]):
+            self.env.invalidate_all()
+            queries = self.cr.sql_log_count
+            invoices._relance_invoice_pdfs()
+            counts.append(self.cr.sql_log_count - queries)
+        self.assertEqual(counts[1] - counts[0], 2, "1 and 3 invoices: two queries apart")
+
     def test_a_job_given_up_marks_its_customers_failed(self):
         """queue_job gives a batch up: its customers failed with the reason, their levels
         untouched, the other batches sent, the run done with failures."""
