@@ -311,7 +311,8 @@ def measure_jobs(pg, odoo, template, size, name):
     say(
         f"N={size:,}: {name}: click {measured['click_seconds']:.2f} s, whole "
         f"{measured['seconds']:.1f} s, {measured['jobs']} jobs (longest "
-        f"{measured['job_max_seconds']:.1f} s), worker peak {measured['worker_rss_peak_mb']:.0f} MB"
+        f"{measured['job_max_seconds']:.1f} s), server CPU {measured['server_cpu_seconds']:.1f} s, "
+        f"worker peak {measured['worker_rss_peak_mb']:.0f} MB, load {measured['load'][0]:.1f}"
     )
     return measured
 

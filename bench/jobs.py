@@ -122,6 +122,16 @@ def _status_mb(pid, key):
     return int(line.split()[1]) / 1024
 
 
+def _cpu_seconds(pid):
+    """CPU time of ``pid`` and of its children it waited for (wkhtmltopdf), in seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def _batches_done(pg, db):
     return pg.run(
         "SELECT COUNT(*) FROM queue_job WHERE state = 'done' AND method_name LIKE %s",
@@ -146,6 +156,7 @@ def measure(pg, odoo, db, name):
     )
     with server:
         peaks = {}
+        cpu_before = {pid: _cpu_seconds(pid) for pid in server.processes()}
         clicked = odoo.worker(db, "click", click)
         run_id, states = clicked["run_id"], []
         deadline = time.time() + TIMEOUT
@@ -168,6 +179,9 @@ def measure(pg, odoo, db, name):
             time.sleep(POLL)
         for pid in server.processes():  # the peak each process ever had
             peaks[pid] = max(peaks.get(pid, 0.0), _status_mb(pid, "VmHWM"))
+        # the server's CPU over the run (workers, runner, their wkhtmltopdf), not
+        # PostgreSQL's: what a machine of its own would spend, whatever the load
+        cpu = sum(_cpu_seconds(pid) - cpu_before.get(pid, 0.0) for pid in server.processes())
         master = server.proc.pid
     jobs = pg.run(
         "SELECT state, EXTRACT(EPOCH FROM date_done - date_started),"
@@ -224,6 +238,7 @@ def measure(pg, odoo, db, name):
             for job in jobs
             if job[1] is not None
         ],
+        "server_cpu_seconds": round(cpu, 1),
         "worker_rss_peak_mb": round(max(workers, default=0.0), 1),
         "master_rss_peak_mb": round(peaks.get(master, 0.0), 1),
         "progress": states,

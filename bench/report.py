@@ -283,7 +283,12 @@ def _job_cell(measured):
     return (
         f"{whole} · click {measured['click_seconds']:.2f} s · "
         f"{jobs}, longest {measured['job_max_seconds']:.0f} s · "
-        f"worker peak {measured['worker_rss_peak_mb']:.0f} MB ({outcomes}; {measured['state']}; "
+        + (
+            f"server CPU {measured['server_cpu_seconds']:.0f} s · "
+            if "server_cpu_seconds" in measured
+            else ""
+        )
+        + f"worker peak {measured['worker_rss_peak_mb']:.0f} MB ({outcomes}; {measured['state']}; "
         f"load {min(measured['load']):.1f} to {max(measured['load']):.1f})"
     )
 

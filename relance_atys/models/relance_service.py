@@ -5,12 +5,14 @@ pure engine (``relance_atys.engine``) and writes what the engine decided. The
 edition wizard, the email mode, the composer and the cron only call it.
 """
 
+import contextlib
 import gc
 import json
 import logging
 from collections import defaultdict
 from contextlib import contextmanager
 
+import psycopg2
 from psycopg2 import errors as pg_errors
 
 from odoo import Command, fields, models, modules, tools
@@ -1813,14 +1815,23 @@ class RelanceService(models.AbstractModel):
         return run.state
 
     def _hasten_end(self, run):
-        """A batch of ``run`` is through: the job closing the run looks again as soon
-        as this is committed (queue_job's runner hears of the change), not at its
-        next try, up to FINISH_RETRY_SECONDS later."""
-        self.env.cr.execute(
-            "UPDATE queue_job SET eta = NULL WHERE identity_key = %s AND state = 'pending'"
-            " AND eta IS NOT NULL",
-            [f"relance.run({run.id}).end"],
-        )
+        """A batch of ``run`` is through: once this job's transaction is committed,
+        the job closing the run is due at once (queue_job's runner hears of the
+        change), not at its next look, up to FINISH_RETRY_SECONDS later. After the
+        commit and in a transaction of its own: the end job rewrites its row at
+        each look, which the batch's older snapshot could not update (serialization
+        failure); if it is being rewritten right then, it looks again soon anyway."""
+        key = f"relance.run({run.id}).end"
+
+        def wake():
+            with contextlib.suppress(psycopg2.Error), self._own_transaction() as cr:
+                cr.execute(
+                    "UPDATE queue_job SET eta = NULL WHERE identity_key = %s"
+                    " AND state = 'pending' AND eta IS NOT NULL",
+                    [key],
+                )
+
+        self.env.cr.postcommit.add(wake)
 
     def _refresh_run_states(self, runs, closing=False):
         """State and level of ``runs`` from their lines: the highest level still

@@ -290,6 +290,22 @@ class TestBackgroundRuns(LateCustomersCase):
             self.assertEqual(self.env["relance.service"]._requeue_dead_jobs(), 1)
         job.invalidate_recordset()
 
+    def test_a_batch_through_wakes_the_end_once_committed(self):
+        """The end job looks again every few seconds; a batch through makes it due at
+        once, after its own commit (not inside its transaction: the end job rewrites
+        its row at each look, a serialization failure for the batch)."""
+        run, job = self._stored_batch_job()
+        end = self.env["queue.job"].sudo().search([("method_name", "=", "_finish_run")])
+        end.eta = fields.Datetime.now() + timedelta(seconds=3)
+        self.env.flush_all()
+        self.env.cr.postcommit.clear()
+        Job.load(self.env, job.uuid).perform()
+        end.invalidate_recordset()
+        self.assertTrue(end.eta, "nothing done inside the batch's transaction")
+        self.env.cr.postcommit.run()  # what the job's commit runs
+        end.invalidate_recordset()
+        self.assertFalse(end.eta)
+
     def test_jobs_left_started_by_a_dead_worker_are_queued_again(self):
         run, job = self._stored_batch_job()
         self._worker_dies(job)
