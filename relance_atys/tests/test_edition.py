@@ -6,9 +6,11 @@ from datetime import datetime, timedelta
 from unittest import mock
 
 import openpyxl
+from lxml import etree
 
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
+from odoo.tools.safe_eval import safe_eval
 
 from .. import engine
 from .common import TODAY, RelanceCommon, load_french
@@ -120,6 +122,20 @@ class TestEdition(RelanceCommon):
         self.company.relance_rule = "sequential"
         with self.assertRaisesRegex(UserError, "level"):
             self._review()
+
+    def test_the_level_field_says_what_an_empty_level_means_under_each_rule(self):
+        """Under the sequential rule the level is required, yet its empty field read
+        « Tous les niveaux à relancer »: there it asks for the level to send."""
+        view = self.env["relance.edition"].get_views([(False, "form")])["views"]["form"]
+        arch = etree.fromstring(view["arch"])
+        for rule, placeholder in (("bounds", "Every due level"), ("sequential", "Level to send")):
+            shown = [
+                node
+                for node in arch.iter("field")
+                if node.get("name") == "level_id"
+                and not safe_eval(node.get("invisible") or "False", {"rule": rule})
+            ]
+            self.assertEqual([node.get("placeholder") for node in shown], [placeholder], rule)
 
     def test_filters(self):
         cases = {
