@@ -118,18 +118,9 @@ class RelanceCall(models.Model):
         """The calls of ``proposed`` ({customer id: level}) by jobs of CALL_BATCH
         customers (``_create_calls_batch``); the run says so."""
         pairs = list(proposed.items())
-        batches = [pairs[start : start + CALL_BATCH] for start in range(0, len(pairs), CALL_BATCH)]
-        for number, batch in enumerate(batches, 1):
-            self.with_delay(
-                channel="root.relance",
-                identity_key=f"relance.run({run.id}).calls.{number}",
-                description=self.env._(
-                    "%(run)s: calls, batch %(batch)s / %(count)s",
-                    run=run.name,
-                    batch=number,
-                    count=len(batches),
-                ),
-            )._create_calls_batch(run, batch, number, len(batches))
+        self.env["relance.service"]._enqueue_batches(
+            run, self, "_create_calls_batch", "calls", self.env._("calls"), pairs, CALL_BATCH
+        )
         run.message_post(
             body=self.env._(
                 "Levels recorded; the %s calls and their activities are being created "

@@ -37,13 +37,16 @@ class RelancePenalty(models.AbstractModel):
     _name = "relance.penalty"
     _description = "Dunning: late-payment penalties and recovery indemnity"
 
-    def _compute(self, company, moves, as_of):
+    def _compute(self, company, moves, as_of, lines=None):
         """{customer id: penalties.Result} for the open échéances of ``moves``
         (customer invoices of ``company``) at ``as_of``; empty when the company
-        claims neither penalties nor the indemnity."""
+        claims neither penalties nor the indemnity. With ``lines`` (a letter's or
+        a run's document lines), an invoice whose lines name their échéances is
+        claimed on those only: what the letter lists, not its instalments left
+        out (dunned too recently, not due)."""
         if not (company.relance_penalties or company.relance_indemnity) or not moves:
             return {}
-        dues_by_partner, business = self._read_dues(moves.ids)
+        dues_by_partner, business = self._read_dues(moves.ids, self._listed(lines))
         if not dues_by_partner:
             return {}
         currencies = self.env["res.currency"].browse(
@@ -68,11 +71,29 @@ class RelancePenalty(models.AbstractModel):
             for partner_id, dues in dues_by_partner.items()
         }
 
-    def _read_dues(self, move_ids):
-        """({customer id: [penalties.Due]}, {customer id: whether a business})."""
+    @staticmethod
+    def _listed(lines):
+        """{invoice id: ids of its échéances named by ``lines`` (document lines,
+        any iterable)}; None: every échéance."""
+        if lines is None:
+            return None
+        listed = {}
+        for line in lines:
+            if line.move_line_id:
+                listed.setdefault(line.move_id.id, set()).add(line.move_line_id.id)
+        return listed
+
+    def _read_dues(self, move_ids, listed=None):
+        """({customer id: [penalties.Due]}, {customer id: whether a business}) of
+        the open échéances of ``move_ids``, those ``listed`` only where it names
+        some of an invoice's (``_listed``)."""
         self.env.flush_all()
         self.env.cr.execute(DUES_SQL, [move_ids])
-        rows = self.env.cr.fetchall()
+        rows = [
+            row
+            for row in self.env.cr.fetchall()
+            if not listed or row[1] not in listed or row[0] in listed[row[1]]
+        ]
         payments = defaultdict(list)
         if rows:
             self.env.cr.execute(PAYMENTS_SQL, [[row[0] for row in rows]])
@@ -111,8 +132,10 @@ class RelancePenalty(models.AbstractModel):
         company, as_of = letters[0].company_id, letters[0].date
         if not company.relance_level_ids.filtered("formal_notice"):
             return {}
-        moves = self.env["account.move"].union(*(letter._documents().move_id for letter in letters))
-        return self._compute(company, moves, as_of)
+        # a review's lines or a run's: a list, not one recordset
+        documents = [line for letter in letters for line in letter._documents()]
+        moves = self.env["account.move"].union(*(line.move_id for line in documents))
+        return self._compute(company, moves, as_of, documents)
 
     def _letter_values(self, level, partner, lines, as_of, sections, results=None):
         """What a formal-notice letter shows of the penalties of ``partner`` on the
@@ -123,10 +146,11 @@ class RelancePenalty(models.AbstractModel):
         company = level.company_id
         if not level.formal_notice:
             return None
-        moves = lines.filtered(lambda line: not line.is_deduction).move_id
+        documents = lines.filtered(lambda line: not line.is_deduction)
+        moves = documents.move_id
         totals = {section["currency"]: section["total"] for section in sections}
         if results is None:
-            results = self._compute(company, moves, as_of)
+            results = self._compute(company, moves, as_of, documents)
         result = results.get(partner.commercial_partner_id.id)
         if not result or not result.totals:
             return None

@@ -85,21 +85,15 @@ class RelancePenaltyInvoice(models.AbstractModel):
 
     def _invoice_in_background(self, run, partner_ids):
         """One job per INVOICE_BATCH customers of ``partner_ids``; the run says so."""
-        batches = [
-            partner_ids[start : start + INVOICE_BATCH]
-            for start in range(0, len(partner_ids), INVOICE_BATCH)
-        ]
-        for number, batch in enumerate(batches, 1):
-            self.with_delay(
-                channel="root.relance",
-                identity_key=f"relance.run({run.id}).penalties.{number}",
-                description=self.env._(
-                    "%(run)s: penalty invoices, batch %(batch)s / %(count)s",
-                    run=run.name,
-                    batch=number,
-                    count=len(batches),
-                ),
-            )._invoice_batch(run, batch, number, len(batches))
+        self.env["relance.service"]._enqueue_batches(
+            run,
+            self,
+            "_invoice_batch",
+            "penalties",
+            self.env._("penalty invoices"),
+            partner_ids,
+            INVOICE_BATCH,
+        )
         message = self.env._(
             "Invoicing the penalties of %(count)s customers in the background: the "
             "draft invoices appear on run %(run)s as its jobs make them.",
@@ -227,11 +221,13 @@ class RelancePenaltyInvoice(models.AbstractModel):
                 and (partner_ids is None or line.partner_id.id in partner_ids)
             )
         )
-        moves = self.env["account.move"]
+        claimed = self.env["relance.run.line"]
         for partner_lines in lines.grouped("partner_id").values():
             if max(partner_lines.mapped("level_after")) in notices:
-                moves |= partner_lines.move_id
-        return self.env["relance.penalty"]._compute(run.company_id, moves, run.date)
+                claimed |= partner_lines
+        return self.env["relance.penalty"]._compute(
+            run.company_id, claimed.move_id, run.date, claimed
+        )
 
     def _claims(self, results):
         """(customer, currency, [(document, penalty or None, indemnity or None)]) per

@@ -1729,6 +1729,26 @@ class RelanceService(models.AbstractModel):
             description=self.env._("%s: end of the run", run.name),
         )._finish_run(run)
 
+    def _enqueue_batches(self, run, model, method_name, key, label, items, size):
+        """``items`` in batches of ``size``, one job ``model.method_name(run, batch,
+        number, count)`` each, keyed ``relance.run(<id>).<key>.<number>`` so that
+        a batch is enqueued once however many clicks; the number of batches."""
+        batches = [items[start : start + size] for start in range(0, len(items), size)]
+        for number, batch in enumerate(batches, 1):
+            delayable = model.with_delay(
+                channel="root.relance",
+                identity_key=f"relance.run({run.id}).{key}.{number}",
+                description=self.env._(
+                    "%(run)s: %(label)s, batch %(batch)s / %(count)s",
+                    run=run.name,
+                    label=label,
+                    batch=number,
+                    count=len(batches),
+                ),
+            )
+            getattr(delayable, method_name)(run, batch, number, len(batches))
+        return len(batches)
+
     def _batch_lines(self, run, batch):
         """The lines of one batch of ``run``, locking this job's row (see
         ``_requeue_dead_jobs``) and marking the run running."""

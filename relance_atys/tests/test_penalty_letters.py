@@ -5,9 +5,11 @@ import base64
 import io
 import re
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 import openpyxl
 
+from odoo import Command
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
 
@@ -149,6 +151,48 @@ class TestPenaltiesOnInvoices(RelanceCommon):
         self.assertIn("1 426,46", text)
         self.assertIn("2 126,63", text)
         self.assertIn("LETTRE RECOMMANDÉE AVEC ACCUSÉ DE RÉCEPTION", text)
+
+    def test_claimed_on_the_listed_echeances_only(self):
+        """A formal notice claims penalties on the échéances it lists: an instalment
+        left out of the letter (excluded, dunned too recently) is not charged, so
+        « Total réclamé » is the total due shown plus its own penalties."""
+        term = self.env["account.payment.term"].create(
+            {
+                "name": "30 % now, 70 % at 30 days",
+                "line_ids": [
+                    Command.create({"value": "percent", "value_amount": 30, "nb_days": 0}),
+                    Command.create({"value": "percent", "value_amount": 70, "nb_days": 30}),
+                ],
+            }
+        )
+        customer = self._customer("Beta SAS", ref="C200", city="Lyon")
+        move = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": customer.id,
+                "invoice_date": TODAY - timedelta(days=100),
+                "invoice_payment_term_id": term.id,
+                "invoice_line_ids": [
+                    Command.create(
+                        {"name": "Prestation", "quantity": 1, "price_unit": 1000.0, "tax_ids": []}
+                    )
+                ],
+            }
+        )
+        move.action_post()
+        first, second = move.relance_echeance_ids.sorted("date_maturity")
+        # 300 $ late 100 days: 9.99; 700 $ late 70 days: 16.31
+        both = self._results(move)[customer.id].by_move()[move.id]
+        self.assertEqual(tuple(round(amount, 2) for amount in both), (26.30, 50.0))
+        listed = [SimpleNamespace(move_id=move, move_line_id=first)]
+        result = self.env["relance.penalty"]._compute(self.company, move, TODAY, listed)
+        self.assertEqual(result[customer.id].by_move()[move.id], (9.99, 50.0))
+        second.action_relance_exclude()  # the letter lists the first instalment only
+        text = self._letter_text(customer)
+        self.assertIn("9,99", text)
+        self.assertNotIn("16,31", text)
+        self.assertNotIn("26,30", text)
+        self.assertIn("359,99", text)  # 300 + 9.99 + 50
 
     def test_a_business_abroad_is_claimed_the_indemnity_in_its_language(self):
         """A French seller's sales follow French law unless its terms choose another
