@@ -108,17 +108,13 @@ class TestCampaignTours(HttpCase):
             login="admin",
         )
 
-    def test_a_failed_mail_shows_no_level_after_it(self):
-        """A mail the server refused: its line read "Niveau avant 1, Niveau après 2,
-        En échec" though the document stayed at level 1."""
-        admin = self.env.ref("base.user_admin")
-        invoice = self.env["account.move"].search(
-            [("move_type", "=", "out_invoice"), ("state", "=", "posted")], limit=1
-        )
+    def _refused_mail_run(self, user, invoice, **line):
+        """A failed email run of ``user``'s company with one line: ``invoice``'s mail,
+        level 1 before, refused by the server; ``line``, the line's other values."""
         run = self.env["relance.run"].create(
             {
                 "run_type": "email",
-                "company_id": admin.company_id.id,
+                "company_id": user.company_id.id,
                 "date": fields.Date.today(),
                 "state": "failed",
             }
@@ -129,12 +125,22 @@ class TestCampaignTours(HttpCase):
                 "partner_id": invoice.partner_id.id,
                 "move_id": invoice.id,
                 "level_before": 1,
-                "level_after": 2,
                 "channel": "email",
                 "outcome": "failed",
                 "reason": "Le serveur d'envoi a refusé la connexion (111 Connection refused).",
+                **line,
             }
         )
+        return run
+
+    def test_a_failed_mail_shows_no_level_after_it(self):
+        """A mail the server refused: its line read "Niveau avant 1, Niveau après 2,
+        En échec" though the document stayed at level 1."""
+        admin = self.env.ref("base.user_admin")
+        invoice = self.env["account.move"].search(
+            [("move_type", "=", "out_invoice"), ("state", "=", "posted")], limit=1
+        )
+        run = self._refused_mail_run(admin, invoice, level_after=2)
         self.start_tour(
             f"/odoo/action-relance_atys.action_relance_run/{run.id}",
             "relance_atys_campaign_failed_run_tour",
@@ -152,26 +158,8 @@ class TestCampaignTours(HttpCase):
             [("partner_id", "=", partner.id), ("move_type", "=", "out_invoice")], limit=1
         )
         self.assertTrue(invoice, "the demo data is installed with the tests")
-        run = self.env["relance.run"].create(
-            {
-                "run_type": "email",
-                "company_id": admin.company_id.id,
-                "date": fields.Date.today(),
-                "state": "failed",
-            }
-        )
-        self.env["relance.run.line"].create(
-            {
-                "run_id": run.id,
-                "partner_id": partner.id,
-                "move_id": invoice.id,
-                "due_date": invoice.invoice_date_due,
-                "level_before": 1,
-                "level_after": 1,
-                "channel": "email",
-                "outcome": "failed",
-                "reason": "Le serveur d'envoi a refusé la connexion (111 Connection refused).",
-            }
+        run = self._refused_mail_run(
+            admin, invoice, level_after=1, due_date=invoice.invoice_date_due
         )
         for size in ("1440x900", "1280x800"):
             with self.subTest(size=size):
