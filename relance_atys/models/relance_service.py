@@ -493,7 +493,7 @@ class RelanceService(models.AbstractModel):
         )
         self.env.flush_all()
         self.env.cr.execute(query, dict(args, company=company.id))
-        return [engine.Item(*row) for row in self.env.cr.fetchall()]
+        return list(map(engine.Item._make, self.env.cr.fetchall()))
 
     def _get_partner_states(self, company, partner_ids):
         """Customers as the engine sees them: levels, profile, promises and pauses."""

@@ -85,6 +85,43 @@ class TestPlanningJob(LateCustomersCase):
             self.assertEqual(run.progress_total, len(customers))
         self.assertEqual(counts[1], counts[2], "2 and 3 customers: as many queries")
 
+    def _planning_queries(self, customers):
+        """The queries of the planning job of a letter run of ``customers``, its
+        jobs stored for real (not trapped); the run planned."""
+        with trap_jobs() as trap:
+            run = self._click(self._letters(customers))
+        (plan,) = trap.enqueued_jobs
+        self.env.invalidate_all()
+        before = self.env.cr.sql_log_count
+        plan.perform()
+        count = self.env.cr.sql_log_count - before
+        self.assertEqual(run.state, "queued")
+        return count, run
+
+    def test_the_planning_job_queries_do_not_grow_with_the_run(self):
+        """The planning job reads the review and writes the run's lines in as many
+        queries for 2 customers of one document as for 3 of three; only its jobs
+        cost, a few queries each: one a batch of BATCH_SIZE customers."""
+        for customer in self.customers[3:6]:
+            self._invoice(customer, 50.0, 40)
+            self._invoice(customer, 60.0, 30)
+        self._planning_queries(self.customers[:1])  # warms the caches
+        small, run = self._planning_queries(self.customers[1:3])
+        self.assertEqual(len(run.line_ids), 2)
+        large, run = self._planning_queries(self.customers[3:6])
+        self.assertEqual(len(run.line_ids), 9)
+        self.assertEqual(small, large, "two batches and the end job both times")
+        others = self.env["res.partner"].union(
+            *(self._customer(f"Client Lot {index}") for index in range(5))
+        )
+        for customer in others:
+            self._invoice(customer, 80.0, 20)
+        with mock.patch(f"{SERVICE}.BATCH_SIZE", 1):
+            two, run = self._planning_queries(others[:2])
+            three, run = self._planning_queries(others[2:5])
+        self.assertEqual(sorted(set(run.line_ids.mapped("batch"))), [1, 2, 3])
+        self.assertLessEqual(three - two, 4, "one more batch: one more job, three queries")
+
     def test_the_planning_job_run_twice_plans_once(self):
         """Killed before its commit, then run again; or run again after it: one set
         of lines, one job per batch."""
