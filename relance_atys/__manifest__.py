@@ -2,7 +2,7 @@
     "name": "Relances clients (Atys)",
     "summary": "French customer dunning: levels, control list, letters, "
     "definitive edition, email dunning, manual levels, signature reminders",
-    "version": "18.0.2.1.0",
+    "version": "18.0.2.2.0",
     "category": "Accounting/Accounting",
     "license": "LGPL-3",
     "author": "relance_atys developers",

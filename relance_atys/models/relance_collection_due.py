@@ -89,7 +89,7 @@ class RelanceCollectionDue(models.Model):
                    COALESCE(m.relance_excluded, false) OR COALESCE(l.relance_excluded, false)
                        OR COALESCE(p.relance_excluded, false) AS excluded,
                    m.payment_state = 'blocked' AS disputed,
-                   d.due AS date_maturity, d.days AS days_late,
+                   d.due AS date_maturity, GREATEST(d.days, 0) AS days_late,  -- not due: 0
                    CASE WHEN d.days <= 0 THEN '0_not_due'
                         WHEN d.days <= 30 THEN '1_30'
                         WHEN d.days <= 60 THEN '2_60'

@@ -37,16 +37,19 @@ class RelancePenalty(models.AbstractModel):
     _name = "relance.penalty"
     _description = "Dunning: late-payment penalties and recovery indemnity"
 
-    def _compute(self, company, moves, as_of, lines=None):
+    def _compute(self, company, moves, as_of, lines=None, listed=None):
         """{customer id: penalties.Result} for the open échéances of ``moves``
         (customer invoices of ``company``) at ``as_of``; empty when the company
         claims neither penalties nor the indemnity. With ``lines`` (a letter's or
         a run's document lines), an invoice whose lines name their échéances is
         claimed on those only: what the letter lists, not its instalments left
-        out (dunned too recently, not due)."""
+        out (dunned too recently, not due); ``listed`` gives those échéances
+        already read (``_listed``'s)."""
         if not (company.relance_penalties or company.relance_indemnity) or not moves:
             return {}
-        dues_by_partner, business = self._read_dues(moves.ids, self._listed(lines))
+        if listed is None:
+            listed = self._listed(lines)
+        dues_by_partner, business = self._read_dues(moves.ids, listed)
         if not dues_by_partner:
             return {}
         currencies = self.env["res.currency"].browse(
@@ -229,11 +232,12 @@ class RelancePenalty(models.AbstractModel):
             ),
         )
 
-    def _control_list_sheet(self, company, moves, as_of):
+    def _control_list_sheet(self, company, moves, as_of, listed=None):
         """The control list's sheet of penalties for ``moves`` (the documents of
-        its lines, deductions aside), as write_control_list takes it; None when
+        its lines, deductions aside), on the échéances ``listed`` ({invoice id:
+        échéance ids}, ``_listed``'s), as write_control_list takes it; None when
         the company claims neither penalties nor indemnity."""
-        results = self._compute(company, moves, as_of)
+        results = self._compute(company, moves, as_of, listed=listed)
         if not results:
             return None
         _ = self.env._

@@ -72,7 +72,14 @@ class RelancePromise(models.Model):
         tracking=True,
         help="Optional: what the customer promised to pay; else what was due.",
     )
-    currency_id = fields.Many2one("res.currency", compute="_compute_currency_id", store=True)
+    currency_id = fields.Many2one(
+        "res.currency",
+        compute="_compute_currency_id",
+        store=True,
+        readonly=False,
+        help="The currency of the invoices chosen, else of what the customer owes; "
+        "to choose when it owes in several.",
+    )
     note = fields.Text(string="Note or reason")
     due_amount = fields.Monetary(
         string="Due when recorded",
@@ -95,13 +102,19 @@ class RelancePromise(models.Model):
     reason_text = fields.Char(string="Reason shown", compute="_compute_reason_text")
     active = fields.Boolean(default=True, tracking=True)
 
-    @api.depends("move_ids.currency_id", "company_id")
+    @api.depends("move_ids.currency_id", "company_id", "partner_id", "kind")
     def _compute_currency_id(self):
+        """Its invoices' currency; without invoices, the one currency the customer
+        owes in (the company's if it owes nothing). None when it owes in several:
+        a promise then needs one chosen (``_check_currency``); a pause, amounts
+        aside, takes the company's."""
         for promise in self:
             currencies = promise.move_ids.currency_id
-            promise.currency_id = (
-                currencies[:1] if len(currencies) == 1 else promise.company_id.currency_id
-            )
+            if not promise.move_ids and promise.partner_id:
+                currencies = promise._owed_currencies()
+            if not currencies or (len(currencies) > 1 and promise.kind == engine.HOLD_PAUSE):
+                currencies = promise.company_id.currency_id
+            promise.currency_id = currencies if len(currencies) == 1 else False
 
     def _compute_paid_amount(self):
         for promise in self:
@@ -122,14 +135,16 @@ class RelancePromise(models.Model):
                 ("move_id.move_type", "!=", "out_invoice"),
                 ("balance", "<", 0),
                 ("date", ">=", fields.Date.to_date(self.create_date)),
+                ("currency_id", "=", self.currency_id.id),
             ],
-            "balance:sum",
+            "amount_currency:sum",
         )
         return self.currency_id.round(-paid)
 
-    def _customer_receivables(self, domain, aggregate):
+    def _customer_receivables(self, domain, aggregate, groupby=()):
         """``aggregate`` over the posted receivable lines of the promise's customer
-        (and its contacts) in its company that match ``domain``."""
+        (and its contacts) in its company that match ``domain`` (by ``groupby``:
+        the groups)."""
         groups = (
             self.env["account.move.line"]
             .sudo()
@@ -141,11 +156,22 @@ class RelancePromise(models.Model):
                     ("parent_state", "=", "posted"),
                     *domain,
                 ],
-                [],
+                list(groupby),
                 [aggregate],
             )
         )
+        if groupby:
+            return groups
         return groups[0][0] or 0.0
+
+    def _owed_currencies(self):
+        """The currencies of what the customer owes: its open receivables."""
+        groups = self._customer_receivables(
+            [("reconciled", "=", False), ("amount_residual_currency", ">", 0)],
+            "__count",
+            groupby=["currency_id"],
+        )
+        return self.env["res.currency"].union(*(currency for currency, _count in groups))
 
     @api.depends(
         "date", "kind", "due_amount", "move_ids.amount_residual", "line_ids.amount_residual"
@@ -205,7 +231,7 @@ class RelancePromise(models.Model):
         self._check_vals(vals)
         with self.env.cr.savepoint():  # refused documents: nothing recorded
             result = super().write(vals)
-            if {"move_ids", "line_ids", "partner_id", "company_id"} & set(vals):
+            if {"move_ids", "line_ids", "partner_id", "company_id", "currency_id"} & set(vals):
                 for promise in self:
                     promise._check_documents()
         return result
@@ -270,6 +296,29 @@ class RelancePromise(models.Model):
             raise UserError(
                 _("A promise covers invoices in one currency: record one promise per currency.")
             )
+        self._check_currency()
+
+    def _check_currency(self):
+        """A promise in one currency: its invoices', else one the customer owes in,
+        chosen when it owes in several (amounts are never added across currencies)."""
+        _ = self.env._
+        if self.move_ids and self.currency_id != self.move_ids.currency_id:
+            raise UserError(
+                _(
+                    "The promise's currency (%(currency)s) is not its invoices' (%(invoices)s).",
+                    currency=self.currency_id.name,
+                    invoices=self.move_ids.currency_id.name,
+                )
+            )
+        if not self.currency_id:
+            raise UserError(
+                _(
+                    "%(customer)s owes in several currencies (%(currencies)s): choose the "
+                    "promise's currency, or its invoices.",
+                    customer=self.partner_id.display_name,
+                    currencies=", ".join(self._owed_currencies().mapped("name")),
+                )
+            )
 
     def _documents_residual(self):
         """What is left to pay on the promise's due dates, else on its invoices."""
@@ -283,9 +332,11 @@ class RelancePromise(models.Model):
             return self.amount
         if self.move_ids:
             return self._documents_residual()
-        return max(
-            self._customer_receivables([("reconciled", "=", False)], "amount_residual:sum"), 0.0
+        owed = self._customer_receivables(
+            [("reconciled", "=", False), ("currency_id", "=", self.currency_id.id)],
+            "amount_residual_currency:sum",
         )
+        return max(owed, 0.0)
 
     def _broken_sentence(self, company, partner, date):
         """What a letter of ``date`` says of a promise ``partner`` did not keep since

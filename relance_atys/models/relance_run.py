@@ -57,6 +57,7 @@ OUTCOMES = [
     ("called", "Call planned"),
     ("skipped", "Skipped"),
     ("failed", "Failed"),
+    ("cancelled", "Cancelled"),  # a mail still queued when its run was cancelled
 ]
 
 
@@ -75,7 +76,14 @@ class RelanceRun(models.Model):
         "res.users", string="By", readonly=True, default=lambda self: self.env.user
     )
     date = fields.Date(string="Dunning date", required=True, readonly=True)
-    level = fields.Integer(readonly=True, aggregator=False)
+    level = fields.Integer(string="Highest level", readonly=True, aggregator=False)
+    levels_text = fields.Char(
+        string="Levels",
+        compute="_compute_levels_text",
+        search="_search_levels_text",
+        help="The levels the run gave its documents (or kept, for a mail that was not "
+        'a dunning step), each once: "1, 2" for a run of levels 1 and 2.',
+    )
     state = fields.Selection(RUN_STATES, default="done", readonly=True, tracking=True)
     # background runs (queue_job): how many customers (or quotations) the run has to
     # process and how many its jobs have processed; 0 / 0 for a run done in the click
@@ -146,6 +154,28 @@ class RelanceRun(models.Model):
             run.done_count = stats.get("done", 0)
             run.skipped_count = stats.get("skipped", 0)
             run.failed_count = stats.get("failed", 0)
+
+    def _levels_domain(self):
+        """The lines of a run that carry a level it gave (or kept): its documents',
+        neither the deductions listed nor the documents whose mail failed."""
+        return [("move_id", "!=", False), ("outcome", "not in", ("skipped", "failed"))]
+
+    def _compute_levels_text(self):
+        groups = self.env["relance.run.line"]._read_group(
+            [("run_id", "in", self.ids), *self._levels_domain()], ["run_id", "level_after"]
+        )
+        levels = {}
+        for run, level in groups:
+            levels.setdefault(run.id, set()).add(level)
+        for run in self:
+            run.levels_text = ", ".join(map(str, sorted(levels.get(run.id, ()))))
+
+    def _search_levels_text(self, operator, value):
+        """Runs that gave a level: "2" finds the runs of levels 1 and 2 too."""
+        if operator not in ("=", "ilike") or not str(value).strip().isdigit():
+            raise UserError(self.env._("Search the runs by one level number, e.g. 2."))
+        lines = [("level_after", "=", int(value)), *self._levels_domain()]
+        return [("line_ids", "any", lines)]
 
     @api.depends("progress_total", "progress_done", "run_type", "state")
     def _compute_progress_text(self):

@@ -242,6 +242,12 @@ def _rounded(currency, amount):
     return currency.round(amount) if currency else amount
 
 
+def days_late(due_date, as_of):
+    """Days late as every screen and file shows them: a document not due yet (a
+    level may start before the due date) is 0 days late, never a negative count."""
+    return max(engine.days_between(due_date, as_of), 0)
+
+
 class RelanceService(models.AbstractModel):
     _name = "relance.service"
     _description = "Dunning service"
@@ -537,7 +543,7 @@ class RelanceService(models.AbstractModel):
                 "move_line_id": item.id,
                 "currency_id": item.currency_id,
                 "due_date": item.due_date,
-                "days_late": engine.days_between(item.due_date, today),
+                "days_late": days_late(item.due_date, today),
                 "residual": item.residual,
                 "level_before": item.level,
                 "date_before": item.last_date,
@@ -673,11 +679,8 @@ class RelanceService(models.AbstractModel):
                 selected=True,
             )
 
-        rows = [vals(p.item, p.level, p.days_late, False) for p in group.proposed]
-        rows += [
-            vals(item, 0, engine.days_between(item.due_date, date), True)
-            for item in group.deductions
-        ]
+        rows = [vals(p.item, p.level, max(p.days_late, 0), False) for p in group.proposed]
+        rows += [vals(item, 0, days_late(item.due_date, date), True) for item in group.deductions]
         return rows
 
     def _review_summary(self, lines, partner_lines):
@@ -1160,7 +1163,7 @@ class RelanceService(models.AbstractModel):
                     item = proposed.item
                     lines.append(
                         self._item_line(partner_id, item, proposed.level)
-                        | {"days_late": proposed.days_late, "outcome": "planned"}
+                        | {"days_late": max(proposed.days_late, 0), "outcome": "planned"}
                     )
                 for item in group.deductions:
                     lines.append(
@@ -2142,10 +2145,7 @@ class RelanceService(models.AbstractModel):
         self.env["relance.penalty.invoice"]._cancel_moves(run)
         if run.run_type != "manual":
             self._restore_partners(run.company_id, lines)
-        # mails of the run still waiting in the queue do not leave any more
-        run.line_ids.mail_id.sudo().filtered(lambda mail: mail.state == "outgoing").write(
-            {"state": "cancel"}
-        )
+        self._stop_queued_mails(run)
         run.write(
             {
                 "state": "cancelled",
@@ -2155,6 +2155,15 @@ class RelanceService(models.AbstractModel):
         )
         run.message_post(body=self.env._("Run cancelled: previous levels restored."))
         self._post_cancellation(run, lines)
+
+    def _stop_queued_mails(self, run):
+        """The mails of ``run`` still waiting in the queue do not leave any more; their
+        lines say so (« Annulé »), not « En file d'attente » for ever."""
+        mails = run.line_ids.mail_id.sudo().filtered(lambda mail: mail.state == "outgoing")
+        mails.write({"state": "cancel"})
+        run.line_ids.filtered(
+            lambda line: line.outcome == "queued" and line.mail_id in mails
+        ).outcome = "cancelled"
 
     def _post_cancellation(self, run, lines):
         """A note on the chatter of every customer of ``run``, logged all at once,

@@ -18,14 +18,16 @@ class RelanceControlList(models.AbstractModel):
         The rows are read from the cursor as the sheet is written (a ledger of
         100,000 invoices gives 70,000 of them), the penalties' sheet once they are
         all written: neither the review's lines nor all the rows are held at once."""
-        moves = self._check_readable(edition)
+        moves, listed = self._check_readable(edition)
         company, date = edition.company_id, edition.date
         data = write_control_list(
             self._rows(edition),
             subtotal_due=edition.subtotal_due,
             labels=self._labels(),
             title=self._title(edition),
-            penalties=lambda: self.env["relance.penalty"]._control_list_sheet(company, moves, date),
+            penalties=lambda: self.env["relance.penalty"]._control_list_sheet(
+                company, moves, date, listed
+            ),
         )
         options = {"date": date, "level": edition.level_id.number}
         name = self.env["relance.service"]._file_name(
@@ -77,22 +79,30 @@ class RelanceControlList(models.AbstractModel):
     def _check_readable(self, edition):
         """Refuse the list when the user may not read one of its documents or
         customers (their company and customer were checked when the review was
-        written); return the documents (deductions aside), read in one query."""
+        written); return the documents (deductions aside) and {document id: ids of
+        its échéances listed} (``relance.penalty._listed``: its penalties are those
+        of the échéances listed, as its letters' are, not of an instalment left out
+        or unticked), read in one query."""
         self.env.flush_all()
         self.env.cr.execute(
             """
             SELECT array_agg(DISTINCT l.move_id), array_agg(DISTINCT l.partner_id),
-                   array_agg(DISTINCT l.move_id) FILTER (WHERE NOT l.is_deduction)
+                   array_agg(DISTINCT l.move_id) FILTER (WHERE NOT l.is_deduction),
+                   array_agg(ARRAY[l.move_id, l.move_line_id])
+                       FILTER (WHERE NOT l.is_deduction AND l.move_line_id IS NOT NULL)
               FROM relance_edition_line l
               JOIN relance_edition_partner pl ON pl.id = l.partner_line_id
              WHERE l.edition_id = %s AND l.selected AND pl.selected
             """,
             [edition.id],
         )
-        move_ids, partner_ids, document_ids = self.env.cr.fetchone()
+        move_ids, partner_ids, document_ids, echeances = self.env.cr.fetchone()
         self._check_access_read(self.env["account.move"].browse(move_ids or []))
         self._check_access_read(self.env["res.partner"].browse(partner_ids or []))
-        return self.env["account.move"].browse(document_ids or [])
+        listed = {}
+        for move_id, line_id in echeances or []:
+            listed.setdefault(move_id, set()).add(line_id)
+        return self.env["account.move"].browse(document_ids or []), listed
 
     @staticmethod
     def _check_access_read(records):

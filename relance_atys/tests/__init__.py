@@ -37,3 +37,4 @@ from . import test_letter_attachments
 from . import test_planning
 from . import test_echeance_exclusion
 from . import test_xlsx_writer
+from . import test_walk
