@@ -225,6 +225,15 @@ class TestUpgradeFromFirstVersion(unittest.TestCase):
         after = self.shell(READ_STATE, "read-new")
         for part in ("moves", "partners", "runs", "lines"):
             self.assertEqual(after[part], before[part], f"{part} changed by the upgrade")
+        # 18.0.2.2.0: the indexes the proposal reads its open items from
+        self.assertEqual(
+            self._indexes(),
+            [
+                ("account_move", "account_move_relance_open_idx"),
+                ("account_move_line", "account_move_line_relance_credit_idx"),
+                ("account_move_line", "account_move_line_relance_echeance_idx"),
+            ],
+        )
 
         # a second upgrade changes nothing
         self.odoo("-u", "relance_atys", "--stop-after-init", log_name="upgrade-again")
@@ -236,6 +245,20 @@ class TestUpgradeFromFirstVersion(unittest.TestCase):
         self.assertGreater(cancel["lines"], 0, cancel)
         self.assertEqual(cancel["got"], cancel["expected"], cancel)
         self.assertEqual(cancel["partners_got"], cancel["partners_expected"], cancel)
+
+    def _indexes(self):
+        """(table, index) of the addon's indexes on Odoo's journal tables."""
+        conn = self._connect(self.db)
+        try:
+            cr = conn.cursor()
+            cr.execute(
+                "SELECT tablename, indexname FROM pg_indexes WHERE indexname LIKE %s "
+                "AND tablename IN ('account_move', 'account_move_line') ORDER BY 1, 2",
+                ["%relance%idx"],
+            )
+            return cr.fetchall()
+        finally:
+            conn.close()
 
     # -- 18.0.2.0.0: dunning per échéance (issue 15) ---------------------------------
 

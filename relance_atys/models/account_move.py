@@ -9,6 +9,7 @@ from odoo.tools import config, format_date, split_every
 from ..guard import check_manager, service_writes
 from ..report import relance_invoice_pdf as invoice_pdf
 from ..report.relance_letter import wkhtmltopdf_patched
+from .relance_service import OPEN_ITEMS_INDEXES
 
 _logger = logging.getLogger(__name__)
 
@@ -22,6 +23,11 @@ PRINT_DELAY = 100
 class AccountMove(models.Model):
     _name = "account.move"
     _inherit = ["account.move", "relance.dunning.guard"]
+
+    def init(self):
+        super().init()
+        for statement in OPEN_ITEMS_INDEXES[self._table]:
+            self.env.cr.execute(statement)
 
     # the highest level and latest date of the document's échéances (its receivable
     # lines), kept in the table for lists, filters and grouping; the dunning services
@@ -255,6 +261,11 @@ class AccountMoveLine(models.Model):
 
     _name = "account.move.line"
     _inherit = ["account.move.line", "relance.dunning.guard"]
+
+    def init(self):
+        super().init()
+        for statement in OPEN_ITEMS_INDEXES[self._table]:
+            self.env.cr.execute(statement)
 
     # no default: NULL reads as 0 / not excluded, and adding the columns writes no row
     relance_level = fields.Integer(

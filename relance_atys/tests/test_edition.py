@@ -138,9 +138,12 @@ class TestEdition(RelanceCommon):
             self.assertEqual([node.get("placeholder") for node in shown], [placeholder], rule)
 
     def test_filters(self):
+        collector = self.env["res.users"].create({"name": "Rémi Recouvreur", "login": "remi"})
+        self.beta.relance_collector_id = collector
         cases = {
             "category_ids": ([(6, 0, self.customer_tag.ids)], self.alpha),
             "user_ids": ([(6, 0, self.salesman.ids)], self.alpha),
+            "collector_ids": ([(6, 0, collector.ids)], self.beta),
             "partner_ids": ([(6, 0, self.beta.ids)], self.beta),
         }
         for field, (value, partner) in cases.items():
