@@ -53,10 +53,29 @@ class RelanceCall(models.Model):
     note = fields.Text()
     promise_date = fields.Date(string="Promised for")
     promise_amount = fields.Monetary(string="Amount promised", currency_field="currency_id")
-    currency_id = fields.Many2one(related="company_id.currency_id")
+    currency_id = fields.Many2one(
+        "res.currency",
+        string="Currency of the promise",
+        compute="_compute_currency_id",
+        store=True,
+        readonly=False,
+        help="A promise is about the call's invoices in one currency: the one they are "
+        "in, to choose when the customer owes in several.",
+    )
     promise_id = fields.Many2one("relance.promise", readonly=True)
     result_date = fields.Datetime(readonly=True)
     result_user_id = fields.Many2one("res.users", string="Called by", readonly=True)
+
+    @api.depends("move_ids.currency_id", "company_id")
+    def _compute_currency_id(self):
+        """The currency of the call's open invoices; none when they are in several
+        (the collector chooses), the company's when none is open."""
+        for call in self:
+            currencies = call._open_moves().currency_id or call.company_id.currency_id
+            call.currency_id = currencies if len(currencies) == 1 else False
+
+    def _open_moves(self):
+        return self.move_ids.filtered(lambda move: move.amount_residual > 0)
 
     @api.depends("partner_id", "level")
     def _compute_display_name(self):
@@ -283,9 +302,8 @@ class RelanceCall(models.Model):
                     "company_id": self.company_id.id,
                     "date": promise_date,
                     "amount": promise_amount or 0.0,
-                    "move_ids": [
-                        (6, 0, self.move_ids.filtered(lambda m: m.amount_residual > 0).ids)
-                    ],
+                    "currency_id": self._promise_currency().id,
+                    "move_ids": [(6, 0, self._promise_moves().ids)],
                     "note": note,
                 }
             )
@@ -306,6 +324,32 @@ class RelanceCall(models.Model):
         )
         self.partner_id._message_log(body=text)
         return True
+
+    def _promise_currency(self):
+        """The currency of the promise the customer made: the call's (chosen when
+        its invoices are in several), amounts never added across currencies."""
+        if not self.currency_id:
+            raise UserError(
+                self.env._(
+                    "%(customer)s owes in several currencies (%(currencies)s): choose the "
+                    "currency of the promise.",
+                    customer=self.partner_id.display_name,
+                    currencies=", ".join(self._open_moves().currency_id.mapped("name")),
+                )
+            )
+        if self._open_moves() and not self._promise_moves():
+            raise UserError(
+                self.env._(
+                    "None of the call's invoices is in %(currency)s: choose %(currencies)s.",
+                    currency=self.currency_id.name,
+                    currencies=", ".join(self._open_moves().currency_id.mapped("name")),
+                )
+            )
+        return self.currency_id
+
+    def _promise_moves(self):
+        """The call's open invoices in the promise's currency."""
+        return self._open_moves().filtered(lambda move: move.currency_id == self.currency_id)
 
     def _result_text(self, result, note, promise):
         _ = self.env._

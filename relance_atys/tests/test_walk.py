@@ -319,3 +319,60 @@ class TestWalkStatusbar(RelanceCommon):
         arch = self.env["relance.run"].get_views([(False, "form")])["views"]["form"]["arch"]
         visible = arch.split('widget="statusbar"')[1].split('statusbar_visible="')[1]
         self.assertEqual(visible.split('"')[0].split(",")[0], "planning")
+
+
+@tagged("post_install", "-at_install")
+class TestWalkCall(RelanceCommon):
+    """7. A call's promise is in the currency of the invoices it is about: the
+    amount typed read in the company's currency while the promise took the
+    invoices' (dollars typed as euros); a customer owing in two currencies
+    could not have its promise recorded at all."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.levels.filtered(lambda lv: lv.number == 2).call_step = "also"
+        cls.eur = cls.setup_other_currency("EUR", rates=[("2020-01-01", 0.8)])
+        cls.customer = cls._customer("Alpine Trading")
+        cls.usd_20 = cls._invoice(cls.customer, 300.0, 20)
+        cls.eur_20 = cls._invoice(cls.customer, 500.0, 20, currency=cls.eur)
+
+    def _call(self):
+        wizard = self.env["relance.edition"].create({"date": TODAY, "output": "letters"})
+        wizard.action_review()
+        run = self.env["relance.run"].browse(wizard.action_plan_calls()["res_id"])
+        return self.env["relance.call"].search([("run_id", "=", run.id)])
+
+    def _promise_result(self, call, **vals):
+        when = fields.Date.context_today(call) + timedelta(days=7)
+        call.write({"result": "promise", "promise_date": when, "promise_amount": 200.0, **vals})
+        call.action_record_result()
+        return call.promise_id
+
+    def test_promise_in_the_currency_chosen_on_its_invoices(self):
+        call = self._call()
+        self.assertEqual(call.move_ids, self.usd_20 | self.eur_20)
+        self.assertFalse(call.currency_id, "owing in two currencies: to choose")
+        with self.assertRaisesRegex(UserError, "several currencies"):
+            self._promise_result(call)
+        self.assertEqual(call.state, "todo")
+        chf = self.setup_other_currency("CHF", rates=[("2020-01-01", 2.0)])
+        with self.assertRaisesRegex(UserError, "None of the call's invoices is in CHF"):
+            self._promise_result(call, currency_id=chf.id)
+        promise = self._promise_result(call, currency_id=self.eur.id)
+        self.assertEqual(
+            (promise.currency_id, promise.amount, promise.move_ids), (self.eur, 200.0, self.eur_20)
+        )
+        self.assertEqual(call.state, "done")
+
+    def test_one_currency_owed_is_the_promise_one(self):
+        self.eur_20.button_draft()
+        self.eur_20.button_cancel()
+        call = self._call()
+        self.assertEqual(call.currency_id, self.company.currency_id)
+        promise = self._promise_result(call)
+        self.assertEqual((promise.currency_id, promise.move_ids), (call.currency_id, self.usd_20))
+
+    def test_documents_list_each_in_its_currency(self):
+        arch = self.env["relance.call"].get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertNotIn("amount_residual_signed", arch, "the company's currency, no symbol")
