@@ -10,12 +10,13 @@ from pathlib import Path
 from unittest import mock
 
 import openpyxl
+import polib
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
 
-from .common import TODAY, RelanceCommon, jobs_performed, mail_gateway
+from .common import TODAY, RelanceCommon, jobs_performed, load_french, mail_gateway
 from .test_edition import pdf_text
 
 
@@ -372,6 +373,21 @@ class TestWalkCall(RelanceCommon):
         self.assertEqual(call.currency_id, self.company.currency_id)
         promise = self._promise_result(call)
         self.assertEqual((promise.currency_id, promise.move_ids), (call.currency_id, self.usd_20))
+
+    def test_call_named_in_french(self):
+        """Its name read « Call Alpine Trading (level 2) » to a French user: the
+        catalog's entry lacked the mark that makes it a Python string."""
+        load_french(self.env)
+        call = self._call().with_context(lang="fr_FR")
+        self.assertEqual(call.display_name, "Appel Alpine Trading (niveau 2)")
+        unmarked = [
+            entry.msgid
+            for entry in polib.pofile(str(Path(__file__).parent.parent / "i18n" / "fr.po"))
+            if any(place.startswith("code:") for place, _line in entry.occurrences)
+            and "odoo-python" not in (entry.comment or "")
+            and "odoo-javascript" not in (entry.comment or "")
+        ]
+        self.assertEqual(unmarked, [], "code terms never loaded")
 
     def test_documents_list_each_in_its_currency(self):
         arch = self.env["relance.call"].get_views([(False, "form")])["views"]["form"]["arch"]
