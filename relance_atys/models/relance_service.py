@@ -198,21 +198,29 @@ WRITE_LEVELS_SQL = """
 """
 
 PARTNERS_SQL = """
+    WITH holds AS (
+        -- the customers' promises and pauses not kept (kind, date, invoices,
+        -- échéances), read in one pass: a subquery per customer would read the
+        -- table once per customer when its statistics say it is empty (promises
+        -- just made: 20,000 customers and 2,000 promises took 5 s instead of 0.1 s)
+        SELECT h.partner_id,
+               json_agg(json_build_array(
+                   h.kind, h.date,
+                   ARRAY(SELECT r.move_id FROM relance_promise_account_move_rel r
+                          WHERE r.promise_id = h.id),
+                   ARRAY(SELECT e.line_id FROM relance_promise_echeance_rel e
+                          WHERE e.promise_id = h.id))) AS holds
+          FROM relance_promise h
+         WHERE h.partner_id = ANY(%(ids)s) AND h.company_id = %(company)s
+           AND h.active AND h.state != 'kept'
+         GROUP BY h.partner_id
+    )
     SELECT p.id, COALESCE((p.relance_level->>%(company_key)s)::int, 0),
            (p.relance_date->>%(company_key)s)::date,
            COALESCE(p.relance_enabled, false), COALESCE(p.relance_excluded, false),
-           COALESCE(p.relance_mode = 'manual', false),
-           -- its promises and pauses not kept (kind, date, invoices, échéances)
-           (SELECT json_agg(json_build_array(
-                       h.kind, h.date,
-                       ARRAY(SELECT r.move_id FROM relance_promise_account_move_rel r
-                              WHERE r.promise_id = h.id),
-                       ARRAY(SELECT e.line_id FROM relance_promise_echeance_rel e
-                              WHERE e.promise_id = h.id)))
-              FROM relance_promise h
-             WHERE h.partner_id = p.id AND h.company_id = %(company)s
-               AND h.active AND h.state != 'kept')
+           COALESCE(p.relance_mode = 'manual', false), holds.holds
       FROM res_partner p
+      LEFT JOIN holds ON holds.partner_id = p.id
      WHERE p.id = ANY(%(ids)s)
 """
 
