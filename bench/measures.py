@@ -113,7 +113,7 @@ def reviewed_letters(env, count):
 
     def build(env):
         whole = env["relance.edition"].browse(reviewed_proposal(env))
-        partners = whole._selected_partner_lines()[:count].partner_id
+        partners = ticked_partner_lines(whole)[:count].partner_id
         wizard = env["relance.edition"].create(
             {
                 "company_id": whole.company_id.id,
@@ -135,7 +135,7 @@ def email_edition(env, customers, documents=None):
     def build(env):
         whole = env["relance.edition"].browse(reviewed_proposal(env))
         mailer = env["relance.mailer"]
-        plines = whole._selected_partner_lines().filtered(
+        plines = ticked_partner_lines(whole).filtered(
             lambda pline: not mailer._no_mail_reason(pline.partner_id)
         )
         if documents:
@@ -200,7 +200,7 @@ def peer_letter_lines(env, count):
         run = env["credit.control.run"].create(peer_run_setup(env, None))
         run.generate_credit_lines()
         ours = env["relance.edition"].browse(reviewed_letters(env, count))
-        partners = ours._selected_partner_lines().partner_id
+        partners = ticked_partner_lines(ours).partner_id
         return run.line_ids.filtered(lambda line: line.partner_id in partners).ids
 
     return prepared(env, f"peer_lines_{count}", build)
@@ -329,9 +329,20 @@ def xlsx_count(env, wizard, attachment_id):
     }
 
 
+def ticked_lines(wizard):
+    """The review's ticked documents of its ticked customers, as its letters take them."""
+    return wizard.env["relance.service"]._review_ticked_lines(wizard, "no customer ticked")
+
+
+def ticked_partner_lines(wizard):
+    """The review's customer lines ticked with a ticked document, in its order."""
+    ticked = set(wizard.env["relance.service"]._ticked_customers(wizard, "no customer ticked"))
+    return wizard.partner_line_ids.filtered(lambda pline: pline.partner_id.id in ticked)
+
+
 def render_letters(env, wizard):
     letters = env["relance.letter"]
-    lines = wizard._ticked_lines("no customer ticked")
+    lines = ticked_lines(wizard)
     pdf, failures = letters._render(
         letters._letters(wizard.company_id, wizard.date, lines),
         wizard._run_options(),
@@ -354,7 +365,7 @@ def notices_setup(env, wizard_id):
 
 def pdf_count(env, wizard, pdf):
     return {
-        "letters": len(wizard._selected_partner_lines()),
+        "letters": len(ticked_partner_lines(wizard)),
         # read, not counted in the bytes: the page numbers rewrite pages in an update
         "pages": len(PdfFileReader(io.BytesIO(pdf), strict=False).pages),
         "bytes": len(pdf),
@@ -474,7 +485,7 @@ class Printed:
 
 def email_setup(env, wizard_id):
     wizard = env["relance.edition"].browse(wizard_id)
-    invoices = wizard._selected_lines().move_id.filtered(lambda move: move.is_invoice())
+    invoices = ticked_lines(wizard).move_id.filtered(lambda move: move.is_invoice())
     if invoices.invoice_pdf_report_id:
         raise AssertionError("the measure is about invoices without a stored PDF")
     last_mail = env["mail.mail"].sudo().search([], order="id desc", limit=1).id or 0
@@ -532,7 +543,7 @@ def email_count(env, state, value):
     mails = env["mail.mail"].sudo().search([("id", ">", last_mail)])
     return {
         "click_seconds": round(value["click"], 3),
-        "customers": len(wizard._selected_partner_lines()),
+        "customers": len(ticked_partner_lines(wizard)),
         "invoices": len(invoices),
         "mails_queued": len(mails),
         "attachments": len(mails.attachment_ids),
@@ -580,7 +591,7 @@ def peer_email_lines(env, customers):
 
     def build(env):
         ours = env["relance.edition"].browse(email_edition(env, customers, EMAIL_FEW_DOCUMENTS))
-        partners = ours._selected_partner_lines().partner_id
+        partners = ticked_partner_lines(ours).partner_id
         domain = [("partner_id", "in", partners.ids), ("state", "in", ("draft", "to_be_sent"))]
         if not env["credit.control.line"].search_count(domain):
             env["credit.control.run"].create(peer_run_setup(env, None)).generate_credit_lines()

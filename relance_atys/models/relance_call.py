@@ -185,9 +185,13 @@ class RelanceCall(models.Model):
         ]
 
     @api.model
-    def _plan_review_calls(self, company, options, lines):
-        """The review's front door: its ticked document ``lines``; the run's form."""
-        values = self.env["relance.service"]._line_values(lines, "called", "call")
+    def _plan_review_calls(self, company, options, edition):
+        """The review's front door: the calls of the customers the review ``edition``
+        ticked (their ticked documents); the run's form."""
+        service = self.env["relance.service"]
+        nothing = self.env._("No customer is ticked: no call to plan.")
+        lines = service._review_ticked_lines(edition, nothing)
+        values = service._line_values(lines, "called", "call")
         return self._plan_calls(company, options, values)._get_form_action()
 
     @staticmethod

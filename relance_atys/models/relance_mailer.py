@@ -34,6 +34,12 @@ DEFAULT_TEMPLATES = {
     "thanks": "relance_atys.mail_template_relance_thanks",
 }
 MAIL_LAYOUT = "relance_atys.mail_layout"
+# What the writer of a reminder by hand chooses (the composer's fields), as
+# _send_composed takes it
+COMPOSED_FIELDS = (
+    *("relance_type", "template_id", "sender_id", "email_to", "email_cc", "subject", "body"),
+    *("attachment_ids", "attach_invoices", "attach_statement", "count_as_step", "next_level_id"),
+)
 
 
 class RelanceMailer(models.AbstractModel):
@@ -71,6 +77,15 @@ class RelanceMailer(models.AbstractModel):
         return self.env["mail.template"].search(
             [("model", "=", "res.partner"), ("relance_type", "=", relance_type)], limit=1
         )
+
+    @api.model
+    def _reminder_defaults(self, relance_type):
+        """A reminder by hand of ``relance_type``: its default template; a dunning
+        counts as a dunning step by default, a notice or a thanks does not."""
+        return {
+            "template_id": self._default_template(relance_type),
+            "count_as_step": relance_type == "dunning",
+        }
 
     # -- content -------------------------------------------------------------------
 
@@ -553,9 +568,12 @@ class RelanceMailer(models.AbstractModel):
         return False
 
     @api.model
-    def _untick_unmailable(self, partner_lines):
-        """Untick the review's customer lines (``relance.edition.partner``) whose
-        customer takes no dunning mail (``_no_mail_reason``)."""
+    def _switch_to_email(self, partner_lines):
+        """A review switching to email mode: a dunning manager's only (only a
+        manager can send the mails: no dead end), its customer lines
+        (``relance.edition.partner``) whose customer takes no dunning mail
+        (``_no_mail_reason``) unticked."""
+        self.env["relance.service"]._check_definitive_manager()
         for pline in partner_lines.filtered("selected"):
             if self._no_mail_reason(pline.partner_id):
                 pline.selected = False

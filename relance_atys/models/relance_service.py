@@ -87,6 +87,16 @@ SELECTIONS = [
     (engine.SELECT_PREVIOUS, "Documents of the previous level only"),
     (engine.SELECT_LOWER, "Documents of every lower level"),
 ]
+# The proposal's many2many filters (record ids, _get_open_items_filters), named as
+# the edition's fields: each checked readable by its user.
+FILTERS = (
+    "partner_ids",
+    "category_ids",
+    "user_ids",
+    "payment_method_line_ids",
+    "payment_term_ids",
+    "collector_ids",
+)
 
 # A company's open receivable lines (posted, not reconciled), ``lp`` their partner
 # and ``p`` its commercial entity: the deductions of the open items below and the
@@ -369,6 +379,14 @@ class RelanceService(models.AbstractModel):
                 pline.edition_id.company_id, pline.partner_id, plines.with_env(self.env).move_id
             )
 
+    def _check_wizard_documents(self, lines, wizard_field, partners_field):
+        """Refuse the document ``lines`` of a wizard (their field ``wizard_field``)
+        whose document is not an open item of the wizard's customers (its field
+        ``partners_field``) in the wizard's company (``_check_documents_of``)."""
+        for wizard, wizard_lines in lines.grouped(wizard_field).items():
+            partners = wizard[partners_field]
+            self._check_documents_of(wizard.company_id, partners, wizard_lines.move_id)
+
     def _check_review_partners(self, partner_lines):
         """Refuse review customer lines (``relance.edition.partner``) of a customer
         the user cannot read, or of another company than their edition's."""
@@ -441,9 +459,17 @@ class RelanceService(models.AbstractModel):
             raise UserError(message)
         return partner_ids
 
+    def _check_definitive_manager(self):
+        """Refuse a definitive dunning (letters or mails, whose levels are written
+        by SQL) to anyone but a dunning manager: before anything of it is read."""
+        message = self.env._("Only dunning managers can record a definitive dunning.")
+        check_manager(self.env, message)
+
     def _definitive_customers(self, company, options, edition, message):
-        """The click of a definitive run from the review ``edition``: its ticked
-        customers (none: ``message``), checked against the run's date."""
+        """The click of a definitive run from the review ``edition``: a manager's
+        (``_check_definitive_manager``), its ticked customers (none: ``message``),
+        checked against the run's date."""
+        self._check_definitive_manager()
         partner_ids = self._ticked_customers(edition, message)
         self._check_definitive_date(company, options["date"], edition, partner_ids)
         return partner_ids
@@ -461,6 +487,15 @@ class RelanceService(models.AbstractModel):
             [edition.id, partner_ids],
         )
         return self.env["relance.edition.line"].browse([row[0] for row in self.env.cr.fetchall()])
+
+    def _review_ticked_lines(self, edition, message):
+        """What a draft (letters, calls) of the review ``edition`` takes: the
+        ticked document lines (``_ticked_lines``) of its customers ticked with a
+        ticked document (``_ticked_customers``; none: ``message`` refuses), read
+        in a few queries however many."""
+        lines = self._ticked_lines(edition, self._ticked_customers(edition, message))
+        fetch_stored(lines)
+        return lines
 
     def _ticked_line_values(self, edition, partner_ids, channel):
         """``_line_values`` of ``_ticked_lines``, ``planned``, read in one query
@@ -738,6 +773,16 @@ class RelanceService(models.AbstractModel):
             docs=len(lines.filtered(lambda line: not line.is_deduction)),
             totals=totals_text(lines),
         )
+
+    def _review_partner_totals(self, lines):
+        """What a review customer line shows of its document ``lines`` that are
+        ticked: its documents (deductions aside), its lines, totals per currency."""
+        lines = lines.filtered("selected")
+        return {
+            "doc_count": len(lines.filtered(lambda line: not line.is_deduction)),
+            "doc_count_text": self.env._("%s document(s)", len(lines)),
+            "totals_text": totals_text(lines),
+        }
 
     @staticmethod
     def _ticked_partner_lines(partner_lines):
@@ -1362,8 +1407,8 @@ class RelanceService(models.AbstractModel):
     def _change_levels(self, company, options, lines):
         """Use case: change levels by hand. The documents of ``lines`` (a level
         management's ticked lines) get ``options['new_level']`` on
-        ``options['date']``, the customers' levels left as they are; a manual run
-        records it, with ``options`` (the filters used) as its parameters."""
+        ``options['date']``, the customers' levels left as they are (as in Atys); a
+        manual run records it, with ``options`` (the filters used) as its parameters."""
         if not lines:
             raise UserError(self.env._("Tick the documents whose level changes."))
         level, date = options["new_level"], options["date"]

@@ -53,6 +53,13 @@ CONDITIONS = [
     ("sent", "Already sent"),
     ("any", "Any"),
 ]
+# A run's options (the wizard's fields, records as they are: _check_options, _remind);
+# its many2many filters, each checked readable by its user
+OPTIONS = (
+    *("date", "date_from", "date_to", "template_ids", "category_ids", "partner_ids"),
+    *("order_ids", "condition", "attach_pdf", "report_id"),
+)
+FILTERS = ("partner_ids", "category_ids", "template_ids", "order_ids")
 
 
 class Candidate(NamedTuple):

@@ -375,6 +375,13 @@ class RelanceLetter(models.AbstractModel):
         return self.env._("These letters could not be produced:\n%s", "\n".join(lines))
 
     @api.model
+    def _print_review_draft(self, company, options, edition):
+        """Use case: the draft letters of the customers the review ``edition``
+        ticked, their ticked documents (``_print_draft``)."""
+        nothing = self.env._("No customer is ticked: nothing to print.")
+        lines = self.env["relance.service"]._review_ticked_lines(edition, nothing)
+        return self._print_draft(company, options, lines)
+
     def _print_draft(self, company, options, lines):
         """Use case: the draft letters of ``lines`` (document lines): (the PDF,
         marked BROUILLON / DRAFT, its file name); nothing recorded, no letter left out."""

@@ -62,7 +62,8 @@ class TestConcurrentEditions(BaseCase):
             edition_a = self._reviewed_edition(cr_a)
             edition_b = self._reviewed_edition(cr_b)
             cr_b.commit()  # B's review is stored; A's edition is in progress
-            move_ids = edition_a._selected_lines().move_id.ids
+            service_a = edition_a.env["relance.service"]
+            move_ids = service_a._review_ticked_lines(edition_a, "none ticked").move_id.ids
             before = self._levels(cr_b, move_ids)
             # A takes the documents' locks, as its definitive edition does first
             edition_a.env["relance.service"]._lock_documents(move_ids)

@@ -234,7 +234,7 @@ class TestEdition(RelanceCommon):
         beta = wizard.partner_line_ids - alpha
         beta.selected = False
         alpha.line_ids.filtered(lambda ln: ln.move_id == self.alpha_40).selected = False
-        lines = wizard._selected_lines()
+        lines = self.env["relance.service"]._review_ticked_lines(wizard, "none ticked")
         self.assertEqual(set(lines.move_id), {self.alpha_5, self.alpha_20, self.alpha_refund})
         self.assertIn("1 customer(s), 2 document(s)", wizard.summary)
 

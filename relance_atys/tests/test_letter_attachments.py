@@ -37,7 +37,7 @@ class TestLetterAttachments(RelanceCommon):
             {"date": TODAY, "partner_ids": (self.acme | self.zinc).ids}
         )
         wizard.action_review()
-        return wizard._selected_lines()
+        return self.env["relance.service"]._review_ticked_lines(wizard, "none ticked")
 
     def _draft(self, **options):
         letters = self.env["relance.letter"].with_context(force_report_rendering=True)

@@ -80,7 +80,8 @@ class TestWords(RelanceCommon):
     def _letters_html(self, wizard, partner):
         """The HTML of ``partner``'s letter, and the letters that failed."""
         letters = wizard.env["relance.letter"]
-        lines = wizard._selected_lines().filtered(lambda line: line.partner_id == partner)
+        lines = wizard.env["relance.service"]._review_ticked_lines(wizard, "none ticked")
+        lines = lines.filtered(lambda line: line.partner_id == partner)
         return letters._html(
             letters._letters(wizard.company_id, wizard.date, lines),
             wizard._run_options(),

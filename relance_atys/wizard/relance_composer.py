@@ -4,13 +4,8 @@ from odoo import Command, api, fields, models
 
 from ..actions import reopen_action
 from ..models.mail_template import RELANCE_TYPES
+from ..models.relance_mailer import COMPOSED_FIELDS
 from ..text import totals_text
-
-# What the writer chose, as relance.mailer._send_composed takes it
-MAIL_FIELDS = (
-    *("relance_type", "template_id", "sender_id", "email_to", "email_cc", "subject", "body"),
-    *("attachment_ids", "attach_invoices", "attach_statement", "count_as_step", "next_level_id"),
-)
 
 
 class RelanceComposer(models.TransientModel):
@@ -84,12 +79,9 @@ class RelanceComposer(models.TransientModel):
 
     @api.depends("relance_type")
     def _compute_template_id(self):
-        """The type's default template; a dunning counts as a step by default."""
+        """The type's defaults (``relance.mailer._reminder_defaults``)."""
         for composer in self:
-            composer.template_id = self.env["relance.mailer"]._default_template(
-                composer.relance_type
-            )
-            composer.count_as_step = composer.relance_type == "dunning"
+            composer.update(self.env["relance.mailer"]._reminder_defaults(composer.relance_type))
 
     @api.depends("partner_id")
     def _compute_email_to(self):
@@ -140,14 +132,11 @@ class RelanceComposer(models.TransientModel):
         """A customer mail template of the composer's type; a level of its company."""
         self.env["relance.mailer"]._check_reminder_choice(self.company_id, self._choice())
 
-    def _mail(self):
-        return {name: self[name] for name in MAIL_FIELDS}
-
     def action_send(self):
         """Queue the mail, posted on the customer's chatter, and record it in the history."""
-        self._check_wizard()
+        mail = self._gather(COMPOSED_FIELDS)
         mailer = self.env["relance.mailer"]
-        mailer._send_composed(self.company_id, self.partner_id, self._mail(), self.line_ids)
+        mailer._send_composed(self.company_id, self.partner_id, mail, self.line_ids)
         if self.edition_partner_id:
             self.edition_partner_id.selected = False
             return self.edition_partner_id.edition_id._reopen()
@@ -165,6 +154,4 @@ class RelanceComposerLine(models.TransientModel):
     @api.constrains("move_id", "composer_id")
     def _check_document_owner(self):
         """A document of the composer's customer, in the composer's company."""
-        service = self.env["relance.service"]
-        for composer, lines in self.grouped("composer_id").items():
-            service._check_documents_of(composer.company_id, composer.partner_id, lines.move_id)
+        self.env["relance.service"]._check_wizard_documents(self, "composer_id", "partner_id")

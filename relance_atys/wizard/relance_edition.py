@@ -8,21 +8,9 @@ from odoo.exceptions import UserError
 
 from .. import engine
 from ..actions import background_action, reopen_action
-from ..guard import check_manager
-from ..models.relance_service import SELECTIONS, SORTS, fetch_stored
+from ..models.relance_service import FILTERS, SELECTIONS, SORTS
 from ..models.relance_wizard import CUSTOMERS_DOMAIN
 from ..report.relance_letter import DEFAULT_TEMPLATE
-from ..text import totals_text
-
-# The many2many filters of the edition, each checked readable by its user.
-FILTERS = (
-    "partner_ids",
-    "category_ids",
-    "user_ids",
-    "payment_method_line_ids",
-    "payment_term_ids",
-    "collector_ids",
-)
 
 
 class RelanceEdition(models.TransientModel):
@@ -151,19 +139,6 @@ class RelanceEdition(models.TransientModel):
             ticked = service._ticked_partner_lines(wizard.partner_line_ids)._origin
             wizard.summary = service._review_summary(wizard._origin.line_ids, ticked)
 
-    def _selected_lines(self):
-        """Ticked documents of ticked customers, read in a few queries however many
-        (the ORM would read them a thousand at a time)."""
-        lines = self.line_ids
-        fetch_stored(lines)
-        fetch_stored(lines.partner_line_id)
-        return lines.filtered(lambda line: line.selected and line.partner_line_id.selected)
-
-    def _selected_partner_lines(self):
-        """Ticked customers with a ticked document (not only deductions)."""
-        documents = self._selected_lines().filtered(lambda line: not line.is_deduction)
-        return self.partner_line_ids & documents.partner_line_id
-
     def _reopen(self):
         self.filtered("control_list_open").control_list_open = False
         return self._reopen_wide(self.env._("Dunning edition"))
@@ -175,33 +150,17 @@ class RelanceEdition(models.TransientModel):
 
     def action_switch_mode(self):
         if self.mode == "letter":
-            self._check_manager()  # only a manager can send the emails: no dead end
+            self.env["relance.mailer"]._switch_to_email(self.partner_line_ids)
         self.mode = "email" if self.mode == "letter" else "letter"
-        if self.mode == "email":
-            self.env["relance.mailer"]._untick_unmailable(self.partner_line_ids)
         return self._reopen()
 
     def action_send_emails(self):
         """Send one mail per ticked customer in the background; show the run."""
-        self._check_definitive()
+        self._check_wizard()
         run = self.env["relance.mailer"]._send_edition(self.company_id, self._run_options(), self)
         return background_action(
             run, self.env._("Sending in the background: follow it in run %s.", run.name)
         )
-
-    def _ticked_lines(self, message):
-        """The ticked documents of the customers ticked with a ticked document
-        (``relance.service._ticked_customers``); none: ``message`` refuses."""
-        self._check_wizard()
-        service = self.env["relance.service"]
-        lines = service._ticked_lines(self, service._ticked_customers(self, message))
-        fetch_stored(lines)
-        return lines
-
-    def _check_definitive(self):
-        """A definitive run is a manager's, on the edition's company."""
-        self._check_manager()
-        self._check_wizard()
 
     def _run_options(self):
         """What the user asked, as the run keeps it."""
@@ -226,10 +185,9 @@ class RelanceEdition(models.TransientModel):
 
     def action_plan_calls(self):
         """The calls of the ticked customers due a level with a phone call."""
-        lines = self._ticked_lines(self.env._("No customer is ticked: no call to plan."))
-        return self.env["relance.call"]._plan_review_calls(
-            self.company_id, self._run_options(), lines
-        )
+        self._check_wizard()
+        calls = self.env["relance.call"]
+        return calls._plan_review_calls(self.company_id, self._run_options(), self)
 
     # -- control list ---------------------------------------------------------
 
@@ -247,25 +205,22 @@ class RelanceEdition(models.TransientModel):
 
     def action_print_draft(self):
         """Draft letters: the same PDF marked BROUILLON / DRAFT; nothing recorded."""
-        lines = self._ticked_lines(self.env._("No customer is ticked: nothing to print."))
+        self._check_wizard()
         letters = self.env["relance.letter"]
-        return self._download(*letters._print_draft(self.company_id, self._run_options(), lines))
+        draft = letters._print_review_draft(self.company_id, self._run_options(), self)
+        return self._download(*draft)
 
     def action_print_definitive(self):
         """Produce the letters, then record levels, dates and a run; all or nothing.
         Beyond a size (see ``relance.service._background_letters_from``), in the
         background, by batches of customers."""
-        self._check_definitive()
+        self._check_wizard()
         run = self.env["relance.service"]._print_letters(self.company_id, self._run_options(), self)
         if run.state in ("planning", "queued"):
             return background_action(
                 run, self.env._("Printing in the background: follow it in run %s.", run.name)
             )
         return run._get_form_action()
-
-    def _check_manager(self):
-        message = self.env._("Only dunning managers can record a definitive dunning.")
-        check_manager(self.env, message)
 
 
 class RelanceEditionPartner(models.TransientModel):
@@ -305,12 +260,9 @@ class RelanceEditionPartner(models.TransientModel):
 
     @api.depends("line_ids.selected", "line_ids.residual")
     def _compute_totals(self):
+        service = self.env["relance.service"]
         for pline in self:
-            lines = pline.line_ids.filtered("selected")
-            docs = lines.filtered(lambda line: not line.is_deduction)
-            pline.doc_count = len(docs)
-            pline.doc_count_text = pline.env._("%s document(s)", len(lines))
-            pline.totals_text = totals_text(lines)
+            pline.update(service._review_partner_totals(pline.line_ids))
 
     @api.depends("partner_id")
     def _compute_email(self):

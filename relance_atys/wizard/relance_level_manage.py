@@ -1,10 +1,6 @@
-"""Manual dunning level management (Atys "Gestion des niveaux de relance").
-
-The user consults the open documents of one or several customers, ticks those
-whose level changes and validates, after a confirmation: the documents get the
-new level and date, the customer keeps its own (as in Atys), and a "manual" run
-keeps the change.
-"""
+"""Manual dunning level management (Atys "Gestion des niveaux de relance"): the user
+consults the open documents of one or several customers, ticks those whose level
+changes and validates, after a confirmation (``relance.service._change_levels``)."""
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -136,6 +132,4 @@ class RelanceLevelManageLine(models.TransientModel):
     @api.constrains("move_id", "wizard_id")
     def _check_document_owner(self):
         """A document of the wizard's customers, in the wizard's company."""
-        service = self.env["relance.service"]
-        for wizard, lines in self.grouped("wizard_id").items():
-            service._check_documents_of(wizard.company_id, wizard.partner_ids, lines.move_id)
+        self.env["relance.service"]._check_wizard_documents(self, "wizard_id", "partner_ids")

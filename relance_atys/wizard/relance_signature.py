@@ -3,14 +3,7 @@
 from odoo import api, fields, models
 
 from ..actions import background_action
-from ..models.relance_signature_service import CONDITIONS
-
-# The many2many filters, each checked readable by its user; the options of a run
-FILTERS = ("partner_ids", "category_ids", "template_ids", "order_ids")
-OPTIONS = (
-    *("date", "date_from", "date_to", "template_ids", "category_ids", "partner_ids"),
-    *("order_ids", "condition", "attach_pdf", "report_id"),
-)
+from ..models.relance_signature_service import CONDITIONS, FILTERS, OPTIONS
 
 
 class RelanceSignature(models.TransientModel):
