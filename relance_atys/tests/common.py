@@ -1,5 +1,6 @@
 """Shared test data: a company with three levels, customers and open invoices."""
 
+import contextlib
 import threading
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -8,6 +9,7 @@ from unittest import mock
 from odoo import Command
 from odoo.modules.registry import Registry
 from odoo.tests import tagged
+from odoo.tests.common import new_test_user
 from odoo.tools import mute_logger
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
@@ -67,6 +69,18 @@ def jobs_performed():
         yield trap
         while trap.enqueued_jobs:
             run_jobs(trap)
+
+
+@contextmanager
+def trapped_batches(module, *constants):
+    """Jobs trapped (the trap), the ``constants`` of the addon's ``module`` (as
+    ``models.relance_call``) set to 1: its size from which a run goes to the
+    background and its batch size, so that each customer is a job of its own."""
+    path = f"odoo.addons.relance_atys.{module}"
+    with contextlib.ExitStack() as stack:
+        for name in constants:
+            stack.enter_context(mock.patch(f"{path}.{name}", 1))
+        yield stack.enter_context(trap_jobs())
 
 
 @contextmanager
@@ -140,6 +154,49 @@ class RelanceCommon(AccountTestInvoicingCommon):
                 "customer_rank": 1,
                 **vals,
             }
+        )
+
+    @classmethod
+    def _new_dunning_user(cls, login, role="user", **kwargs):
+        """A user who invoices and duns, ``role`` "user" or "manager" of the dunning;
+        ``kwargs`` as ``new_test_user`` takes them (its companies)."""
+        groups = f"account.group_account_invoice,relance_atys.group_relance_{role}"
+        return new_test_user(cls.env, login=login, groups=groups, **kwargs)
+
+    @classmethod
+    def _instalment_invoice(cls, partner, invoice_days, later_days):
+        """A posted invoice of 1,000 to ``partner`` dated ``invoice_days`` days before
+        TODAY, payable 30 % at once and 70 % ``later_days`` days later, no tax."""
+        term = cls.env["account.payment.term"].create(
+            {
+                "name": f"30 % now, 70 % at {later_days} days",
+                "line_ids": [
+                    Command.create({"value": "percent", "value_amount": 30, "nb_days": 0}),
+                    Command.create({"value": "percent", "value_amount": 70, "nb_days": later_days}),
+                ],
+            }
+        )
+        move = cls.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": partner.id,
+                "invoice_date": TODAY - timedelta(days=invoice_days),
+                "invoice_payment_term_id": term.id,
+                "invoice_line_ids": [
+                    Command.create(
+                        {"name": "Prestation", "quantity": 1, "price_unit": 1000.0, "tax_ids": []}
+                    )
+                ],
+            }
+        )
+        move.action_post()
+        return move
+
+    @classmethod
+    def _invoice_contact(cls, customer, name, email):
+        """The invoicing address of ``customer``: a contact ``name`` at ``email``."""
+        return cls.env["res.partner"].create(
+            {"name": name, "type": "invoice", "parent_id": customer.id, "email": email}
         )
 
     @classmethod

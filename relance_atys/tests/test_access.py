@@ -21,19 +21,11 @@ class TestAccess(RelanceCommon):
             company_id=cls.company.id,
             company_ids=company_ids,
         )
-        cls.dunning_user = new_test_user(
-            cls.env,
-            "dunning.user",
-            groups=f"{base},relance_atys.group_relance_user",
-            company_id=cls.company.id,
-            company_ids=company_ids,
-        )
-        cls.dunning_manager = new_test_user(
-            cls.env,
-            "dunning.manager",
-            groups=f"{base},relance_atys.group_relance_manager",
-            company_id=cls.company.id,
-            company_ids=company_ids,
+        cls.dunning_user, cls.dunning_manager = (
+            cls._new_dunning_user(
+                f"dunning.{role}", role, company_id=cls.company.id, company_ids=company_ids
+            )
+            for role in ("user", "manager")
         )
         cls.customer = cls._customer("Client Accès")
         cls.invoice = cls._invoice(cls.customer, 500.0, 20)

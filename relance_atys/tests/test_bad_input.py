@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from .common import TODAY, RelanceCommon, load_french
 
@@ -31,20 +31,14 @@ class TestBadInput(RelanceCommon):
         cls.foreign_level = cls.env["relance.level"].search(
             [("company_id", "=", cls.other_company.id)], limit=1
         )
-        cls.user = new_test_user(
-            cls.env,
-            "dunning.only.user",
-            groups="base.group_user,account.group_account_invoice,relance_atys.group_relance_user",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
-        )
-        cls.manager = new_test_user(
-            cls.env,
-            "dunning.only.manager",
-            groups="base.group_user,account.group_account_invoice,"
-            "relance_atys.group_relance_manager",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
+        cls.user, cls.manager = (
+            cls._new_dunning_user(
+                f"dunning.only.{role}",
+                role,
+                company_id=cls.company.id,
+                company_ids=[Command.set(cls.company.ids)],
+            )
+            for role in ("user", "manager")
         )
         cls.signed = cls.env["sale.order"].create(
             {"partner_id": cls.customer.id, "require_signature": True, "signature": PIXEL}

@@ -2,15 +2,13 @@
 collector, the result recorded in the history, a promise made."""
 
 from datetime import timedelta
-from unittest import mock
 
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from .common import TODAY, RelanceCommon
+from .common import TODAY, RelanceCommon, trapped_batches
 from .test_promise import fate_of
-from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.addons.relance_atys import engine
 
 
@@ -133,12 +131,8 @@ class TestCallStep(RelanceCommon):
         """Beyond BACKGROUND_CALLS_FROM customers the click records the run and the
         levels; jobs of CALL_BATCH customers create the calls and their activities,
         each at most once per customer of the run, whatever the retries."""
-        module = "odoo.addons.relance_atys.models.relance_call"
-        with (
-            mock.patch(f"{module}.BACKGROUND_CALLS_FROM", 1),
-            mock.patch(f"{module}.CALL_BATCH", 1),
-            trap_jobs() as trap,
-        ):
+        batches = trapped_batches("models.relance_call", "BACKGROUND_CALLS_FROM", "CALL_BATCH")
+        with batches as trap:
             run = self._plan()
         Call = self.env["relance.call"]
         self.assertFalse(Call.search([("run_id", "=", run.id)]), "the jobs create them")

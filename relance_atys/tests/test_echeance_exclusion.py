@@ -1,9 +1,6 @@
 """One échéance excluded from dunning ("NA" on some échéances, as Akuiteo has it):
 the invoice form's buttons, their server-side checks, and the proposal's answer."""
 
-from datetime import timedelta
-
-from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import format_date
@@ -17,30 +14,8 @@ class TestEcheanceExclusion(SecurityCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        term = cls.env["account.payment.term"].create(
-            {
-                "name": "30 % now, 70 % at 120 days",
-                "line_ids": [
-                    Command.create({"value": "percent", "value_amount": 30, "nb_days": 0}),
-                    Command.create({"value": "percent", "value_amount": 70, "nb_days": 120}),
-                ],
-            }
-        )
         # the 30 % late 150 days, the 70 % late 30 days: both dunned
-        cls.both = cls.env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": cls.customer.id,
-                "invoice_date": TODAY - timedelta(days=150),
-                "invoice_payment_term_id": term.id,
-                "invoice_line_ids": [
-                    Command.create(
-                        {"name": "Prestation", "quantity": 1, "price_unit": 1000.0, "tax_ids": []}
-                    )
-                ],
-            }
-        )
-        cls.both.action_post()
+        cls.both = cls._instalment_invoice(cls.customer, 150, 120)
         cls.first, cls.second = cls.both.relance_echeance_ids.sorted("date_maturity")
 
     def _proposed(self):

@@ -3,7 +3,6 @@ from datetime import timedelta
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
-from odoo.tests.common import new_test_user
 from odoo.tools.safe_eval import safe_eval
 
 from .common import TODAY, RelanceCommon, jobs_performed, load_french, mail_gateway
@@ -26,13 +25,8 @@ class TestEmail(RelanceCommon):
         cls.env["res.lang"]._activate_lang("en_US")
         cls.company.email = "compta@societe.example.com"
         cls.alpha = cls._customer("Alpha SARL", ref="C001", lang="en_US")
-        cls.alpha_contact = cls.env["res.partner"].create(
-            {
-                "name": "Compta Alpha",
-                "type": "invoice",
-                "parent_id": cls.alpha.id,
-                "email": "compta@alpha.example.com",
-            }
+        cls.alpha_contact = cls._invoice_contact(
+            cls.alpha, "Compta Alpha", "compta@alpha.example.com"
         )
         cls.beta = cls._customer("Beta SA", ref="C002", lang="fr_FR")
         cls.gamma = cls._customer("Gamma", ref="C003", email=False)
@@ -83,11 +77,7 @@ class TestEmail(RelanceCommon):
         return self.env["relance.run"].browse(action["params"]["next"]["res_id"])
 
     def _dunning_user(self):
-        return new_test_user(
-            self.env,
-            login="relance_user",
-            groups="account.group_account_invoice,relance_atys.group_relance_user",
-        )
+        return self._new_dunning_user("relance_user")
 
     def _levels(self, *moves):
         return [(move.relance_level, move.relance_date) for move in moves]

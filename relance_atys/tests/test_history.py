@@ -7,7 +7,6 @@ import openpyxl
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
-from odoo.tests.common import new_test_user
 
 from .common import TODAY, RelanceCommon
 
@@ -19,16 +18,8 @@ class TestHistory(RelanceCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.manager = new_test_user(
-            cls.env,
-            login="relance_manager",
-            groups="account.group_account_invoice,relance_atys.group_relance_manager",
-        )
-        cls.dunner = new_test_user(
-            cls.env,
-            login="relance_user",
-            groups="account.group_account_invoice,relance_atys.group_relance_user",
-        )
+        cls.manager = cls._new_dunning_user("relance_manager", "manager")
+        cls.dunner = cls._new_dunning_user("relance_user", "user")
         cls.service = cls.env["relance.service"].with_user(cls.manager)
         cls.partner = cls._customer("Boulangerie Martin")
         cls.inv_1 = cls._invoice(cls.partner, 1000, 40)

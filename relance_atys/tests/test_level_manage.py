@@ -5,7 +5,6 @@ from datetime import date
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, tagged
-from odoo.tests.common import new_test_user
 
 from .common import TODAY, RelanceCommon
 
@@ -19,18 +18,8 @@ class TestLevelManage(RelanceCommon):
         super().setUpClass()
         cls.company_2 = cls.setup_other_company()["company"]
         companies = (cls.company | cls.company_2).ids
-        cls.manager = new_test_user(
-            cls.env,
-            login="relance_manager",
-            company_ids=companies,
-            groups="account.group_account_invoice,relance_atys.group_relance_manager",
-        )
-        cls.dunner = new_test_user(
-            cls.env,
-            login="relance_user",
-            company_ids=companies,
-            groups="account.group_account_invoice,relance_atys.group_relance_user",
-        )
+        cls.manager = cls._new_dunning_user("relance_manager", "manager", company_ids=companies)
+        cls.dunner = cls._new_dunning_user("relance_user", "user", company_ids=companies)
         cls.service = cls.env["relance.service"]
         cls.partner = cls._customer("Boulangerie Martin", ref="C0042")
         cls.contact = cls.env["res.partner"].create(

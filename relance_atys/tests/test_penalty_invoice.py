@@ -3,14 +3,12 @@ figures, the refusals (settings, twice, turned off, not a manager), and the
 cancellation of the run with them."""
 
 from datetime import date, timedelta
-from unittest import mock
 
 from odoo import Command
 from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
 
-from .common import TODAY, RelanceCommon
-from odoo.addons.queue_job.tests.common import trap_jobs
+from .common import TODAY, RelanceCommon, trapped_batches
 
 
 @tagged("post_install", "-at_install")
@@ -188,12 +186,8 @@ class TestPenaltyInvoice(RelanceCommon):
         """Beyond BACKGROUND_INVOICES_FROM customers, jobs of INVOICE_BATCH customers;
         a second click refused while they work; a job run twice (its worker killed,
         a retry) makes no second invoice for a customer and currency."""
-        module = "odoo.addons.relance_atys.models.relance_penalty_invoice"
-        with (
-            mock.patch(f"{module}.BACKGROUND_INVOICES_FROM", 1),
-            mock.patch(f"{module}.INVOICE_BATCH", 1),
-            trap_jobs() as trap,
-        ):
+        module = "models.relance_penalty_invoice"
+        with trapped_batches(module, "BACKGROUND_INVOICES_FROM", "INVOICE_BATCH") as trap:
             action = self._invoice_run()
         self.assertEqual(action["tag"], "display_notification")
         self.assertFalse(self._moves(), "the jobs make them")

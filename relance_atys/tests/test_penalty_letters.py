@@ -9,7 +9,6 @@ from types import SimpleNamespace
 
 import openpyxl
 
-from odoo import Command
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
 
@@ -156,30 +155,8 @@ class TestPenaltiesOnInvoices(RelanceCommon):
         """A formal notice claims penalties on the échéances it lists: an instalment
         left out of the letter (excluded, dunned too recently) is not charged, so
         « Total réclamé » is the total due shown plus its own penalties."""
-        term = self.env["account.payment.term"].create(
-            {
-                "name": "30 % now, 70 % at 30 days",
-                "line_ids": [
-                    Command.create({"value": "percent", "value_amount": 30, "nb_days": 0}),
-                    Command.create({"value": "percent", "value_amount": 70, "nb_days": 30}),
-                ],
-            }
-        )
         customer = self._customer("Beta SAS", ref="C200", city="Lyon")
-        move = self.env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": customer.id,
-                "invoice_date": TODAY - timedelta(days=100),
-                "invoice_payment_term_id": term.id,
-                "invoice_line_ids": [
-                    Command.create(
-                        {"name": "Prestation", "quantity": 1, "price_unit": 1000.0, "tax_ids": []}
-                    )
-                ],
-            }
-        )
-        move.action_post()
+        move = self._instalment_invoice(customer, 100, 30)
         first, second = move.relance_echeance_ids.sorted("date_maturity")
         # 300 $ late 100 days: 9.99; 700 $ late 70 days: 16.31
         both = self._results(move)[customer.id].by_move()[move.id]

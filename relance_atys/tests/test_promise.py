@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from freezegun import freeze_time
 
-from odoo import Command, fields
+from odoo import fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
 
@@ -76,29 +76,7 @@ class TestPromises(RelanceCommon):
     def test_promise_on_one_echeance_holds_that_instalment_only(self):
         """Terms "30 % now, 70 % at 30 days", both late: a promise on the first
         instalment holds it, the second is dunned."""
-        term = self.env["account.payment.term"].create(
-            {
-                "name": "30 % now, 70 % at 30 days",
-                "line_ids": [
-                    Command.create({"value": "percent", "value_amount": 30, "nb_days": 0}),
-                    Command.create({"value": "percent", "value_amount": 70, "nb_days": 30}),
-                ],
-            }
-        )
-        invoice = self.env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": self.beta.id,
-                "invoice_date": TODAY - timedelta(days=60),
-                "invoice_payment_term_id": term.id,
-                "invoice_line_ids": [
-                    Command.create(
-                        {"name": "Prestation", "quantity": 1, "price_unit": 1000.0, "tax_ids": []}
-                    )
-                ],
-            }
-        )
-        invoice.action_post()
+        invoice = self._instalment_invoice(self.beta, 60, 30)
         first, second = invoice.line_ids.filtered(
             lambda line: line.display_type == "payment_term"
         ).sorted("date_maturity")

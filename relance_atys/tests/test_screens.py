@@ -8,7 +8,6 @@ from lxml import etree
 
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
-from odoo.tests.common import new_test_user
 
 from .common import TODAY, RelanceCommon
 
@@ -18,16 +17,8 @@ class TestScreens(RelanceCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.manager = new_test_user(
-            cls.env,
-            login="relance_screens_manager",
-            groups="account.group_account_invoice,relance_atys.group_relance_manager",
-        )
-        cls.dunner = new_test_user(
-            cls.env,
-            login="relance_screens_user",
-            groups="account.group_account_invoice,relance_atys.group_relance_user",
-        )
+        cls.manager = cls._new_dunning_user("relance_screens_manager", "manager")
+        cls.dunner = cls._new_dunning_user("relance_screens_user", "user")
         cls.chf = cls.setup_other_currency("CHF", rates=[("2020-01-01", 2.0)])
         cls.alpha = cls._customer("Alpha SARL")
         cls.beta = cls._customer("Beta SA")

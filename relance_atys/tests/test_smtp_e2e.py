@@ -41,13 +41,8 @@ class TestSmtpEndToEnd(RelanceCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.martin = cls._customer("Boulangerie Martin", ref="C0001", lang="fr_FR")
-        cls.martin_accounts = cls.env["res.partner"].create(
-            {
-                "name": "Service comptable Martin",
-                "type": "invoice",
-                "parent_id": cls.martin.id,
-                "email": "compta@boulangerie-martin.example.com",
-            }
+        cls.martin_accounts = cls._invoice_contact(
+            cls.martin, "Service comptable Martin", "compta@boulangerie-martin.example.com"
         )
         cls.brown = cls._customer(
             "Brown & Partners LLP", ref="C0018", email="accounts@brown-partners.example.com"
