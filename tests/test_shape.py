@@ -21,10 +21,14 @@ ADDON = Path(__file__).resolve().parent.parent / "relance_atys"
 # 2,009 before the use cases left them, 1,214 after, 1,033 with the review screen's
 # extension for promises and collectors, 789 once checks, option vocabularies, the
 # control list's round trip, the composer's sending and the review's ticked lines left
-# them for the services and the relance.wizard mixin; issue 13 wants 700
-WIZARD_LINES = 789
-MAX_METHOD_LINES = 60
-MEDIAN_METHOD_LINES = 10
+# them for the services and the relance.wizard mixin; 715 once the review's drafts and
+# calls took the review itself, the definitive-run manager check, the edition's and
+# the composer's option names, a review customer's totals and the document-owner
+# checks went to the services; issue 13 wants 700
+WIZARD_LINES = 715
+# issue 13: 60 and 10; 55 and 9 leave room below them (longest 49, median 9)
+MAX_METHOD_LINES = 55
+MEDIAN_METHOD_LINES = 9
 LONG_ALLOWED = {"report/relance_xlsx.py"}
 
 

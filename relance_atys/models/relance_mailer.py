@@ -568,13 +568,12 @@ class RelanceMailer(models.AbstractModel):
         return False
 
     @api.model
-    def _switch_to_email(self, partner_lines):
-        """A review switching to email mode: a dunning manager's only (only a
-        manager can send the mails: no dead end), its customer lines
-        (``relance.edition.partner``) whose customer takes no dunning mail
-        (``_no_mail_reason``) unticked."""
+    def _switch_to_email(self, edition):
+        """The review ``edition`` switching to email mode: a manager's only (only a
+        manager sends the mails: no dead end), checked before anything of it is read;
+        the customers no mail reaches (``_no_mail_reason``) unticked."""
         self.env["relance.service"]._check_definitive_manager()
-        for pline in partner_lines.filtered("selected"):
+        for pline in edition.partner_line_ids.filtered("selected"):
             if self._no_mail_reason(pline.partner_id):
                 pline.selected = False
 

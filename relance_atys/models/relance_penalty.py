@@ -162,30 +162,11 @@ class RelancePenalty(models.AbstractModel):
             currency.id: currency
             for currency in self.env["res.currency"].browse([t.currency_id for t in result.totals])
         }
-        sections = []
-        for total in result.totals:
-            currency = currencies[total.currency_id]
-            rows = [
-                (move_names.get(p.move_id, ""), p)
-                for p in result.penalties
-                if p.currency_id == total.currency_id
-            ]
-            indemnities = [i for i in result.indemnities if i.currency_id == total.currency_id]
-            due = totals.get(currency, 0.0)
-            sections.append(
-                {
-                    "currency": currency,
-                    "rows": rows,
-                    "indemnity_count": len(indemnities),
-                    "indemnity_unit": indemnities[0].amount if indemnities else 0.0,
-                    "penalties": total.penalties,
-                    "indemnities": total.indemnities,
-                    "claimed": currency.round(due + total.penalties + total.indemnities),
-                }
-            )
+        sections = [
+            self._letter_section(result, total, currencies[total.currency_id], move_names, totals)
+            for total in result.totals
+        ]
         business = self._is_business(partner)
-        for section in sections:
-            section["indemnity_label"] = self._indemnity_label(section)
         return {
             "sections": sections,
             "penalty_text": company.relance_penalties
@@ -197,6 +178,30 @@ class RelancePenalty(models.AbstractModel):
                 "invoice paid late (articles L441-10 and D441-5 of the French Commercial Code)."
             ),
         }
+
+    def _letter_section(self, result, total, currency, move_names, totals):
+        """The section of a formal notice's penalty table for one currency of a
+        customer's ``result`` (its ``total``): the penalties of each document (named
+        by ``move_names``), the indemnities, and what is claimed in all with the
+        total due of the letter's section in that currency (``totals``)."""
+        rows = [
+            (move_names.get(p.move_id, ""), p)
+            for p in result.penalties
+            if p.currency_id == total.currency_id
+        ]
+        indemnities = [i for i in result.indemnities if i.currency_id == total.currency_id]
+        due = totals.get(currency, 0.0)
+        section = {
+            "currency": currency,
+            "rows": rows,
+            "indemnity_count": len(indemnities),
+            "indemnity_unit": indemnities[0].amount if indemnities else 0.0,
+            "penalties": total.penalties,
+            "indemnities": total.indemnities,
+            "claimed": currency.round(due + total.penalties + total.indemnities),
+        }
+        section["indemnity_label"] = self._indemnity_label(section)
+        return section
 
     def _penalty_text(self, company, as_of, business):
         """The sentence saying on what the penalties run, at which rate, up to when."""
@@ -232,6 +237,15 @@ class RelancePenalty(models.AbstractModel):
             ),
         )
 
+    def _move_names(self, results):
+        """{move id: name} of the documents the penalty ``results`` charge, in one
+        query (thousands of them)."""
+        self.env.cr.execute(
+            "SELECT id, name FROM account_move WHERE id = ANY(%s)",
+            [[p.move_id for r in results.values() for p in r.penalties + r.indemnities]],
+        )
+        return dict(self.env.cr.fetchall())
+
     def _control_list_sheet(self, company, moves, as_of, listed=None):
         """The control list's sheet of penalties for ``moves`` (the documents of
         its lines, deductions aside), on the échéances ``listed`` ({invoice id:
@@ -244,11 +258,7 @@ class RelancePenalty(models.AbstractModel):
         partners = self.env["res.partner"].browse(list(results))
         partners.fetch(["name", "ref"])  # those only: thousands of customers
         partners = partners.sorted(lambda p: sort_key(p.name))
-        self.env.cr.execute(
-            "SELECT id, name FROM account_move WHERE id = ANY(%s)",
-            [[p.move_id for r in results.values() for p in r.penalties + r.indemnities]],
-        )
-        names = dict(self.env.cr.fetchall())
+        names = self._move_names(results)
         currencies = {
             c.id: c.name
             for c in self.env["res.currency"].browse(

@@ -316,28 +316,8 @@ class RelanceRun(models.Model):
             (_("Reason"), "text"),
             (_("Dunning date"), "date"),
         ]
-        labels = {
-            name: dict(self.env["relance.run.line"]._fields[name]._description_selection(self.env))
-            for name in ("channel", "outcome")
-        }
-        rows = [
-            (
-                line.partner_id.display_name,
-                line.move_id.name or line.order_id.name,
-                line.due_date,
-                line.level_before,
-                None if line.outcome == "failed" else line.level_after,  # nothing recorded
-                line.residual if line.move_id else None,  # a quotation has none
-                line.currency_id.name,
-                labels["channel"].get(line.channel, ""),
-                labels["outcome"].get(line.outcome, ""),
-                line.reason,
-                self.date,
-            )
-            for line in self.line_ids
-        ]
         data = write_run_lines(
-            rows,
+            self._xlsx_rows(),
             columns,
             title=f"{self.name} - {format_date(self.env, self.date)}",
             sheet=self.name.replace("/", "-"),  # REL-2026-0001
@@ -359,6 +339,29 @@ class RelanceRun(models.Model):
             )
         )
         return download_action(attachment)
+
+    def _xlsx_rows(self):
+        """The run's lines as its spreadsheet's rows (``action_export_xlsx``)."""
+        labels = {
+            name: dict(self.env["relance.run.line"]._fields[name]._description_selection(self.env))
+            for name in ("channel", "outcome")
+        }
+        return [
+            (
+                line.partner_id.display_name,
+                line.move_id.name or line.order_id.name,
+                line.due_date,
+                line.level_before,
+                None if line.outcome == "failed" else line.level_after,  # nothing recorded
+                line.residual if line.move_id else None,  # a quotation has none
+                line.currency_id.name,
+                labels["channel"].get(line.channel, ""),
+                labels["outcome"].get(line.outcome, ""),
+                line.reason,
+                self.date,
+            )
+            for line in self.line_ids
+        ]
 
     def write(self, vals):
         check_history_write(self, vals, RUN_RECORDED)

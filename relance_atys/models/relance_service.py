@@ -952,14 +952,18 @@ class RelanceService(models.AbstractModel):
                     "Run the proposal again."
                 )
             ) from err
+        message = self.env._(
+            "Run %s is dunning some of these documents in the background: wait "
+            "until it has finished, then run the proposal again."
+        )
+        self._refuse_held(held, message)
+
+    @staticmethod
+    def _refuse_held(held, message):
+        """Refuse what the runs at work ``held`` (their names) hold: ``message``,
+        translated, names them at its ``%s``."""
         if held:
-            raise UserError(
-                self.env._(
-                    "Run %s is dunning some of these documents in the background: wait "
-                    "until it has finished, then run the proposal again.",
-                    ", ".join(held),
-                )
-            )
+            raise UserError(message % ", ".join(held))
 
     def _check_unchanged(self, lines):
         """Refuse when an échéance's level moved since the proposal was made."""
@@ -1379,16 +1383,7 @@ class RelanceService(models.AbstractModel):
         names += ["relance_level", "relance_date"]
         lines = self.env["account.move.line"].search_fetch(domain, names)
         lines.move_id.fetch(["commercial_partner_id", "invoice_date", "name"])
-        lines = lines.sorted(
-            lambda line: (
-                line.move_id.commercial_partner_id.id,
-                line.move_id.invoice_date,
-                line.move_id.name,
-                line.move_id.id,
-                line.date_maturity or line.move_id.invoice_date,
-                line.id,
-            )
-        )
+        lines = lines.sorted(self._level_order)
         return [
             {
                 "partner_id": line.move_id.commercial_partner_id.id,
@@ -1403,6 +1398,21 @@ class RelanceService(models.AbstractModel):
             }
             for line in lines
         ]
+
+    def _documents_to_change(self, company, options):
+        """The level management's documents ready to be ticked
+        (``_level_documents``); none: refused."""
+        documents = self._level_documents(company, options)
+        if not documents:
+            raise UserError(self.env._("No open document matches these filters."))
+        return documents
+
+    @staticmethod
+    def _level_order(line):
+        """The level management's order: by customer, document, due date."""
+        move = line.move_id
+        due = line.date_maturity or move.invoice_date
+        return (move.commercial_partner_id.id, move.invoice_date, move.name, move.id, due, line.id)
 
     def _change_levels(self, company, options, lines):
         """Use case: change levels by hand. The documents of ``lines`` (a level
@@ -1511,12 +1521,12 @@ class RelanceService(models.AbstractModel):
         """Customers above which an email run is planned by a job:
         BACKGROUND_PLANNING_FROM, or the system parameter
         ``relance_atys.background_planning_from``."""
-        value = (
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("relance_atys.background_planning_from")
-        )
-        return int(value) if value and value.isdigit() else BACKGROUND_PLANNING_FROM
+        return self._count_parameter("background_planning_from", BACKGROUND_PLANNING_FROM)
+
+    def _count_parameter(self, name, default):
+        """The system parameter ``relance_atys.<name>`` as a whole number, else ``default``."""
+        value = self.env["ir.config_parameter"].sudo().get_param(f"relance_atys.{name}")
+        return int(value) if value and value.isdigit() else default
 
     def _start_planning(self, company, run_type, options, edition, partner_ids):
         """The click of a large background run from the review ``edition``: refused
@@ -1568,14 +1578,11 @@ class RelanceService(models.AbstractModel):
             {"company": company.id, "partners": partner_ids},
         )
         held = [row[0] for row in self.env.cr.fetchall()]
-        if held:
-            raise UserError(
-                self.env._(
-                    "Run %s is dunning some of these customers in the background: wait "
-                    "until it has finished, then run the proposal again.",
-                    ", ".join(held),
-                )
-            )
+        message = self.env._(
+            "Run %s is dunning some of these customers in the background: wait "
+            "until it has finished, then run the proposal again."
+        )
+        self._refuse_held(held, message)
 
     def _release_hold(self, run):
         """The customers a run being planned held: its lines hold them from now on
@@ -1660,17 +1667,13 @@ class RelanceService(models.AbstractModel):
     def _batch_size(self):
         """Customers per job: BATCH_SIZE, or the system parameter
         ``relance_atys.batch_size``."""
-        value = self.env["ir.config_parameter"].sudo().get_param("relance_atys.batch_size")
-        return max(int(value), 1) if value and value.isdigit() else BATCH_SIZE
+        return max(self._count_parameter("batch_size", BATCH_SIZE), 1)
 
     def _background_letters_from(self):
         """Customers above which a definitive edition prints in the background:
         BACKGROUND_LETTERS_FROM, or the system parameter
         ``relance_atys.background_letters_from``."""
-        value = (
-            self.env["ir.config_parameter"].sudo().get_param("relance_atys.background_letters_from")
-        )
-        return int(value) if value and value.isdigit() else BACKGROUND_LETTERS_FROM
+        return self._count_parameter("background_letters_from", BACKGROUND_LETTERS_FROM)
 
     def _print_letters(self, company, options, edition):
         """Use case: the definitive letters of the customers the review ``edition``
@@ -1693,25 +1696,25 @@ class RelanceService(models.AbstractModel):
             letters._letters(company, options["date"], lines), options, definitive=True
         )
         printed = lines.filtered(lambda line: line.partner_id not in failures)
-        vals = self._line_values(printed, "printed")
+        vals = self._line_values(printed, "printed") + self._failed_letter_values(lines, failures)
+        run = self._record_run(company, "letter", options, vals)
+        name = self._file_name(company, options, self.env._("letters"), "pdf")
+        run.attachment_id = self._run_file(run, name, pdf)
+        done = [line for line in vals if line["outcome"] == "printed"]
+        self._post_letters(run, self._partner_levels(done), run.attachment_id)
+        return run
+
+    def _failed_letter_values(self, lines, failures):
+        """The run line values of the ``lines`` of the customers whose letter failed
+        (``failures``: {customer: error}): failed with the error, no level."""
+        vals = []
         for partner, error in failures.items():
             failed = lines.filtered(lambda line, p=partner: line.partner_id == p)
             vals += [
                 dict(line, level_after=line["level_before"], reason=error[:500])
                 for line in self._line_values(failed, "failed")
             ]
-        run = self._record_run(company, "letter", options, vals)
-        run.attachment_id = self.env["ir.attachment"].create(
-            {
-                "name": self._file_name(company, options, self.env._("letters"), "pdf"),
-                "raw": pdf,
-                "res_model": "relance.run",
-                "res_id": run.id,
-            }
-        )
-        done = [line for line in vals if line["outcome"] == "printed"]
-        self._post_letters(run, self._partner_levels(done), run.attachment_id)
-        return run
+        return vals
 
     def _post_letters(self, run, partner_levels, attachment):
         """A note with the letters on each customer's chatter ({partner id: level}),
@@ -1750,16 +1753,16 @@ class RelanceService(models.AbstractModel):
             self._fail_lines(todo.filtered(lambda line, p=partner: line.partner_id == p), error)
         printed = todo.filtered(lambda line: line.partner_id not in failures)
         printed.outcome = "printed"
-        attachment = self.env["ir.attachment"].create(
-            {
-                "name": f"{self._letters_file_prefix(run)}-{batch:04d}.pdf",
-                "raw": pdf,
-                "res_model": "relance.run",
-                "res_id": run.id,
-            }
-        )
+        name = f"{self._letters_file_prefix(run)}-{batch:04d}.pdf"
+        attachment = self._run_file(run, name, pdf)
         self._post_letters(run, self._write_run_levels(run, printed), attachment)
         return f"{len(printed.partner_id)} letter(s) printed"
+
+    def _run_file(self, run, name, data):
+        """``data`` attached to ``run`` as the file ``name``."""
+        return self.env["ir.attachment"].create(
+            {"name": name, "raw": data, "res_model": "relance.run", "res_id": run.id}
+        )
 
     @staticmethod
     def _letters_file_prefix(run):
@@ -1781,31 +1784,17 @@ class RelanceService(models.AbstractModel):
         if len(parts) == 1:
             run.attachment_id = parts
         elif parts and sum(parts.mapped("file_size")) <= MERGE_MAX_BYTES:
-            run.attachment_id = self.env["ir.attachment"].create(
-                {
-                    "name": f"{prefix}.pdf",
-                    "raw": merge_pdf(parts.mapped("raw")),
-                    "res_model": "relance.run",
-                    "res_id": run.id,
-                }
-            )  # the batches' PDFs stay: each customer's note links its own
+            # the batches' PDFs stay: each customer's note links its own
+            run.attachment_id = self._run_file(run, f"{prefix}.pdf", merge_pdf(parts.mapped("raw")))
 
     def _enqueue_run(self, run, job_model, method_name, channel, label):
         """One job per batch of ``run`` (``job_model.method_name(run, batch)``), and
         the job that closes the run once every batch is through."""
         batches = sorted(set(run.line_ids.mapped("batch")) - {0})
         for batch in batches:
-            delayable = job_model.with_delay(
-                channel=channel,
-                priority=10,
-                identity_key=f"relance.run({run.id}).{batch}",
-                description=self.env._(
-                    "%(run)s: %(label)s, batch %(batch)s / %(count)s",
-                    run=run.name,
-                    label=label,
-                    batch=batch,
-                    count=len(batches),
-                ),
+            key = f"relance.run({run.id}).{batch}"
+            delayable = self._batch_job(
+                job_model, run, key, (label, batch, len(batches)), channel=channel, priority=10
             )
             getattr(delayable, method_name)(run, batch)
         self.with_delay(
@@ -1824,19 +1813,26 @@ class RelanceService(models.AbstractModel):
         a batch is enqueued once however many clicks; the number of batches."""
         batches = [items[start : start + size] for start in range(0, len(items), size)]
         for number, batch in enumerate(batches, 1):
-            delayable = model.with_delay(
-                channel="root.relance",
-                identity_key=f"relance.run({run.id}).{key}.{number}",
-                description=self.env._(
-                    "%(run)s: %(label)s, batch %(batch)s / %(count)s",
-                    run=run.name,
-                    label=label,
-                    batch=number,
-                    count=len(batches),
-                ),
+            identity_key = f"relance.run({run.id}).{key}.{number}"
+            delayable = self._batch_job(
+                model, run, identity_key, (label, number, len(batches)), channel="root.relance"
             )
             getattr(delayable, method_name)(run, batch, number, len(batches))
         return len(batches)
+
+    def _batch_job(self, model, run, identity_key, batch, **options):
+        """``model`` delayed for one batch of ``run``, enqueued once
+        (``identity_key``): ``batch`` is (label, number, count), the job's name
+        after the run's; ``options`` as ``with_delay`` takes them."""
+        label, number, count = batch
+        description = self.env._(
+            "%(run)s: %(label)s, batch %(batch)s / %(count)s",
+            run=run.name,
+            label=label,
+            batch=number,
+            count=count,
+        )
+        return model.with_delay(identity_key=identity_key, description=description, **options)
 
     def _batch_lines(self, run, batch):
         """The lines of one batch of ``run``, locking this job's row (see
@@ -2016,31 +2012,34 @@ class RelanceService(models.AbstractModel):
                   FROM started
                  WHERE pg_try_advisory_xact_lock(%s, hashtext(uuid))
                 """,
-                [
-                    [
-                        f"{model}.{name}"
-                        for model, names in RUN_JOB_METHODS.items()
-                        for name in names
-                    ],
-                    DEAD_JOB_SECONDS,
-                    JOB_LOCK_SPACE,
-                ],
+                [self._run_job_names(), DEAD_JOB_SECONDS, JOB_LOCK_SPACE],
             )
             dead = cr.fetchall()
-            again = [row for row in dead if not row[2]]
-            if again:
-                cr.execute(
-                    "UPDATE queue_job SET state = 'pending', date_enqueued = NULL, "
-                    "date_started = NULL, worker_pid = NULL, retry = retry + 1 "
-                    "WHERE id = ANY(%s)",
-                    [[row[0] for row in again]],
-                )
-                _logger.warning(
-                    "Dunning jobs left started by a dead worker, queued again: %s",
-                    ", ".join(row[1] for row in again),
-                )
+            self._queue_again(cr, [row for row in dead if not row[2]])
         self._give_up_jobs([row for row in dead if row[2]])
         return len(dead)
+
+    @staticmethod
+    def _run_job_names():
+        """The jobs of dunning runs, as "model.method" (``RUN_JOB_METHODS``)."""
+        return [f"{model}.{name}" for model, names in RUN_JOB_METHODS.items() for name in names]
+
+    @staticmethod
+    def _queue_again(cr, rows):
+        """Put the dead jobs of ``rows`` (id, uuid, ...) back in the queue, one try
+        more (``_requeue_dead_jobs``)."""
+        if not rows:
+            return
+        cr.execute(
+            "UPDATE queue_job SET state = 'pending', date_enqueued = NULL, "
+            "date_started = NULL, worker_pid = NULL, retry = retry + 1 "
+            "WHERE id = ANY(%s)",
+            [[row[0] for row in rows]],
+        )
+        _logger.warning(
+            "Dunning jobs left started by a dead worker, queued again: %s",
+            ", ".join(row[1] for row in rows),
+        )
 
     def _give_up_jobs(self, rows):
         """Fail the jobs of ``rows`` (id, uuid, ...) the server killed at each of

@@ -174,11 +174,7 @@ class RelanceSignatureService(models.AbstractModel):
                     SaleOrder._field_to_sql("sale_order", "create_date", query),
                     self._tz().zone,
                 ),
-                SQL(
-                    "COALESCE(%s, 0)",
-                    SaleOrder._field_to_sql("sale_order", "relance_sign_level", query),
-                ),
-                SaleOrder._field_to_sql("sale_order", "relance_sign_date", query),
+                *self._reminded_sql(query),
                 SQL(
                     "CASE WHEN %s > '' THEN %s WHEN %s > '' THEN %s END",
                     Partner._field_to_sql(partner, "email", query),
@@ -377,9 +373,7 @@ class RelanceSignatureService(models.AbstractModel):
         and does nothing."""
         self.env["relance.service"]._hold_job()  # a dead worker's job is queued again
         run = run.sudo()
-        self.env.cr.execute("SELECT id FROM relance_run WHERE id = %s FOR UPDATE", [run.id])
-        self.env.cr.execute("SELECT 1 FROM relance_run_line WHERE run_id = %s LIMIT 1", [run.id])
-        if self.env.cr.fetchone() or run.state not in ("queued", "running"):
+        if self._gathered_already(run):
             return
         company = run.company_id
         service = self.with_company(company)
@@ -408,6 +402,13 @@ class RelanceSignatureService(models.AbstractModel):
             )._send_batch(run, batch, report)
         if not due:
             self._notify_end(run)
+
+    def _gathered_already(self, run):
+        """Lock ``run`` (one gathering at a time); whether it has its lines already
+        (a job run again) or is no longer to gather."""
+        self.env.cr.execute("SELECT id FROM relance_run WHERE id = %s FOR UPDATE", [run.id])
+        self.env.cr.execute("SELECT 1 FROM relance_run_line WHERE run_id = %s LIMIT 1", [run.id])
+        return bool(self.env.cr.fetchone()) or run.state not in ("queued", "running")
 
     @staticmethod
     def _batches(planned):
@@ -486,16 +487,7 @@ class RelanceSignatureService(models.AbstractModel):
         reasons = self._reasons()
         decided = self._redecide(run.company_id, self._line_candidates(run, lines), as_of)
         due = [(candidate, decision) for candidate, decision in decided if decision.due]
-        sent = {}
-        if due:
-            try:
-                with self.env.cr.savepoint():
-                    sent = self.with_context(relance_batch_send=True)._send_all(
-                        due, as_of, template, report
-                    )
-            except Exception:  # one quotation never stops the run: one by one then
-                _logger.info("Signature reminders: a batch failed, sent one by one", exc_info=True)
-                sent = {}
+        sent = self._send_whole(due, as_of, template, report)
         line_by_order = {line.order_id.id: line for line in lines}
         results = []
         for candidate, decision in decided:
@@ -511,10 +503,28 @@ class RelanceSignatureService(models.AbstractModel):
         for line, vals in results:
             line.write(vals)
         self.env.flush_all()
+        self._refresh_small_tables()
+        self._on_run_row(run, self._count_progress)
+
+    def _send_whole(self, due, as_of, template, report):
+        """The reminders ``due`` (candidate, decision) of a batch sent at once
+        (``_send_all``): {order id: its mail's values}; empty when none is due, or
+        when one of them failed (the batch then goes one quotation at a time)."""
+        if not due:
+            return {}
+        try:
+            with self.env.cr.savepoint():
+                send = self.with_context(relance_batch_send=True)._send_all
+                return send(due, as_of, template, report)
+        except Exception:  # one quotation never stops the run: one by one then
+            _logger.info("Signature reminders: a batch failed, sent one by one", exc_info=True)
+            return {}
+
+    def _refresh_small_tables(self):
+        """The statistics of the mail tables still small refreshed (``_small_tables``)."""
         small = self._small_tables()
         if small:
             self.env["relance.service"]._refresh_statistics(small)
-        self._on_run_row(run, self._count_progress)
 
     @api.model
     def _lock_planned(self, lines):
@@ -677,15 +687,21 @@ class RelanceSignatureService(models.AbstractModel):
                 "%s FOR UPDATE OF sale_order",
                 query.select(
                     SQL.identifier("sale_order", "id"),
-                    SQL(
-                        "COALESCE(%s, 0)",
-                        SaleOrder._field_to_sql("sale_order", "relance_sign_level", query),
-                    ),
-                    SaleOrder._field_to_sql("sale_order", "relance_sign_date", query),
+                    *self._reminded_sql(query),
                 ),
             )
         )
         return {order_id: (level, last_date) for order_id, level, last_date in rows}
+
+    @api.model
+    def _reminded_sql(self, query):
+        """A quotation's reminders so far, as SQL on ``query`` (of sale_order): its
+        level (0 when none) and the date of its last one."""
+        SaleOrder = self.env["sale.order"]
+        level = SaleOrder._field_to_sql("sale_order", "relance_sign_level", query)
+        return SQL("COALESCE(%s, 0)", level), SaleOrder._field_to_sql(
+            "sale_order", "relance_sign_date", query
+        )
 
     @api.model
     def _redecide(self, company, candidates, as_of):

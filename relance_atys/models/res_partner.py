@@ -123,11 +123,15 @@ class ResPartner(models.Model):
                     )
                 )
 
-    def _compute_relance_promise_count(self):
-        groups = self.env["relance.promise"]._read_group(
-            [("partner_id", "in", self.ids)], ["partner_id"], ["__count"]
+    def _relance_counts(self, model, aggregate):
+        """{partner id: ``aggregate``} of the ``model`` records of these partners."""
+        groups = self.env[model]._read_group(
+            [("partner_id", "in", self.ids)], ["partner_id"], [aggregate]
         )
-        counts = {partner.id: count for partner, count in groups}
+        return {partner.id: count for partner, count in groups}
+
+    def _compute_relance_promise_count(self):
+        counts = self._relance_counts("relance.promise", "__count")
         for partner in self:
             partner.relance_promise_count = counts.get(partner.id, 0)
 
@@ -166,10 +170,7 @@ class ResPartner(models.Model):
             partner.display_name = f"{partner.name or ''}{email}"
 
     def _compute_relance_run_count(self):
-        groups = self.env["relance.run.line"]._read_group(
-            [("partner_id", "in", self.ids)], ["partner_id"], ["run_id:count_distinct"]
-        )
-        counts = {partner.id: count for partner, count in groups}
+        counts = self._relance_counts("relance.run.line", "run_id:count_distinct")
         for partner in self:
             partner.relance_run_count = counts.get(partner.id, 0)
 

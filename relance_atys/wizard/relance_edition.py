@@ -150,7 +150,7 @@ class RelanceEdition(models.TransientModel):
 
     def action_switch_mode(self):
         if self.mode == "letter":
-            self.env["relance.mailer"]._switch_to_email(self.partner_line_ids)
+            self.env["relance.mailer"]._switch_to_email(self)
         self.mode = "email" if self.mode == "letter" else "letter"
         return self._reopen()
 

@@ -3,7 +3,6 @@ consults the open documents of one or several customers, ticks those whose level
 changes and validates, after a confirmation (``relance.service._change_levels``)."""
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
 
 from .. import engine
 from ..models.relance_wizard import CUSTOMERS_DOMAIN
@@ -83,23 +82,18 @@ class RelanceLevelManage(models.TransientModel):
         service._check_level_change(self.company_id, options)
         return options
 
-    def _documents(self):
-        """The line values of the documents that match the filters."""
-        return self.env["relance.service"]._level_documents(self.company_id, self._options())
-
     def _reopen(self):
         return self._reopen_wide(self.env._("Dunning level management"))
 
     def action_consult(self):
         """Show the matching documents, greyed: nothing can be ticked yet."""
-        return self._show("consult", self._documents())
+        service = self.env["relance.service"]
+        return self._show("consult", service._level_documents(self.company_id, self._options()))
 
     def action_modify(self):
         """Show the matching documents again, ready to be ticked."""
-        documents = self._documents()
-        if not documents:
-            raise UserError(self.env._("No open document matches these filters."))
-        return self._show("modify", documents)
+        service = self.env["relance.service"]
+        return self._show("modify", service._documents_to_change(self.company_id, self._options()))
 
     def action_validate(self):
         """Give the ticked documents the new level and date, and record a manual run."""
