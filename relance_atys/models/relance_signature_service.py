@@ -169,11 +169,7 @@ class RelanceSignatureService(models.AbstractModel):
                 SQL.identifier("sale_order", "id"),
                 SQL.identifier(partner, "id"),
                 SQL.identifier(commercial, "id"),
-                SQL(
-                    "(%s AT TIME ZONE 'UTC' AT TIME ZONE %s)::date",
-                    SaleOrder._field_to_sql("sale_order", "create_date", query),
-                    self._tz().zone,
-                ),
+                self._created_sql(query),
                 *self._reminded_sql(query),
                 SQL(
                     "CASE WHEN %s > '' THEN %s WHEN %s > '' THEN %s END",
@@ -499,12 +495,17 @@ class RelanceSignatureService(models.AbstractModel):
                     or self._send_one(candidate, decision.level, as_of, template, report)
                 )
             results.append((line_by_order[candidate.order_id], vals))
+        self._write_results(results)
+        self._refresh_small_tables()
+        self._on_run_row(run, self._count_progress)
+
+    def _write_results(self, results):
+        """Write the values of each line of a batch ([(line, vals)]), their mails
+        linked to the messages first (``_link_mails``)."""
         self._link_mails([vals for _line, vals in results])
         for line, vals in results:
             line.write(vals)
         self.env.flush_all()
-        self._refresh_small_tables()
-        self._on_run_row(run, self._count_progress)
 
     def _send_whole(self, due, as_of, template, report):
         """The reminders ``due`` (candidate, decision) of a batch sent at once
@@ -694,6 +695,12 @@ class RelanceSignatureService(models.AbstractModel):
         return {order_id: (level, last_date) for order_id, level, last_date in rows}
 
     @api.model
+    def _created_sql(self, query):
+        """A quotation's day of creation in the user's time zone, as SQL on ``query``."""
+        created = self.env["sale.order"]._field_to_sql("sale_order", "create_date", query)
+        return SQL("(%s AT TIME ZONE 'UTC' AT TIME ZONE %s)::date", created, self._tz().zone)
+
+    @api.model
     def _reminded_sql(self, query):
         """A quotation's reminders so far, as SQL on ``query`` (of sale_order): its
         level (0 when none) and the date of its last one."""
@@ -788,16 +795,7 @@ class RelanceSignatureService(models.AbstractModel):
     def _messages(self, orders, recipient_ids, rendered, template, attachments):
         """The chatter messages of ``orders``, in their order, authored as
         `message_post` authors them: per sender, its author and reply-to."""
-        by_sender = {}
-        for order in orders:
-            by_sender.setdefault(rendered[order.id].get("email_from"), []).append(order.id)
-        authors, reply_tos = {}, {}
-        for sender, order_ids in by_sender.items():
-            author_id, email_from = orders._message_compute_author(
-                self.env.user.partner_id.id, sender
-            )
-            reply_tos.update(orders.browse(order_ids)._notify_get_reply_to(default=email_from))
-            authors.update(dict.fromkeys(order_ids, (author_id, email_from)))
+        authors, reply_tos = self._authors(orders, rendered)
         alias_domains = orders.sudo()._mail_get_alias_domains(default_company=self.env.company)
         companies = orders._mail_get_companies(default=self.env.company)
         subtype_id = self.env.ref("mail.mt_comment").id
@@ -833,6 +831,22 @@ class RelanceSignatureService(models.AbstractModel):
         messages = self._create_messages(vals_list)
         self._subscribe_authors(orders, messages)
         return messages
+
+    def _authors(self, orders, rendered):
+        """The author of each quotation's reminder ({order id: (author id, email
+        from)}) and its reply-to ({order id: address}), as `message_post` makes
+        them, one sender (the rendered ``email_from``) at a time."""
+        by_sender = {}
+        for order in orders:
+            by_sender.setdefault(rendered[order.id].get("email_from"), []).append(order.id)
+        authors, reply_tos = {}, {}
+        for sender, order_ids in by_sender.items():
+            author_id, email_from = orders._message_compute_author(
+                self.env.user.partner_id.id, sender
+            )
+            reply_tos.update(orders.browse(order_ids)._notify_get_reply_to(default=email_from))
+            authors.update(dict.fromkeys(order_ids, (author_id, email_from)))
+        return authors, reply_tos
 
     @api.model
     def _create_messages(self, vals_list):
