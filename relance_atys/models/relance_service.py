@@ -697,6 +697,7 @@ class RelanceService(models.AbstractModel):
         ``edition`` (a ``relance.edition``): one line per customer, sorted by
         ``options['sort_by']``, one per document, in one INSERT each. Returns
         what was left out and why, a line per reason; nothing to dun raises."""
+        edition.partner_line_ids.unlink()  # an earlier review's
         proposal = self._propose(company, options)
         if not proposal.groups:
             message = self.env._("Nothing to dun with these parameters.")
@@ -761,9 +762,12 @@ class RelanceService(models.AbstractModel):
 
     def _review_summary(self, lines, partner_lines):
         """What the review's ``lines`` (``relance.edition.line``) hold that are ticked
-        and of the ticked ``partner_lines``: customers, documents, totals per currency."""
+        and of the ticked ones of ``partner_lines`` (as the user ticks them in the
+        form, not saved yet): customers, documents, totals per currency."""
         fetch_stored(lines)
-        ticked = set(partner_lines.ids)  # a recordset's `in` is linear: 84,400 × 17,600
+        ticked = set(
+            self._ticked_partner_lines(partner_lines)._origin.ids
+        )  # a recordset's `in` is linear: 84,400 × 17,600
         lines = lines.filtered(lambda line: line.selected and line.partner_line_id.id in ticked)
         if not lines:
             return self.env._("No customer ticked")

@@ -267,14 +267,14 @@ class RelanceSignatureService(models.AbstractModel):
         self.env["relance.service"]._check_partners_company(company, partners)
         self._check_waiting(company, options.get("order_ids") or self.env["sale.order"])
 
-    def _check_preview_lines(self, company, lines):
-        """Refuse preview ``lines`` that do not show a quotation of ``company`` with
-        its own customer, or one the user cannot read."""
+    def _check_preview_lines(self, lines):
+        """Refuse preview ``lines`` that do not show a quotation of their wizard's
+        company with its own customer, or one the user cannot read."""
         for line in lines.sudo():
             order = line.order_id
-            if order.company_id != company or not (line.partner_id | line.recipient_id) <= (
-                order.partner_id | order.partner_id.commercial_partner_id
-            ):
+            if order.company_id != line.wizard_id.company_id or not (
+                line.partner_id | line.recipient_id
+            ) <= (order.partner_id | order.partner_id.commercial_partner_id):
                 raise UserError(
                     self.env._(
                         "A preview line must show a quotation of the wizard's company, "

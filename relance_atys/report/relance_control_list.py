@@ -40,6 +40,7 @@ class RelanceControlList(models.AbstractModel):
         place of its dialog: its "Back to the proposal" button reopens the proposal
         (``_back_to_proposal``), and so does the menu afterwards (``_menu_action``:
         after the browser's Back, say)."""
+        edition.ensure_one()
         edition.control_list_open = True
         return {
             "type": "ir.actions.act_window",

@@ -123,7 +123,6 @@ class RelanceEdition(models.TransientModel):
     def action_review(self):
         """Compute the proposal and show it for review, nothing recorded."""
         self._check_input()
-        self.partner_line_ids.unlink()
         skipped = self.env["relance.service"]._review(
             self.company_id, dict(self._options(), sort_by=self.sort_by), self
         )
@@ -134,10 +133,9 @@ class RelanceEdition(models.TransientModel):
     def _compute_summary(self):
         """What is ticked, as the user ticks it: the review screen changes the customers'
         ticks in the form (not saved yet), the documents' in the database."""
-        service = self.env["relance.service"]
         for wizard in self:
-            ticked = service._ticked_partner_lines(wizard.partner_line_ids)._origin
-            wizard.summary = service._review_summary(wizard._origin.line_ids, ticked)
+            lines, partner_lines = wizard._origin.line_ids, wizard.partner_line_ids
+            wizard.summary = self.env["relance.service"]._review_summary(lines, partner_lines)
 
     def _reopen(self):
         self.filtered("control_list_open").control_list_open = False
@@ -194,7 +192,6 @@ class RelanceEdition(models.TransientModel):
     def action_control_list(self):
         """The proposal on screen, grouped by customer, in the place of the dialog
         (``relance.control.list._screen_action``)."""
-        self.ensure_one()
         return self.env["relance.control.list"]._screen_action(self)
 
     def action_export_xlsx(self):
@@ -227,6 +224,7 @@ class RelanceEditionPartner(models.TransientModel):
     _name = "relance.edition.partner"
     _description = "Dunning edition: customer"
     _order = "sequence, id"
+    _rec_name = "partner_id"
 
     edition_id = fields.Many2one("relance.edition", required=True, ondelete="cascade", index=True)
     sequence = fields.Integer()
@@ -247,11 +245,6 @@ class RelanceEditionPartner(models.TransientModel):
     mode = fields.Selection(related="edition_id.mode")
     collector_id = fields.Many2one("res.users", readonly=True)
     broken_promise = fields.Date(string="Promise not kept", readonly=True)
-
-    @api.depends("partner_id")
-    def _compute_display_name(self):
-        for pline in self:
-            pline.display_name = pline.partner_id.display_name
 
     @api.constrains("partner_id", "edition_id")
     def _check_partner(self):

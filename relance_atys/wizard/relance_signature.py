@@ -102,6 +102,4 @@ class RelanceSignatureLine(models.TransientModel):
     @api.constrains("order_id", "partner_id", "recipient_id", "wizard_id")
     def _check_order_owner(self):
         """A quotation of the wizard's company, shown with its own customer."""
-        service = self.env["relance.signature.service"]
-        for wizard, lines in self.sudo().grouped("wizard_id").items():
-            service._check_preview_lines(wizard.company_id, lines.with_env(self.env))
+        self.env["relance.signature.service"]._check_preview_lines(self)
