@@ -12,6 +12,7 @@ from odoo.exceptions import UserError
 from odoo.tools import format_amount, format_date
 
 from .. import engine
+from ..actions import background_action
 from ..guard import check_manager
 from .relance_level import CALL_STEPS
 
@@ -92,14 +93,15 @@ class RelanceCall(models.Model):
     # -- the service ------------------------------------------------------------
 
     @api.model
-    def _plan_calls(self, company, options, lines):
+    def _plan_calls(self, company, options, lines, run=None):
         """Use case: the calls of ``lines`` (run line values of the chosen documents:
         a review's ticked ones, or a scheduled run's proposal) due a level with a
         phone call, for the customers that take calls. A call instead of the letter
         records the level, as a letter would; a call besides it records nothing but
-        the call. One run "Calls" keeps them; each customer's collector (else the
-        user) gets an activity. Returns the run."""
-        check_manager(self.env, self.env._("Only dunning managers can plan dunning calls."))
+        the call. One run "Calls" keeps them (``run``: the one its planning job
+        plans); each customer's collector (else the user) gets an activity. Returns
+        the run."""
+        self._check_call_manager()
         steps = self._call_steps(company)
         lines = self._call_lines(company, lines, steps)
         if not lines:
@@ -126,6 +128,7 @@ class RelanceCall(models.Model):
             ),
             lines,
             service._partner_levels(only),
+            run,
         )
         if len(proposed) > BACKGROUND_CALLS_FROM:
             self._create_calls_later(run, proposed)
@@ -187,12 +190,26 @@ class RelanceCall(models.Model):
     @api.model
     def _plan_review_calls(self, company, options, edition):
         """The review's front door: the calls of the customers the review ``edition``
-        ticked (their ticked documents); the run's form."""
+        ticked (their ticked documents); the run's form. Beyond
+        ``relance.service._background_planning_from`` customers the click records
+        the run "planning" and returns; its planning job plans the calls
+        (``relance.service._plan_job``)."""
         service = self.env["relance.service"]
         nothing = self.env._("No customer is ticked: no call to plan.")
+        partner_ids = service._ticked_customers(edition, nothing)
+        if len(partner_ids) > service._background_planning_from():
+            self._check_call_manager()
+            run = service._start_planning(company, "call", options, edition, partner_ids)
+            message = self.env._(
+                "Planning the calls in the background: follow it in run %s.", run.name
+            )
+            return background_action(run, message)
         lines = service._review_ticked_lines(edition, nothing)
         values = service._line_values(lines, "called", "call")
         return self._plan_calls(company, options, values)._get_form_action()
+
+    def _check_call_manager(self):
+        check_manager(self.env, self.env._("Only dunning managers can plan dunning calls."))
 
     @staticmethod
     def _moves(line):

@@ -1045,9 +1045,16 @@ class RelanceService(models.AbstractModel):
         )
         self.env["res.partner"].invalidate_model(["relance_level", "relance_date"])
 
-    def _create_run(self, vals, line_vals):
+    def _create_run(self, vals, line_vals, run=None):
         """A run and its lines, through the ORM (other modules' overrides and
-        constraints apply)."""
+        constraints apply). ``run``: the run a planning job records (recorded
+        "planning" by the click), done now, its lines in one INSERT as a planned
+        run's (``_plan_run``: a job must end well inside the server's time limit)."""
+        if run:
+            run.write({"state": "done", "level": vals["level"], "progress_total": 0})
+            self._release_hold(run)
+            self._insert_run_lines(run, line_vals)
+            return run
         run = self.env["relance.run"].sudo().create(vals)
         self.env["relance.run.line"].sudo().create(
             [dict(line, run_id=run.id) for line in line_vals]
@@ -1172,8 +1179,9 @@ class RelanceService(models.AbstractModel):
             for inverse in self.pool.field_inverses[records._fields[name]]:
                 self.env[inverse.model_name].invalidate_model([inverse.name])
 
-    def _record_definitive(self, company, run_vals, lines, partner_levels):
-        """Record a definitive edition: levels on documents and partners, a run.
+    def _record_definitive(self, company, run_vals, lines, partner_levels, run=None):
+        """Record a definitive edition: levels on documents and partners, a run
+        (``run``: the one a planning job records, ``_create_run``).
 
         ``lines`` are run line values (with ``move_id``, ``level_before``,
         ``level_after``, ``date_before``); ``partner_levels`` maps partner to
@@ -1188,7 +1196,7 @@ class RelanceService(models.AbstractModel):
             # a call besides the letter keeps the level and date it found
             and self._moved(dict(line, date_after=line.get("date_after", date)))
         ]
-        self._lock_documents({line["move_id"] for line in done})
+        self._lock_documents({line["move_id"] for line in done}, run)
         self._check_unchanged(lines)
         partner_before = self._get_partner_states(company, partner_levels)
         for line in lines:
@@ -1199,7 +1207,7 @@ class RelanceService(models.AbstractModel):
             line.setdefault("date_after", date)
         self._write_levels({line["move_line_id"]: line["level_after"] for line in done}, date)
         self._write_partner_levels(company, partner_levels, date)
-        return self._create_run(run_vals, lines)
+        return self._create_run(run_vals, lines, run)
 
     def _record_run(self, company, run_type, options, lines):
         """Record a definitive run made in the click (letters already printed):
@@ -1615,20 +1623,31 @@ class RelanceService(models.AbstractModel):
         held = {row[0] for row in self.env.cr.fetchall()}
         partner_ids = self._ticked_customers(edition, self.env._("No customer is ticked."))
         partner_ids = [partner_id for partner_id in partner_ids if partner_id in held]
-        job_model, method_name, channel, label = self._run_jobs(run)
         lines = self._ticked_line_values(edition, partner_ids, run.run_type)
         try:
             with self.env.cr.savepoint():
-                if run.run_type == "email":
-                    self.env["relance.mailer"]._skip_unmailable(lines)
-                self._plan_run(run.company_id, run.run_type, {"date": run.date}, lines, run)
+                self._plan_lines(run, lines)
         except UserError as error:
             if isinstance(error.__cause__, pg_errors.LockNotAvailable):
                 # a definitive run of a few customers is recording in a click: soon done
                 raise RetryableJobError("documents locked", seconds=5) from error
             return self._fail_planning(run, str(error))
-        self._enqueue_run(run, job_model, method_name, channel, label)
+        if run.run_type == "call":
+            return f"{len(partner_ids)} customer(s): calls planned"
+        self._enqueue_run(run, *self._run_jobs(run))
         return f"{run.progress_total} customer(s) planned"
+
+    def _plan_lines(self, run, lines):
+        """What a planning job records of ``run`` from its ``lines``: its calls (the
+        use case itself, done in the job: ``relance.call._plan_calls``), else its
+        lines planned for the batch jobs (``_plan_run``)."""
+        options = {"date": run.date}
+        if run.run_type == "call":
+            self.env["relance.call"]._plan_calls(run.company_id, options, lines, run)
+            return
+        if run.run_type == "email":
+            self.env["relance.mailer"]._skip_unmailable(lines)
+        self._plan_run(run.company_id, run.run_type, options, lines, run)
 
     def _fail_planning(self, run, reason):
         """A run whose planning was refused: failed with the reason, nothing recorded,
