@@ -189,17 +189,21 @@ class TestUpgradeFromFirstVersion(unittest.TestCase):
         self.assertEqual(len(lines), 1, out[-3000:])
         return json.loads(lines[0][len(MARK) :])
 
-    def module_versions(self):
+    def _fetch(self, query, params=None):
+        """The rows of ``query`` on the test's database."""
         conn = self._connect(self.db)
         try:
             cr = conn.cursor()
-            cr.execute(
-                "SELECT name, state, latest_version FROM ir_module_module"
-                " WHERE name IN ('relance_atys', 'queue_job') ORDER BY name"
-            )
+            cr.execute(query, params)
             return cr.fetchall()
         finally:
             conn.close()
+
+    def module_versions(self):
+        return self._fetch(
+            "SELECT name, state, latest_version FROM ir_module_module"
+            " WHERE name IN ('relance_atys', 'queue_job') ORDER BY name"
+        )
 
     def test_upgrade_keeps_what_users_recorded_and_cancel_still_restores(self):
         # the first version, with its demo data (two definitive editions recorded)
@@ -248,51 +252,33 @@ class TestUpgradeFromFirstVersion(unittest.TestCase):
 
     def _indexes(self):
         """(table, index) of the addon's indexes on Odoo's journal tables."""
-        conn = self._connect(self.db)
-        try:
-            cr = conn.cursor()
-            cr.execute(
-                "SELECT tablename, indexname FROM pg_indexes WHERE indexname LIKE %s "
-                "AND tablename IN ('account_move', 'account_move_line') ORDER BY 1, 2",
-                ["%relance%idx"],
-            )
-            return cr.fetchall()
-        finally:
-            conn.close()
+        return self._fetch(
+            "SELECT tablename, indexname FROM pg_indexes WHERE indexname LIKE %s "
+            "AND tablename IN ('account_move', 'account_move_line') ORDER BY 1, 2",
+            ["%relance%idx"],
+        )
 
     # -- 18.0.2.0.0: dunning per échéance (issue 15) ---------------------------------
 
     def _echeances(self, move_id):
         """(level, date, excluded, paid) of an invoice's échéances, first due first."""
-        conn = self._connect(self.db)
-        try:
-            cr = conn.cursor()
-            cr.execute(
-                "SELECT COALESCE(relance_level, 0), relance_date::text, "
-                "COALESCE(relance_excluded, false), reconciled FROM account_move_line "
-                "WHERE move_id = %s AND display_type = 'payment_term' ORDER BY date_maturity, id",
-                [move_id],
-            )
-            return cr.fetchall()
-        finally:
-            conn.close()
+        return self._fetch(
+            "SELECT COALESCE(relance_level, 0), relance_date::text, "
+            "COALESCE(relance_excluded, false), reconciled FROM account_move_line "
+            "WHERE move_id = %s AND display_type = 'payment_term' ORDER BY date_maturity, id",
+            [move_id],
+        )
 
     def _history(self, move_id):
         """(run, échéance's due date, level before, level after, residual) of the history
         lines of an invoice, each linked to one of its échéances."""
-        conn = self._connect(self.db)
-        try:
-            cr = conn.cursor()
-            cr.execute(
-                "SELECT r.run_id, l.date_maturity::text, r.level_before, r.level_after, "
-                "r.residual::float FROM relance_run_line r "
-                "JOIN account_move_line l ON l.id = r.move_line_id AND l.move_id = r.move_id "
-                "WHERE r.move_id = %s ORDER BY r.run_id, l.date_maturity",
-                [move_id],
-            )
-            return cr.fetchall()
-        finally:
-            conn.close()
+        return self._fetch(
+            "SELECT r.run_id, l.date_maturity::text, r.level_before, r.level_after, "
+            "r.residual::float FROM relance_run_line r "
+            "JOIN account_move_line l ON l.id = r.move_line_id AND l.move_id = r.move_id "
+            "WHERE r.move_id = %s ORDER BY r.run_id, l.date_maturity",
+            [move_id],
+        )
 
     def test_upgrade_moves_levels_onto_echeances(self):
         """18.0.2.0.0 duns per échéance: what 18.0.1.0.0 recorded on invoices on
