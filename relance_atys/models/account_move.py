@@ -20,14 +20,20 @@ PRINT_BATCH = 200  # invoices per wkhtmltopdf call (about 5 s in a system font)
 PRINT_DELAY = 100
 
 
+def create_open_items_indexes(model):
+    """The partial indexes the proposal reads the open items of ``model``'s table
+    from (``relance_service.OPEN_ITEMS_INDEXES``), unless they exist."""
+    for statement in OPEN_ITEMS_INDEXES[model._table]:
+        model.env.cr.execute(statement)
+
+
 class AccountMove(models.Model):
     _name = "account.move"
     _inherit = ["account.move", "relance.dunning.guard"]
 
     def init(self):
         super().init()
-        for statement in OPEN_ITEMS_INDEXES[self._table]:
-            self.env.cr.execute(statement)
+        create_open_items_indexes(self)
 
     # the highest level and latest date of the document's échéances (its receivable
     # lines), kept in the table for lists, filters and grouping; the dunning services
@@ -264,8 +270,7 @@ class AccountMoveLine(models.Model):
 
     def init(self):
         super().init()
-        for statement in OPEN_ITEMS_INDEXES[self._table]:
-            self.env.cr.execute(statement)
+        create_open_items_indexes(self)
 
     # no default: NULL reads as 0 / not excluded, and adding the columns writes no row
     relance_level = fields.Integer(
