@@ -32,8 +32,8 @@ class AccountMove(models.Model):
     _inherit = ["account.move", "relance.dunning.guard"]
 
     def init(self):
-        super().init()
         create_open_items_indexes(self)
+        return super().init()
 
     # the highest level and latest date of the document's échéances (its receivable
     # lines), kept in the table for lists, filters and grouping; the dunning services
@@ -269,8 +269,8 @@ class AccountMoveLine(models.Model):
     _inherit = ["account.move.line", "relance.dunning.guard"]
 
     def init(self):
-        super().init()
         create_open_items_indexes(self)
+        return super().init()
 
     # no default: NULL reads as 0 / not excluded, and adding the columns writes no row
     relance_level = fields.Integer(
