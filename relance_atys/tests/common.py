@@ -240,3 +240,32 @@ class RelanceCommon(AccountTestInvoicingCommon):
             .create({"amount": amount, "payment_date": invoice.invoice_date})
             ._create_payments()
         )
+
+
+class ComposerCase(RelanceCommon):
+    """A dunning manager who writes reminders by hand to « Menuiserie Bois » (its
+    mails in English), owing an invoice of 800 ten days late."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.manager = new_test_user(
+            cls.env,
+            "composer.manager",
+            groups="base.group_user,base.group_partner_manager,account.group_account_invoice,"
+            "relance_atys.group_relance_manager",
+            company_id=cls.company.id,
+            company_ids=[Command.set(cls.company.ids)],
+        )
+        cls.customer = cls._customer("Menuiserie Bois", lang="en_US")
+        cls.invoice = cls._invoice(cls.customer, 800.0, 10)
+
+    def _composer(self, partner=None, moves=None, user=None, **vals):
+        """The composer of ``partner`` (the customer), ``moves`` ticked (all), opened
+        by ``user`` (the manager), ``vals`` written."""
+        Composer = self.env["relance.composer"].with_user(user or self.manager)
+        composer = Composer.browse(
+            Composer.action_open_for_partner(partner or self.customer, moves)["res_id"]
+        )
+        composer.write(vals)
+        return composer

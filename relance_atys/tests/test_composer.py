@@ -5,33 +5,15 @@ from odoo import Command
 from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
 
-from .common import TODAY, RelanceCommon
+from .common import TODAY, ComposerCase
 
 
 @tagged("post_install", "-at_install")
-class TestComposer(RelanceCommon):
+class TestComposer(ComposerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.manager = new_test_user(
-            cls.env,
-            "composer.manager",
-            groups="base.group_user,base.group_partner_manager,account.group_account_invoice,"
-            "relance_atys.group_relance_manager",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
-        )
-        cls.customer = cls._customer("Menuiserie Bois", lang="en_US")
-        cls.invoice = cls._invoice(cls.customer, 800.0, 10)
         cls.older = cls._invoice(cls.customer, 300.0, 40)
-
-    def _composer(self, partner=None, moves=None, user=None, **vals):
-        Composer = self.env["relance.composer"].with_user(user or self.manager)
-        composer = Composer.browse(
-            Composer.action_open_for_partner(partner or self.customer, moves)["res_id"]
-        )
-        composer.write(vals)
-        return composer
 
     def _letter_run(self):
         """A definitive letter run of the customer's two invoices, dated TODAY."""

@@ -14,9 +14,9 @@ import polib
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
-from .common import TODAY, RelanceCommon, jobs_performed, load_french, mail_gateway
+from .common import TODAY, ComposerCase, RelanceCommon, jobs_performed, load_french, mail_gateway
 from .test_edition import pdf_text
 
 
@@ -26,29 +26,12 @@ def _xlsx(action, env):
 
 
 @tagged("post_install", "-at_install")
-class TestWalk(RelanceCommon):
+class TestWalk(ComposerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.manager = new_test_user(
-            cls.env,
-            "walk.manager",
-            groups="base.group_user,base.group_partner_manager,account.group_account_invoice,"
-            "relance_atys.group_relance_manager",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
-        )
-        cls.customer = cls._customer("Menuiserie Bois", lang="en_US")
-        cls.invoice_10 = cls._invoice(cls.customer, 800.0, 10)
+        cls.invoice_10 = cls.invoice
         cls.invoice_20 = cls._invoice(cls.customer, 300.0, 20)
-
-    def _composer(self, partner=None, **vals):
-        Composer = self.env["relance.composer"].with_user(self.manager)
-        composer = Composer.browse(
-            Composer.action_open_for_partner(partner or self.customer)["res_id"]
-        )
-        composer.write(vals)
-        return composer
 
     def _review(self, partners, **vals):
         edition = (
