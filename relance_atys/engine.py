@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from itertools import combinations
+from operator import attrgetter
 from typing import NamedTuple
 
 RULE_SEQUENTIAL, RULE_BOUNDS, RULE_PROGRESSIVE = "sequential", "bounds", "progressive"
@@ -90,9 +91,10 @@ class Level:
     upper: int
 
 
-# A named tuple, as immutable as the dataclasses here: a proposal reads one item per
-# open échéance (130,000 at 100,000 invoices), and a tuple is built four times
-# faster than a frozen dataclass (0.03 s against 0.13 s for 130,000).
+# Items, and the engine's verdict on each (proposed or skipped), are named tuples,
+# as immutable as the dataclasses here: a proposal makes one of each per open
+# échéance (130,000 at 100,000 invoices), and a tuple is built four times faster
+# than a frozen dataclass (0.03 s against 0.13 s for 130,000).
 class Item(NamedTuple):
     id: int
     partner_id: int
@@ -151,8 +153,7 @@ class Params:
     chosen: frozenset[int] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
-class Proposed:
+class Proposed(NamedTuple):
     item: Item
     level: int
     days_late: int
@@ -172,8 +173,7 @@ class Group:
     broken_promise: date | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Skipped:
+class Skipped(NamedTuple):
     item_id: int
     partner_id: int
     reason: str
@@ -577,7 +577,7 @@ def propose(items: Iterable[Item], partners: Mapping[int, Partner], params: Para
             groups.append(group)
     for leftovers in credit_items.values():
         skipped += _skip_items(leftovers, R_NOTHING_TO_DUN)
-    skipped.sort(key=lambda s: (s.partner_id, s.item_id))
+    skipped.sort(key=attrgetter("partner_id", "item_id"))
     return Proposal(tuple(groups), tuple(skipped))
 
 
