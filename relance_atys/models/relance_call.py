@@ -49,7 +49,11 @@ class RelanceCall(models.Model):
     script = fields.Html(readonly=True)
     phone = fields.Char(related="partner_id.phone")
     mobile = fields.Char(related="partner_id.mobile")
-    state = fields.Selection([("todo", "To call"), ("done", "Done")], default="todo", readonly=True)
+    state = fields.Selection(
+        [("todo", "To call"), ("done", "Done"), ("cancelled", "Cancelled")],
+        default="todo",
+        readonly=True,
+    )
     result = fields.Selection(RESULTS, tracking=True)
     note = fields.Text()
     promise_date = fields.Date(string="Promised for")
@@ -111,14 +115,15 @@ class RelanceCall(models.Model):
         proposed = {}  # the level each customer's call is for
         for line in lines:
             line.update(channel="call", outcome="skipped" if line.get("is_deduction") else "called")
-            if engine.call_step(steps.get(line["level_after"]), True):  # the call's level
+            step = steps.get(line["level_after"])
+            if engine.call_step(step, True):  # the call's level
                 proposed[line["partner_id"]] = max(
                     proposed.get(line["partner_id"], 0), line["level_after"]
                 )
-                if steps.get(line["level_after"]) != engine.CALL_ONLY:  # the letter records it
-                    line.update(
-                        level_after=line["level_before"], date_after=line.get("date_before")
-                    )
+            if step != engine.CALL_ONLY:
+                # the letter or the mail records it: a call besides it, or a document
+                # of a level without a call, listed in the call of its customer
+                line.update(level_after=line["level_before"], date_after=line.get("date_before"))
         service = self.env["relance.service"]
         only = [line for line in lines if line["outcome"] == "called" and self._moves(line)]
         run = service._record_definitive(
@@ -156,6 +161,8 @@ class RelanceCall(models.Model):
         activities. Run again (a worker killed, a retry), it creates only those not
         created yet: never two calls for one customer of a run."""
         self.env["relance.service"]._hold_job()
+        if run.state == "cancelled":
+            return "run cancelled: no call"
         proposed = dict(pairs)
         made = self.search([("run_id", "=", run.id), ("partner_id", "in", list(proposed))])
         for partner_id in made.partner_id.ids:
@@ -285,6 +292,17 @@ class RelanceCall(models.Model):
                 user_id=call.collector_id.id,
             )
 
+    def _cancel_run_calls(self, run):
+        """The calls of ``run`` not made yet are cancelled, their activities removed,
+        and their lines say so (« Annulé »): nobody phones about a dunning that was
+        cancelled. A call made keeps its result."""
+        calls = self.search([("run_id", "=", run.id), ("state", "=", "todo")])
+        calls.activity_ids.unlink()
+        calls.write({"state": "cancelled"})
+        run.line_ids.filtered(
+            lambda line: line.outcome == "called" and line.partner_id in calls.partner_id
+        ).outcome = "cancelled"
+
     def _summary(self, lines):
         """The documents to speak of: number, due date, residual, days late."""
         moves = self.env["account.move"].browse([line["move_id"] for line in lines])
@@ -313,6 +331,8 @@ class RelanceCall(models.Model):
         _ = self.env._
         if self.state == "done":
             raise UserError(_("The result of this call is already recorded."))
+        if self.state == "cancelled":
+            raise UserError(_("This call was cancelled with its dunning run: nothing to record."))
         if not result:
             raise UserError(_("Choose the result of the call."))
         promise = self.env["relance.promise"]

@@ -161,8 +161,16 @@ class RelanceRun(models.Model):
         return [("move_id", "!=", False), ("outcome", "not in", ("skipped", "failed"))]
 
     def _compute_levels_text(self):
+        """The levels a run gave, never summed: its documents'; a run of calls, the
+        levels of its calls (a call besides the letter records no level, and a
+        document of a level without a call is only listed in its customer's call)."""
+        calls = self.filtered(lambda run: run.run_type == "call")
         groups = self.env["relance.run.line"]._read_group(
-            [("run_id", "in", self.ids), *self._levels_domain()], ["run_id", "level_after"]
+            [("run_id", "in", (self - calls).ids), *self._levels_domain()],
+            ["run_id", "level_after"],
+        )
+        groups += self.env["relance.call"]._read_group(
+            [("run_id", "in", calls.ids)], ["run_id", "level"]
         )
         levels = {}
         for run, level in groups:
@@ -171,11 +179,17 @@ class RelanceRun(models.Model):
             run.levels_text = ", ".join(map(str, sorted(levels.get(run.id, ()))))
 
     def _search_levels_text(self, operator, value):
-        """Runs that gave a level: "2" finds the runs of levels 1 and 2 too."""
+        """Runs that gave a level: "2" finds the runs of levels 1 and 2 too, and the
+        runs of calls with a call of level 2."""
         if operator not in ("=", "ilike") or not str(value).strip().isdigit():
             raise UserError(self.env._("Search the runs by one level number, e.g. 2."))
         lines = [("level_after", "=", int(value)), *self._levels_domain()]
-        return [("line_ids", "any", lines)]
+        called = self.env["relance.call"].search([("level", "=", int(value))]).run_id
+        return [
+            "|",
+            "&", ("run_type", "!=", "call"), ("line_ids", "any", lines),
+            ("id", "in", called.ids),
+        ]  # fmt: skip
 
     @api.depends("progress_total", "progress_done", "run_type", "state")
     def _compute_progress_text(self):

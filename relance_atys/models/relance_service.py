@@ -2254,6 +2254,7 @@ class RelanceService(models.AbstractModel):
         if run.run_type != "manual":
             self._restore_partners(run.company_id, lines)
         self._stop_queued_mails(run)
+        self.env["relance.call"]._cancel_run_calls(run)
         run.write(
             {
                 "state": "cancelled",

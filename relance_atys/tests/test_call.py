@@ -190,3 +190,37 @@ class TestCallStep(RelanceCommon):
         run.action_cancel()
         self.assertEqual((self.alpha_20.relance_level, self.alpha_20.relance_date), (0, False))
         self.assertEqual(self.alpha.with_company(self.company).relance_level, 0)
+
+    def test_a_level_without_call_is_left_to_the_letter(self):
+        """Alpha, called instead of its level-2 letter, also owes an invoice of level 1,
+        which has no call: listed in the call, its level is the letter's to record (it
+        was recorded by the calls' run, and the letter then left it out as dunned)."""
+        alpha_5 = self._invoice(self.alpha, 50.0, 5)
+        run = self._plan()
+        self.assertEqual((self.alpha_20.relance_level, self.alpha_20.relance_date), (2, TODAY))
+        self.assertEqual((alpha_5.relance_level, alpha_5.relance_date), (0, False))
+        self.assertEqual(run.levels_text, "2, 3", "the levels of its calls")
+        self.assertEqual(self.env["relance.run"].search([("levels_text", "=", "3")]), run)
+        call = self.env["relance.call"].search([("partner_id", "=", self.alpha.id)])
+        self.assertIn(alpha_5.name, str(call.summary), "listed in the call")
+        letters = self.env["relance.service"]._propose(self.company, {"date": TODAY})
+        self.assertEqual(fate_of(self.env, letters)[alpha_5], 1, "the letter's")
+
+    def test_cancelling_the_calls_cancels_those_not_made(self):
+        """A cancelled run of calls: its calls not made are cancelled, their activities
+        gone, their lines « Annulé »; a call made keeps its result."""
+        run = self._plan()
+        calls = self.env["relance.call"].search([("run_id", "=", run.id)])
+        made = calls.filtered(lambda call: call.partner_id == self.beta)
+        made.write({"result": "reached", "note": "Réglera la semaine prochaine"})
+        made.action_record_result()
+        run.action_cancel()
+        todo = calls - made
+        self.assertEqual((todo.state, made.state), ("cancelled", "done"))
+        self.assertFalse(todo.activity_ids)
+        lines = run.line_ids.filtered(lambda line: not line.is_deduction)
+        outcomes = {line.partner_id.name: line.outcome for line in lines}
+        self.assertEqual(outcomes, {"Alpha": "cancelled", "Beta": "called"})
+        todo.result = "reached"
+        with self.assertRaisesRegex(UserError, "cancelled with its dunning run"):
+            todo.action_record_result()
