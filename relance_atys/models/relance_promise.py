@@ -211,7 +211,11 @@ class RelancePromise(models.Model):
     @api.depends("kind", "partner_id", "date")
     def _compute_display_name(self):
         for promise in self:
-            promise.display_name = f"{promise.partner_id.name or ''}: {promise.reason_text}"
+            promise.display_name = self.env._(
+                "%(customer)s: %(reason)s",
+                customer=promise.partner_id.name or "",
+                reason=promise.reason_text,
+            )
 
     # -- checks -------------------------------------------------------------
 

@@ -1,10 +1,15 @@
 """The control list of a review (Atys' "liste de contrôle") as an XLSX file."""
 
-from odoo import api, models
+from datetime import timedelta
+
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_date
 
 from .relance_xlsx import write_control_list
+
+# the menu reopens a proposal whose control list was left less than this ago
+REOPEN_MINUTES = 30
 
 
 class RelanceControlList(models.AbstractModel):
@@ -48,7 +53,13 @@ class RelanceControlList(models.AbstractModel):
             "res_model": "relance.edition.line",
             "view_mode": "list",
             "domain": [("edition_id", "=", edition.id)],
-            "context": {"search_default_group_partner": 1, "relance_edition_id": edition.id},
+            "context": {
+                "search_default_group_partner": 1,
+                # what is ticked, as the XLSX and the letters take it (the filter
+                # removed, the unticked lines too, greyed)
+                "search_default_listed": 1,
+                "relance_edition_id": edition.id,
+            },
             "target": "current",
         }
 
@@ -63,12 +74,16 @@ class RelanceControlList(models.AbstractModel):
 
     @api.model
     def _menu_action(self):
-        """The menu: the proposal whose control list was left, else a new edition."""
+        """The menu: the proposal whose control list was left a moment ago (the
+        browser's Back, say), else a new edition: an older one may no longer say
+        what the ledger says (a promise archived since, an invoice paid)."""
+        recent = fields.Datetime.now() - timedelta(minutes=REOPEN_MINUTES)
         pending = self.env["relance.edition"].search(
             [
                 ("create_uid", "=", self.env.uid),
                 ("state", "=", "review"),
                 ("control_list_open", "=", True),
+                ("write_date", ">=", recent),
             ],
             order="id desc",
             limit=1,

@@ -8,6 +8,7 @@ from lxml import etree
 
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
+from odoo.tools.safe_eval import safe_eval
 
 from .common import TODAY, RelanceCommon
 
@@ -238,9 +239,43 @@ class TestScreens(RelanceCommon):
         fresh = self.env["relance.control.list"]._menu_action()
         self.assertFalse(fresh.get("res_id"))
         self.assertEqual(fresh["res_model"], "relance.edition")
+        # a proposal left longer ago is not reopened: the ledger may have moved since
+        wizard.action_control_list()
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE relance_edition SET write_date = write_date - interval '31 minutes' "
+            "WHERE id = %s",
+            [wizard.id],
+        )
+        wizard.invalidate_recordset()
+        self.assertFalse(self.env["relance.control.list"]._menu_action().get("res_id"))
         wizard.unlink()
         with self.assertRaisesRegex(UserError, "no longer kept"):
             Line.action_back_to_proposal()
+
+    def test_the_control_list_on_screen_shows_what_is_ticked(self):
+        """On screen as in the XLSX: a customer unticked and a document unticked are
+        not listed by default (found in use: an unticked customer listed with its
+        lines on, a group total with an unticked échéance); the filter removed, they
+        are, greyed."""
+        wizard = self._review()
+        first, second = wizard.partner_line_ids[:2]
+        first.selected = False
+        unticked = second.line_ids.filtered(lambda line: not line.is_deduction)[:1]
+        unticked.selected = False
+        action = wizard.action_control_list()
+        self.assertEqual(action["context"].get("search_default_listed"), 1)
+        search = self.env["relance.edition.line"].get_view(view_type="search")["arch"]
+        (listed,) = etree.fromstring(search.encode()).xpath("//filter[@name='listed']")
+        shown = self.env["relance.edition.line"].search(
+            action["domain"] + safe_eval(listed.get("domain"))
+        )
+        ticked = wizard.line_ids.filtered(
+            lambda line: line.selected and line.partner_line_id.selected
+        )
+        self.assertEqual(shown, ticked)
+        self.assertFalse(shown & (first.line_ids | unticked))
+        self.assertEqual(self.env["relance.edition.line"].search(action["domain"]), wizard.line_ids)
 
     # -- 27. the XLSX files -------------------------------------------------------------------
 
