@@ -29,9 +29,11 @@ ADDON = Path(__file__).resolve().parent.parent / "relance_atys"
 # ticks itself, the preview lines' check grouped them itself and the review
 # customers were named by their customer (_rec_name): issue 13's 700
 WIZARD_LINES = 700
-# issue 13: 60 and 10; 55 and 9 leave room below them (longest 49, median 9)
+# issue 13: 60 and 10. 55 leaves room below the first (longest 49); the median was 9
+# (368 of 734 functions at most 9 lines) and is 10 again with this session's
+# services (368 of 737): the issue's 10 is the guard
 MAX_METHOD_LINES = 55
-MEDIAN_METHOD_LINES = 9
+MEDIAN_METHOD_LINES = 10
 LONG_ALLOWED = {"report/relance_xlsx.py"}
 
 
