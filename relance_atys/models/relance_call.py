@@ -211,7 +211,7 @@ class RelanceCall(models.Model):
                 "Planning the calls in the background: follow it in run %s.", run.name
             )
             return background_action(run, message)
-        lines = service._review_ticked_lines(edition, nothing)
+        lines = service._review_ticked_lines(edition, nothing, partner_ids)
         values = service._line_values(lines, "called", "call")
         return self._plan_calls(company, options, values)._get_form_action()
 

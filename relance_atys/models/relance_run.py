@@ -184,11 +184,11 @@ class RelanceRun(models.Model):
         if operator not in ("=", "ilike") or not str(value).strip().isdigit():
             raise UserError(self.env._("Search the runs by one level number, e.g. 2."))
         lines = [("level_after", "=", int(value)), *self._levels_domain()]
-        called = self.env["relance.call"].search([("level", "=", int(value))]).run_id
+        called = self.env["relance.call"]._search([("level", "=", int(value))])
         return [
             "|",
             "&", ("run_type", "!=", "call"), ("line_ids", "any", lines),
-            ("id", "in", called.ids),
+            ("id", "in", called.subselect("run_id")),
         ]  # fmt: skip
 
     @api.depends("progress_total", "progress_done", "run_type", "state")

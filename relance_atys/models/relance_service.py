@@ -212,7 +212,8 @@ PARTNERS_SQL = """
         -- the customers' promises and pauses not kept (kind, date, invoices,
         -- échéances), read in one pass: a subquery per customer would read the
         -- table once per customer when its statistics say it is empty (promises
-        -- just made: 20,000 customers and 2,000 promises took 5 s instead of 0.1 s)
+        -- just made: with 2,000 promises for 20,000 customers the bench's proposal
+        -- took 5.6 to 7.3 s instead of 0.7 s)
         SELECT h.partner_id,
                json_agg(json_build_array(
                    h.kind, h.date,
@@ -488,12 +489,14 @@ class RelanceService(models.AbstractModel):
         )
         return self.env["relance.edition.line"].browse([row[0] for row in self.env.cr.fetchall()])
 
-    def _review_ticked_lines(self, edition, message):
+    def _review_ticked_lines(self, edition, message, partner_ids=None):
         """What a draft (letters, calls) of the review ``edition`` takes: the
         ticked document lines (``_ticked_lines``) of its customers ticked with a
-        ticked document (``_ticked_customers``; none: ``message`` refuses), read
-        in a few queries however many."""
-        lines = self._ticked_lines(edition, self._ticked_customers(edition, message))
+        ticked document (``partner_ids`` if read already, else
+        ``_ticked_customers``; none: ``message`` refuses), read in a few queries
+        however many."""
+        partner_ids = partner_ids or self._ticked_customers(edition, message)
+        lines = self._ticked_lines(edition, partner_ids)
         fetch_stored(lines)
         return lines
 
@@ -765,9 +768,8 @@ class RelanceService(models.AbstractModel):
         and of the ticked ones of ``partner_lines`` (as the user ticks them in the
         form, not saved yet): customers, documents, totals per currency."""
         fetch_stored(lines)
-        ticked = set(
-            self._ticked_partner_lines(partner_lines)._origin.ids
-        )  # a recordset's `in` is linear: 84,400 × 17,600
+        # ids in a set: a recordset's `in` is linear (84,400 lines × 17,600 customers)
+        ticked = set(self._ticked_partner_lines(partner_lines)._origin.ids)
         lines = lines.filtered(lambda line: line.selected and line.partner_line_id.id in ticked)
         if not lines:
             return self.env._("No customer ticked")
