@@ -15,13 +15,12 @@ background runs of ``bench/jobs.py`` (a multi-worker server) are left out.
 
 import io
 import os
-import shutil
 import sys
 import unittest
 from pathlib import Path
 from unittest import mock
 
-import psycopg2
+import db_copy  # pytest puts this folder on the path
 
 import odoo
 from odoo.tools import config
@@ -53,11 +52,8 @@ class TestBenchMeasures(unittest.TestCase):
 
         cls.ledger, cls.measures = ledger, measures
         cls.db = f"relance_bench_{os.getpid()}"
-        cls._admin_sql(f'CREATE DATABASE "{cls.db}" TEMPLATE "{os.environ["RELANCE_DB_TEMPLATE"]}"')
+        db_copy.create(cls.db)
         cls.addClassCleanup(cls._drop)
-        filestore = Path(config["data_dir"]) / "filestore"
-        if (filestore / config["db_name"]).exists():
-            shutil.copytree(filestore / config["db_name"], filestore / cls.db)
         # loaded as the bench's worker loads it: not as a test run (no at_install tests)
         with mock.patch.dict(config.options, {"test_enable": False}):
             cls.registry = odoo.modules.registry.Registry(cls.db)
@@ -66,25 +62,9 @@ class TestBenchMeasures(unittest.TestCase):
             env["ir.config_parameter"].set_param(ledger.AS_OF_KEY, str(odoo.fields.Date.today()))
 
     @classmethod
-    def _admin_sql(cls, statement):
-        conn = psycopg2.connect(
-            host=os.environ["RELANCE_DB_SOCKET"],
-            port=config["db_port"],
-            user=config["db_user"],
-            dbname="postgres",
-        )
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cr:
-                cr.execute(statement)
-        finally:
-            conn.close()
-
-    @classmethod
     def _drop(cls):
         odoo.modules.registry.Registry.delete(cls.db)
-        cls._admin_sql(f'DROP DATABASE IF EXISTS "{cls.db}" WITH (FORCE)')
-        shutil.rmtree(Path(config["data_dir"]) / "filestore" / cls.db, ignore_errors=True)
+        db_copy.drop(cls.db)
 
     def test_every_measure_of_ours_runs(self):
         """Each measure runs once and reports its time, queries and counts."""

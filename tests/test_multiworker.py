@@ -33,7 +33,7 @@ from datetime import date, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
-import psycopg2
+import db_copy  # pytest puts this folder on the path
 import requests
 from aiosmtpd.smtp import SMTP
 
@@ -140,7 +140,7 @@ class TestMultiWorkerEmailRun(unittest.TestCase):
         cls.socket_dir = os.environ["RELANCE_DB_SOCKET"]
         cls.db = f"relance_mw_{os.getpid()}"
         cls.tmp = Path(tempfile.mkdtemp(prefix="relance-mw-"))
-        cls._create_database()
+        db_copy.create(cls.db)
         cls.addClassCleanup(cls._drop_database)
         cls.smtp = SmtpServer()
         cls.smtp.start()
@@ -154,36 +154,8 @@ class TestMultiWorkerEmailRun(unittest.TestCase):
     # -- the database, the server ---------------------------------------------------
 
     @classmethod
-    def _pg(cls, db="postgres"):
-        conn = psycopg2.connect(
-            host=cls.socket_dir, port=config["db_port"], user=config["db_user"], dbname=db
-        )
-        conn.autocommit = True
-        return conn
-
-    @classmethod
-    def _admin_sql(cls, statement):
-        """``statement`` outside any transaction (CREATE/DROP DATABASE)."""
-        conn = cls._pg()
-        try:
-            with conn.cursor() as cr:
-                cr.execute(statement)
-        finally:
-            conn.close()
-
-    @classmethod
-    def _create_database(cls):
-        template = os.environ["RELANCE_DB_TEMPLATE"]
-        cls._admin_sql(f'CREATE DATABASE "{cls.db}" TEMPLATE "{template}"')
-        filestore = Path(config["data_dir"]) / "filestore"
-        source = filestore / config["db_name"]  # the template's files are the test db's
-        if source.exists():
-            shutil.copytree(source, filestore / cls.db)
-
-    @classmethod
     def _drop_database(cls):
-        cls._admin_sql(f'DROP DATABASE IF EXISTS "{cls.db}" WITH (FORCE)')
-        shutil.rmtree(Path(config["data_dir"]) / "filestore" / cls.db, ignore_errors=True)
+        db_copy.drop(cls.db)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
@@ -232,7 +204,7 @@ class TestMultiWorkerEmailRun(unittest.TestCase):
             return False
 
     def _sql(self, query, args=()):
-        conn = self._pg(self.db)
+        conn = db_copy.connect(self.db)
         try:
             with conn.cursor() as cr:
                 cr.execute(query, args)
